@@ -1,0 +1,54 @@
+"""``python -m crdt_server``: start the service and print ``LISTENING http://HOST:PORT``.
+
+SIGTERM and SIGINT shut down cleanly: sockets are closed, requests in flight
+finish, rooms are flushed, the database is closed, and the exit status is 0.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import sys
+from collections.abc import Sequence
+
+from aiohttp import web
+
+from rest import create_app
+
+from .settings import Settings, parse_cli
+
+log = logging.getLogger("crdt_server")
+
+
+async def serve(settings: Settings) -> None:
+    runner = web.AppRunner(create_app(settings), access_log=None, shutdown_timeout=10.0)
+    await runner.setup()
+    try:
+        site = web.TCPSite(runner, settings.host, settings.port)
+        await site.start()
+        host, port = runner.addresses[0][:2]
+        print(f"LISTENING http://{host}:{port}", flush=True)
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        await stop.wait()
+        log.info("shutting down")
+    finally:
+        await runner.cleanup()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    settings = parse_cli(argv)
+    logging.basicConfig(
+        level=settings.log_level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    asyncio.run(serve(settings))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

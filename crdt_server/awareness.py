@@ -1,0 +1,131 @@
+"""Awareness (presence) of a room: who is here, with which cursor, and which socket said so.
+
+The server keeps the latest encoded state per awareness client id, as
+y-protocols does, plus the connection that introduced the id. A joiner gets
+every live state at once; when a socket closes, the states it introduced are
+removed and the removal is broadcast immediately (no 30 s ghost cursors).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Hashable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from .protocol import awareness_message, encode_varuint, read_string, read_varuint
+
+NULL_STATE = "null"
+
+
+@dataclass(slots=True)
+class Entry:
+    clock: int
+    state: str  # JSON text; "null" once removed
+    owner: Hashable | None
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """One client's entry as applied: what a JSON client may want to hear about."""
+
+    client_id: int
+    state: str
+
+
+def decode_update(update: bytes) -> list[tuple[int, int, str]]:
+    """(client id, clock, JSON state) per entry; raises ProtocolError when malformed."""
+    count, pos = read_varuint(update, 0)
+    entries = []
+    for _ in range(count):
+        client_id, pos = read_varuint(update, pos)
+        clock, pos = read_varuint(update, pos)
+        state, pos = read_string(update, pos)
+        entries.append((client_id, clock, state))
+    return entries
+
+
+def encode_update(entries: Iterable[tuple[int, int, str]]) -> bytes:
+    items = list(entries)
+    out = [encode_varuint(len(items))]
+    for client_id, clock, state in items:
+        raw = state.encode("utf-8")
+        out += [encode_varuint(client_id), encode_varuint(clock), encode_varuint(len(raw)), raw]
+    return b"".join(out)
+
+
+class Awareness:
+    """The awareness states of one room."""
+
+    def __init__(self) -> None:
+        self.entries: dict[int, Entry] = {}
+
+    def apply(self, update: bytes, owner: Hashable | None) -> tuple[list[Change], bytes | None]:
+        """Apply a client's awareness update.
+
+        Returns the entries that changed and, when the update has to be
+        forwarded differently from how it came, the message to forward
+        instead: a client that reconnects re-sends its state with the clock
+        its removal already used, which peers would ignore, so the clock is
+        bumped for them (y-websocket#122).
+        """
+        changes: list[Change] = []
+        rewritten = False
+        forward: list[tuple[int, int, str]] = []
+        for client_id, clock, state in decode_update(update):
+            entry = self.entries.get(client_id)
+            if entry is None:
+                entry = self.entries[client_id] = Entry(clock, state, owner)
+            elif clock > entry.clock or (
+                clock == entry.clock and state == NULL_STATE and entry.state != NULL_STATE
+            ):
+                entry.clock, entry.state = clock, state
+            elif clock == entry.clock and entry.state == NULL_STATE and state != NULL_STATE:
+                entry.clock, entry.state, rewritten = clock + 1, state, True
+            else:
+                continue
+            if entry.owner is None:
+                entry.owner = owner
+            forward.append((client_id, entry.clock, state))
+            changes.append(Change(client_id, state))
+        message = awareness_message(encode_update(forward)) if rewritten else None
+        return changes, message
+
+    def snapshot(self) -> bytes | None:
+        """A message with every live state, for a joining client; None when nobody is here."""
+        live = [(cid, e.clock, e.state) for cid, e in self.entries.items() if e.state != NULL_STATE]
+        return awareness_message(encode_update(live)) if live else None
+
+    def set_local(self, client_id: int, state: dict[str, Any] | None, owner: Hashable) -> bytes:
+        """Set a state on behalf of a non-Yjs connection; returns the message to broadcast."""
+        entry = self.entries.get(client_id)
+        clock = 0 if entry is None else entry.clock + 1
+        encoded = NULL_STATE if state is None else json.dumps(state, separators=(",", ":"))
+        self.entries[client_id] = Entry(clock, encoded, owner)
+        return awareness_message(encode_update([(client_id, clock, encoded)]))
+
+    def remove_owned_by(self, owner: Hashable) -> bytes | None:
+        """Remove the states ``owner`` introduced; returns the removal message, or None.
+
+        Entries stay as tombstones with their clock, so a late re-broadcast of
+        an old state by another client cannot bring a ghost back.
+        """
+        removed = []
+        for client_id, entry in self.entries.items():
+            if entry.owner == owner:
+                entry.owner = None
+                if entry.state != NULL_STATE:
+                    entry.state = NULL_STATE
+                    removed.append((client_id, entry.clock, NULL_STATE))
+        return awareness_message(encode_update(removed)) if removed else None
+
+    def live_states(self) -> dict[int, Any]:
+        """Decoded live states, for tests and the JSON bridge."""
+        out: dict[int, Any] = {}
+        for cid, entry in self.entries.items():
+            if entry.state != NULL_STATE:
+                try:
+                    out[cid] = json.loads(entry.state)
+                except ValueError:
+                    continue
+        return out

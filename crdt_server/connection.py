@@ -1,0 +1,38 @@
+"""What a room needs from a client connection, whatever carries it.
+
+Rooms never touch aiohttp: the socket handler wraps its WebSocket in a
+:class:`Peer`. ``send`` only queues, so one slow socket never stalls a
+broadcast, and it never raises.
+"""
+
+from __future__ import annotations
+
+import itertools
+from typing import Protocol
+
+_ids = itertools.count(1)
+
+
+def next_connection_id() -> int:
+    return next(_ids)
+
+
+class Peer(Protocol):
+    """One client connection in a room."""
+
+    @property
+    def id(self) -> int: ...
+
+    @property
+    def user_id(self) -> str | None:
+        """The participant this connection speaks for (``?userId=``), if any."""
+
+    @property
+    def synced(self) -> bool:
+        """True once the client's sync step 1 was answered: only then does it get updates."""
+
+    def send(self, data: bytes) -> None:
+        """Queue a binary y-websocket frame; never blocks, never raises."""
+
+    async def close(self, code: int, reason: str) -> None:
+        """Close the connection with a WebSocket close code."""

@@ -1,0 +1,70 @@
+"""The shape of a session's shared document and the one place that seeds it.
+
+``Text`` "code" holds the code, ``Map`` "meta" holds at least "language".
+A document is seeded once, when its session is created; a document that
+already has history is never seeded again (two separately created histories
+of the same text would duplicate it when merged).
+"""
+
+from __future__ import annotations
+
+from pycrdt import Doc, Map, Text
+
+CODE = "code"
+META = "meta"
+LANGUAGE = "language"
+DEFAULT_LANGUAGE = "javascript"
+
+#: Languages a session may be set to (Monaco language ids).
+LANGUAGES: tuple[str, ...] = (
+    "javascript",
+    "typescript",
+    "python",
+    "html",
+    "css",
+    "json",
+    "markdown",
+    "java",
+    "c",
+    "cpp",
+    "csharp",
+    "go",
+    "rust",
+    "ruby",
+    "php",
+    "kotlin",
+    "swift",
+    "sql",
+    "shell",
+    "plaintext",
+)
+
+
+def code_text(doc: Doc) -> Text:
+    """The document's code (created empty if missing)."""
+    return doc.get(CODE, type=Text)
+
+
+def meta_map(doc: Doc) -> Map:  # type: ignore[type-arg]
+    """The document's metadata map."""
+    return doc.get(META, type=Map)
+
+
+def read_code(doc: Doc) -> str:
+    return str(code_text(doc))
+
+
+def read_language(doc: Doc) -> str:
+    """The language a client or REST set; the default when unset or not a string."""
+    value = meta_map(doc).get(LANGUAGE)
+    return value if isinstance(value, str) and value else DEFAULT_LANGUAGE
+
+
+def seed_update(code: str, language: str) -> bytes:
+    """The initial state of a new session's document, as one Yjs update."""
+    doc: Doc = Doc()
+    with doc.transaction(origin="seed"):
+        if code:
+            code_text(doc).insert(0, code)
+        meta_map(doc)[LANGUAGE] = language
+    return doc.get_update()

@@ -1,0 +1,159 @@
+"""A room: one session's live document, its peers, and the broadcast path.
+
+Everything here is synchronous and runs on the event loop, so a message is
+applied, forwarded and queued for the log without yielding in between. A
+client's update is forwarded to the other synced peers as the very bytes it
+arrived in; server-side edits (REST, JSON clients) go through :meth:`Room.edit`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from pycrdt import Doc, TransactionEvent
+
+from . import protocol
+from .awareness import Awareness, Change
+from .connection import Peer
+from .document import read_code, read_language
+from .protocol import EMPTY_UPDATE, MessageType, ProtocolError, SyncType
+from .update_log import UpdateLog
+
+log = logging.getLogger(__name__)
+
+#: Listener for document changes: (room, origin) where origin is the peer or a server tag.
+ChangeListener = Callable[["Room", object], None]
+#: Listener for awareness changes: (room, changes, origin peer or None).
+AwarenessListener = Callable[["Room", list[Change], object], None]
+
+
+def _is_panic(exc: BaseException) -> bool:
+    """pyo3's PanicException derives from BaseException; treat it as a bad input."""
+    return type(exc).__name__ == "PanicException"
+
+
+class Room:
+    """The live state of one session."""
+
+    def __init__(self, session_id: str, doc: Doc, update_log: UpdateLog) -> None:
+        self.session_id = session_id
+        self.doc = doc
+        self.peers: dict[int, Peer] = {}
+        self.awareness = Awareness()
+        self.version = 0  # bumped on every accepted change
+        self.history_version = 0  # the version last written to history
+        self.change_listeners: list[ChangeListener] = []
+        self.awareness_listeners: list[AwarenessListener] = []
+        self.unload_timer: asyncio.TimerHandle | None = None
+        self._log = update_log
+
+    # ------------------------------------------------------------ views
+    @property
+    def code(self) -> str:
+        return read_code(self.doc)
+
+    @property
+    def language(self) -> str:
+        return read_language(self.doc)
+
+    # ------------------------------------------------------------ peers
+    def add(self, peer: Peer) -> None:
+        """Admit a binary peer: our sync step 1 and everyone's awareness go out first."""
+        self.peers[peer.id] = peer
+        peer.send(protocol.sync_step1(self.doc.get_state()))
+        snapshot = self.awareness.snapshot()
+        if snapshot is not None:
+            peer.send(snapshot)
+
+    def remove(self, peer: Peer) -> None:
+        """Forget a peer and tell the others its cursors are gone."""
+        if self.peers.pop(peer.id, None) is None:
+            return
+        removal = self.awareness.remove_owned_by(peer.id)
+        if removal is not None:
+            self.broadcast(removal, exclude=None, awareness=True)
+
+    # ------------------------------------------------------------ broadcast
+    def broadcast(self, message: bytes, exclude: Peer | None, *, awareness: bool = False) -> None:
+        """The one fan-out path: document updates reach synced peers only."""
+        for peer in self.peers.values():
+            if peer is not exclude and (awareness or peer.synced):
+                peer.send(message)
+
+    # ------------------------------------------------------------ incoming
+    def receive(self, peer: Peer, frame: bytes) -> None:
+        """Handle one binary frame of ``peer``; raises ProtocolError on bad input."""
+        message = protocol.decode(frame)
+        if message.type == MessageType.SYNC:
+            if message.subtype == SyncType.STEP1:
+                self._answer_step1(peer, message.payload)
+            else:
+                exact = message.subtype == SyncType.UPDATE and message.exact
+                self.apply_update(message.payload, peer, frame if exact else None)
+        elif message.type == MessageType.AWARENESS:
+            self.apply_awareness(message.payload, peer, frame if message.exact else None)
+        else:  # query awareness
+            snapshot = self.awareness.snapshot()
+            if snapshot is not None:
+                peer.send(snapshot)
+
+    def _answer_step1(self, peer: Peer, state_vector: bytes) -> None:
+        try:
+            diff = self.doc.get_update(state_vector)
+        except BaseException as exc:
+            if isinstance(exc, Exception) or _is_panic(exc):
+                raise ProtocolError("invalid state vector in sync step 1") from exc
+            raise
+        peer.send(protocol.sync_step2(diff))
+        peer.synced = True
+
+    def apply_update(self, update: bytes, origin: Peer | None, frame: bytes | None = None) -> None:
+        """Apply a client's update, forward it to the others, queue it for the log."""
+        if update == EMPTY_UPDATE:
+            return
+        try:
+            self.doc.apply_update(update)
+        except BaseException as exc:
+            if isinstance(exc, Exception) or _is_panic(exc):
+                raise ProtocolError("update could not be applied") from exc
+            raise
+        self.broadcast(frame or protocol.sync_update(update), exclude=origin)
+        self._accepted(update, origin)
+
+    def apply_awareness(self, update: bytes, origin: Peer | None, frame: bytes | None) -> None:
+        changes, rewritten = self.awareness.apply(update, None if origin is None else origin.id)
+        if not changes:
+            return
+        message = rewritten or frame or protocol.awareness_message(update)
+        self.broadcast(message, exclude=None, awareness=True)
+        for listener in self.awareness_listeners:
+            listener(self, changes, origin)
+
+    # ------------------------------------------------------------ server edits
+    def edit(self, change: Callable[[Doc], Any], origin: object) -> bool:
+        """Run ``change`` in one transaction and share the result like a client's update."""
+        updates: list[bytes] = []
+
+        def collect(event: TransactionEvent) -> None:
+            updates.append(event.update)
+
+        subscription = self.doc.observe(collect)
+        try:
+            with self.doc.transaction(origin=str(origin)):
+                change(self.doc)
+        finally:
+            self.doc.unobserve(subscription)
+        for update in updates:
+            if update != EMPTY_UPDATE:
+                self.broadcast(protocol.sync_update(update), exclude=None)
+                self._accepted(update, origin)
+        return bool(updates)
+
+    def _accepted(self, update: bytes, origin: object) -> None:
+        self.version += 1
+        self._log.append(self.session_id, update)
+        for listener in self.change_listeners:
+            listener(self, origin)

@@ -1,0 +1,116 @@
+"""The one settings object: defaults, a line of help per field, env and CLI sources.
+
+Everything configurable lives here. ``Settings()`` reads ``CODEINTERVIEW_*``
+environment variables; :func:`parse_cli` layers command-line flags on top.
+Nothing else in the project reads ``os.environ``.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Sequence
+from typing import Any
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+ENV_PREFIX = "CODEINTERVIEW_"
+
+
+class Settings(BaseSettings):
+    """Service configuration; frozen once built."""
+
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, frozen=True, extra="ignore")
+
+    host: str = Field("127.0.0.1", description="Interface to listen on.")
+    port: int = Field(8000, ge=0, le=65535, description="TCP port; 0 picks a free port.")
+    db_path: str = Field(
+        "codeinterview.db", description="SQLite database file; ':memory:' keeps nothing."
+    )
+    log_level: str = Field("info", description="Logging level: debug, info, warning, error.")
+    session_ttl_seconds: float = Field(
+        24 * 3600, gt=0, description="Lifetime of a session after its creation."
+    )
+    cleanup_interval_seconds: float = Field(
+        300, gt=0, description="How often expired sessions are deleted."
+    )
+    max_participants: int = Field(10, ge=1, description="Participants allowed per session.")
+    max_body_bytes: int = Field(1024 * 1024, ge=1024, description="Largest accepted HTTP body.")
+    max_code_chars: int = Field(
+        512 * 1024, ge=1, description="Largest code text accepted over REST and JSON events."
+    )
+    cors_origins: str = Field(
+        "localhost",
+        description="Allowed CORS origins, comma-separated; 'localhost' allows any "
+        "http(s)://localhost or 127.0.0.1 origin, '*' allows all.",
+    )
+    room_grace_seconds: float = Field(
+        5.0, ge=0, description="How long an empty room stays loaded before it is flushed and unloaded."
+    )
+    commit_interval_ms: int = Field(
+        50, ge=1, le=100, description="Group-commit window for the update log."
+    )
+    compact_after_updates: int = Field(
+        500, ge=1, description="Compact a document's log into its snapshot past this many updates."
+    )
+    compact_after_bytes: int = Field(
+        1024 * 1024, ge=1, description="... or past this many bytes of logged updates."
+    )
+    max_message_bytes: int = Field(
+        32 * 1024 * 1024, ge=1024, description="Largest WebSocket frame accepted (else close 1009)."
+    )
+    heartbeat_seconds: float = Field(
+        30.0, gt=0, description="WebSocket ping interval; a peer silent past it is dropped."
+    )
+    history_interval_seconds: float = Field(
+        30.0, gt=0, description="Timed snapshot of the code while a room is active."
+    )
+    json_max_errors: int = Field(
+        10, ge=1, description="Consecutive bad JSON events before the socket is closed (1008)."
+    )
+
+    def cors_origin_list(self) -> list[str]:
+        """The configured origins, split and trimmed."""
+        return [o.strip() for o in self.cors_origins.split(",") if o.strip()]
+
+
+#: CLI flag names that differ from the field name (``--db`` reads better than ``--db-path``).
+_FLAG_NAMES = {"db_path": "--db"}
+
+
+def flag_for(field: str) -> str:
+    """The command-line flag of a settings field."""
+    return _FLAG_NAMES.get(field, "--" + field.replace("_", "-"))
+
+
+def env_for(field: str) -> str:
+    """The environment variable of a settings field."""
+    return ENV_PREFIX + field.upper()
+
+
+def build_parser(defaults: Settings) -> argparse.ArgumentParser:
+    """An argparse parser with one flag per settings field; defaults come from the environment."""
+    parser = argparse.ArgumentParser(
+        prog="python -m crdt_server",
+        description="CodeInterview collaboration server: REST and y-websocket on one port.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    for name, field in Settings.model_fields.items():
+        annotation = field.annotation
+        kind: Any = annotation if annotation in (int, float) else str
+        parser.add_argument(
+            flag_for(name),
+            dest=name,
+            type=kind,
+            default=getattr(defaults, name),
+            help=f"{field.description} [env {env_for(name)}]",
+        )
+    return parser
+
+
+def parse_cli(argv: Sequence[str] | None = None) -> Settings:
+    """Settings from the environment, overridden by command-line flags."""
+    defaults = Settings()
+    args = build_parser(defaults).parse_args(argv)
+    return Settings.model_validate(vars(args))
+

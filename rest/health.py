@@ -1,0 +1,41 @@
+"""Liveness and readiness: 200 while the database answers, 503 with the envelope when not."""
+
+from __future__ import annotations
+
+import time
+from importlib.metadata import PackageNotFoundError, version
+
+from aiohttp import web
+
+from crdt_server.update_log import now_ms
+from storage import StorageError
+
+from .errors import ApiError
+from .keys import SERVICES, STARTED_AT
+from .models import Health, respond
+from .routing import Operation
+
+
+def service_version() -> str:
+    try:
+        return version("codeinterview-crdt")
+    except PackageNotFoundError:
+        return "0.0.0+source"
+
+
+async def health(request: web.Request) -> web.StreamResponse:
+    try:
+        await request.app[SERVICES].storage.ping()
+    except StorageError as exc:
+        raise ApiError(503, "SERVICE_UNAVAILABLE", f"database unavailable: {exc}") from None
+    uptime = int((time.monotonic() - request.app[STARTED_AT]) * 1000)
+    return respond(
+        Health(status="ok", timestamp=now_ms(), version=service_version(), uptime_ms=uptime,
+               database="ok")
+    )
+
+
+OPERATIONS = [
+    Operation("GET", "/health", health, "Liveness and readiness", "health", response=Health,
+              errors=(503,)),
+]

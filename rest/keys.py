@@ -1,0 +1,15 @@
+"""Every piece of application state as a typed ``AppKey``; the live side's keys live in
+:mod:`crdt_server.keys` and are re-exported here."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from crdt_server.keys import ROOMS, SETTINGS, STORAGE, UPDATE_LOG
+
+from .service import Services
+
+SERVICES = web.AppKey("services", Services)
+STARTED_AT = web.AppKey("started_at", float)
+
+__all__ = ["ROOMS", "SERVICES", "SETTINGS", "STARTED_AT", "STORAGE", "UPDATE_LOG"]

@@ -1,0 +1,174 @@
+"""Pydantic models of the REST boundary (camelCase on the wire), and the body reader.
+
+Handlers validate bodies with :func:`read_body` and serialise responses with
+:func:`respond`; the OpenAPI document is generated from these same models.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any, Literal, TypeVar
+
+from aiohttp import web
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
+from pydantic.alias_generators import to_camel
+
+from crdt_server.document import LANGUAGES
+
+from .errors import invalid
+
+Language = Literal[LANGUAGES]  # type: ignore[valid-type]
+Role = Literal["interviewer", "candidate"]
+
+ParticipantId = Annotated[
+    str,
+    StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$"),
+    Field(description="Participant id: a UUID, or up to 64 letters, digits and ._:-"),
+]
+Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+Color = Annotated[
+    str,
+    StringConstraints(
+        strip_whitespace=True,
+        max_length=64,
+        pattern=r"^(#[0-9A-Fa-f]{3,8}|(hsl|hsla|rgb|rgba)\([0-9.,%\s/a-z-]+\))$",
+    ),
+    Field(description="A CSS colour: hsl(...), rgb(...) or #hex"),
+]
+
+
+class Model(BaseModel):
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, frozen=True)
+
+
+class RequestModel(Model):
+    model_config = ConfigDict(extra="forbid")
+
+
+# ---------------------------------------------------------------- requests
+class UserInfo(RequestModel):
+    """Who joins: every field may be left out and is then assigned."""
+
+    id: ParticipantId | None = None
+    name: Name | None = None
+    color: Color | None = None
+
+
+class CreateSessionRequest(RequestModel):
+    creator: UserInfo | None = None
+    code: str | None = None
+    language: Language | None = None
+
+
+class UpdateSessionRequest(RequestModel):
+    code: str | None = None
+    language: Language | None = None
+
+
+class PutCodeRequest(RequestModel):
+    code: str
+    language: Language | None = None
+
+
+class JoinRequest(RequestModel):
+    user: UserInfo | None = None
+
+
+class UsersRequest(UserInfo):
+    """Seed 002's join body: the user itself, or ``{"user": {...}}``."""
+
+    user: UserInfo | None = None
+
+
+class UpdateParticipantRequest(RequestModel):
+    is_online: bool | None = None
+    name: Name | None = None
+    color: Color | None = None
+    role: Role | None = None
+
+
+# ---------------------------------------------------------------- responses
+class Participant(Model):
+    id: str
+    name: str
+    role: Role
+    color: str
+    joined_at: int
+    is_online: bool
+
+
+class Session(Model):
+    id: str
+    created_at: int
+    updated_at: int
+    expires_at: int
+    code: str
+    language: str
+    participants: list[Participant]
+    creator_id: str
+
+
+class SessionEnvelope(Model):
+    success: Literal[True] = True
+    data: Session
+
+
+class ParticipantList(Model):
+    success: Literal[True] = True
+    participants: list[Participant]
+
+
+class Health(Model):
+    status: Literal["ok"]
+    timestamp: int
+    version: str
+    uptime_ms: int
+    database: Literal["ok"]
+
+
+class ErrorEnvelope(Model):
+    success: Literal[False] = False
+    error: str
+    code: str
+
+
+# ---------------------------------------------------------------- helpers
+M = TypeVar("M", bound=BaseModel)
+
+
+def _describe(error: Any) -> str:
+    where = ".".join(str(part) for part in error["loc"]) or "body"
+    return f"{where}: {error['msg']}"
+
+
+async def read_body(request: web.Request, model: type[M], *, empty_ok: bool = False) -> M:
+    """Parse and validate a JSON object body; every failure is a 400 naming the field."""
+    raw = await request.read()
+    if not raw.strip():
+        if empty_ok:
+            return model.model_validate({})
+        raise invalid("a JSON object body is required")
+    try:
+        data = json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise invalid(f"malformed JSON body: {exc}") from None
+    if not isinstance(data, dict):
+        raise invalid("the body must be a JSON object")
+    return validate(model, data)
+
+
+def validate(model: type[M], data: Any) -> M:
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        errors = exc.errors(include_url=False, include_context=False, include_input=False)
+        fields = [{"field": ".".join(map(str, e["loc"])), "message": e["msg"]} for e in errors]
+        raise invalid("; ".join(_describe(e) for e in errors), fields=fields) from None
+
+
+def respond(model: BaseModel, status: int = 200) -> web.Response:
+    return web.Response(
+        body=model.model_dump_json(by_alias=True),
+        status=status,
+        content_type="application/json",
+    )

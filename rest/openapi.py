@@ -1,0 +1,114 @@
+"""The OpenAPI 3.1 document, generated from the operation table and its pydantic models,
+and an offline docs page (Swagger UI assets shipped with the ``swagger-ui-py`` package)."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import swagger_ui
+from aiohttp import web
+from pydantic import BaseModel
+from pydantic.json_schema import JsonSchemaMode, models_json_schema
+
+from .health import service_version
+from .models import ErrorEnvelope
+from .routing import API_PREFIX, Operation
+
+SPEC_PATH = API_PREFIX + "/openapi.json"
+_PARAM = re.compile(r"{(\w+)}")
+_STATUS_TEXT = {
+    200: "OK", 201: "Created", 204: "No Content", 400: "Invalid request", 404: "Not found",
+    409: "Session full", 410: "Session expired", 413: "Payload too large",
+    429: "Rate limited", 503: "Service unavailable",
+}
+SWAGGER_ASSETS = Path(swagger_ui.__file__).parent / "static"
+
+DOCS_PAGE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>CodeInterview API</title>
+<link rel="stylesheet" href="/docs/assets/swagger-ui.css"></head>
+<body><div id="docs"></div>
+<script src="/docs/assets/swagger-ui-bundle.js"></script>
+<script>window.ui = SwaggerUIBundle({url: "%s", dom_id: "#docs", deepLinking: true});</script>
+</body></html>
+""" % SPEC_PATH
+
+
+def _schemas(operations: list[Operation]) -> tuple[dict[Any, Any], dict[str, Any]]:
+    inputs: list[tuple[type[BaseModel], JsonSchemaMode]] = []
+    for op in operations:
+        if op.body is not None:
+            inputs.append((op.body, "validation"))
+        if op.response is not None:
+            inputs.append((op.response, "serialization"))
+    inputs.append((ErrorEnvelope, "serialization"))
+    refs, defs = models_json_schema(
+        list(dict.fromkeys(inputs)), by_alias=True, ref_template="#/components/schemas/{model}"
+    )
+    return dict(refs), defs.get("$defs", {})
+
+
+def _json(schema: dict[str, Any]) -> dict[str, Any]:
+    return {"application/json": {"schema": schema}}
+
+
+def _operation(op: Operation, refs: dict[Any, Any]) -> dict[str, Any]:
+    error_ref = refs[(ErrorEnvelope, "serialization")]
+    responses: dict[str, Any] = {}
+    ok: dict[str, Any] = {"description": _STATUS_TEXT.get(op.status, "OK")}
+    if op.response is not None:
+        ok["content"] = _json(refs[(op.response, "serialization")])
+    responses[str(op.status)] = ok
+    for status in op.errors:
+        responses[str(status)] = {"description": _STATUS_TEXT.get(status, "Error"),
+                                  "content": _json(error_ref)}
+    spec: dict[str, Any] = {
+        "summary": op.summary,
+        "tags": [op.tag],
+        "operationId": op.handler.__name__ + "_" + op.method.lower(),
+        "responses": responses,
+    }
+    params = _PARAM.findall(op.path)
+    if params:
+        spec["parameters"] = [
+            {"name": p, "in": "path", "required": True, "schema": {"type": "string"}} for p in params
+        ]
+    if op.body is not None:
+        spec["requestBody"] = {"required": op.method != "POST",
+                               "content": _json(refs[(op.body, "validation")])}
+    return spec
+
+
+def build_openapi(operations: list[Operation]) -> dict[str, Any]:
+    refs, defs = _schemas(operations)
+    paths: dict[str, dict[str, Any]] = {}
+    for op in operations:
+        paths.setdefault(API_PREFIX + op.path, {})[op.method.lower()] = _operation(op, refs)
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "CodeInterview collaboration API",
+            "version": service_version(),
+            "description": "Sessions, participants and live code. Live editing runs over "
+            "WebSocket at /ws/sessions/{sessionId} (y-websocket protocol or JSON events).",
+        },
+        "paths": paths,
+        "components": {"schemas": defs},
+    }
+
+
+def add_docs_routes(app: web.Application, operations: list[Operation]) -> None:
+    document = build_openapi(operations)
+
+    async def openapi(_: web.Request) -> web.StreamResponse:
+        return web.json_response(document)
+
+    async def docs(_: web.Request) -> web.StreamResponse:
+        return web.Response(text=DOCS_PAGE, content_type="text/html")
+
+    app.router.add_get(SPEC_PATH, openapi)
+    app.router.add_get("/docs", docs)
+    app.router.add_static("/docs/assets", SWAGGER_ASSETS)
+
+

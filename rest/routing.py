@@ -1,0 +1,34 @@
+"""Operations declared as data: one table drives both the aiohttp router and OpenAPI."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+
+from aiohttp import web
+from pydantic import BaseModel
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+@dataclass(frozen=True)
+class Operation:
+    """One REST operation: its route, its handler and what it takes and returns."""
+
+    method: str
+    path: str  # below /api/v1, aiohttp syntax: /sessions/{sessionId}
+    handler: Handler
+    summary: str
+    tag: str
+    status: int = 200
+    body: type[BaseModel] | None = None
+    response: type[BaseModel] | None = None
+    errors: tuple[int, ...] = field(default=(400,))
+
+
+API_PREFIX = "/api/v1"
+
+
+def register(app: web.Application, operations: list[Operation]) -> None:
+    for op in operations:
+        app.router.add_route(op.method, API_PREFIX + op.path, op.handler)

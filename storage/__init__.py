@@ -1,0 +1,31 @@
+"""Storage of sessions, participants, document updates and history."""
+
+from .base import (
+    DuplicateSessionId,
+    HistoryEntry,
+    ParticipantExists,
+    ParticipantRecord,
+    PendingUpdate,
+    SessionFullError,
+    SessionGone,
+    SessionRecord,
+    Storage,
+    StorageError,
+    StoredDocument,
+)
+from .sqlite import SQLiteStorage
+
+__all__ = [
+    "DuplicateSessionId",
+    "HistoryEntry",
+    "ParticipantExists",
+    "ParticipantRecord",
+    "PendingUpdate",
+    "SQLiteStorage",
+    "SessionFullError",
+    "SessionGone",
+    "SessionRecord",
+    "Storage",
+    "StorageError",
+    "StoredDocument",
+]

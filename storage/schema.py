@@ -1,0 +1,79 @@
+"""Schema migrations, applied in order and recorded in ``PRAGMA user_version``.
+
+Append a new step to :data:`MIGRATIONS` to change the schema; never edit a
+step that has shipped.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import aiosqlite
+
+log = logging.getLogger(__name__)
+
+MIGRATIONS: tuple[str, ...] = (
+    # 1: sessions, participants, the update log with its snapshot, timed history
+    """
+    CREATE TABLE sessions (
+        id          TEXT PRIMARY KEY,
+        created_at  INTEGER NOT NULL,
+        updated_at  INTEGER NOT NULL,
+        expires_at  INTEGER NOT NULL,
+        creator_id  TEXT NOT NULL
+    );
+    CREATE INDEX sessions_expires_at ON sessions (expires_at);
+
+    CREATE TABLE participants (
+        session_id  TEXT NOT NULL REFERENCES sessions (id) ON DELETE CASCADE,
+        id          TEXT NOT NULL,
+        name        TEXT NOT NULL,
+        role        TEXT NOT NULL CHECK (role IN ('interviewer', 'candidate')),
+        color       TEXT NOT NULL,
+        joined_at   INTEGER NOT NULL,
+        is_online   INTEGER NOT NULL DEFAULT 0,
+        position    INTEGER NOT NULL,
+        PRIMARY KEY (session_id, id)
+    );
+
+    CREATE TABLE doc_snapshots (
+        session_id  TEXT PRIMARY KEY REFERENCES sessions (id) ON DELETE CASCADE,
+        state       BLOB NOT NULL,
+        updated_at  INTEGER NOT NULL
+    );
+
+    CREATE TABLE doc_updates (
+        seq         INTEGER PRIMARY KEY AUTOINCREMENT,
+        session_id  TEXT NOT NULL REFERENCES sessions (id) ON DELETE CASCADE,
+        data        BLOB NOT NULL,
+        created_at  INTEGER NOT NULL
+    );
+    CREATE INDEX doc_updates_session ON doc_updates (session_id, seq);
+
+    CREATE TABLE history (
+        session_id  TEXT NOT NULL REFERENCES sessions (id) ON DELETE CASCADE,
+        n           INTEGER NOT NULL,
+        at          INTEGER NOT NULL,
+        code        TEXT NOT NULL,
+        language    TEXT NOT NULL,
+        PRIMARY KEY (session_id, n)
+    );
+    """,
+)
+
+LATEST = len(MIGRATIONS)
+
+
+async def migrate(db: aiosqlite.Connection) -> int:
+    """Bring the database to :data:`LATEST`; returns the version it was at."""
+    async with db.execute("PRAGMA user_version") as cursor:
+        row = await cursor.fetchone()
+    current = int(row[0]) if row else 0
+    if current > LATEST:
+        raise RuntimeError(f"database schema {current} is newer than this server ({LATEST})")
+    for version in range(current + 1, LATEST + 1):
+        log.info("migrating database to schema %s", version)
+        await db.executescript(
+            f"BEGIN IMMEDIATE;\n{MIGRATIONS[version - 1]}\nPRAGMA user_version = {version};\nCOMMIT;"
+        )
+    return current
