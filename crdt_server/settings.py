@@ -11,7 +11,7 @@ import argparse
 from collections.abc import Sequence
 from typing import Any
 
-from pydantic import Field
+from pydantic import Field, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 ENV_PREFIX = "CODEINTERVIEW_"
@@ -110,7 +110,25 @@ def build_parser(defaults: Settings) -> argparse.ArgumentParser:
 
 def parse_cli(argv: Sequence[str] | None = None) -> Settings:
     """Settings from the environment, overridden by command-line flags."""
-    defaults = Settings()
-    args = build_parser(defaults).parse_args(argv)
-    return Settings.model_validate(vars(args))
+    parser = build_parser(Settings.model_construct())
+    try:
+        defaults = Settings()
+    except ValidationError as exc:
+        parser.error(_describe(exc, env=True))
+    parser = build_parser(defaults)
+    args = parser.parse_args(argv)
+    try:
+        return Settings.model_validate(vars(args))
+    except ValidationError as exc:
+        parser.error(_describe(exc, env=False))
+
+
+def _describe(exc: ValidationError, *, env: bool) -> str:
+    """One line per invalid setting, named as the user wrote it."""
+    parts = []
+    for error in exc.errors(include_url=False):
+        field = str(error["loc"][0]) if error["loc"] else "?"
+        where = env_for(field) if env else flag_for(field)
+        parts.append(f"{where}: {error['msg']}")
+    return "; ".join(parts)
 

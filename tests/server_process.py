@@ -1,0 +1,74 @@
+"""Run ``python -m crdt_server`` as a real subprocess, the way a user starts it."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import signal
+import sys
+from collections.abc import Mapping, Sequence
+from types import TracebackType
+
+LISTENING = re.compile(rb"^LISTENING (http://([\d.]+):(\d+))$")
+
+
+class ServerProcess:
+    """A server subprocess on a free port; stopped on exit from its ``async with``."""
+
+    def __init__(self, args: Sequence[str], env: Mapping[str, str] | None = None) -> None:
+        self.args = ["-m", "crdt_server", "--port", "0", *args]
+        self.env = {**os.environ, **(env or {})}
+        self.proc: asyncio.subprocess.Process | None = None
+        self.url = ""
+        self.port = 0
+        self.output: list[bytes] = []
+
+    async def start(self, timeout: float = 20.0) -> ServerProcess:
+        self.proc = await asyncio.create_subprocess_exec(
+            sys.executable, *self.args, env=self.env,
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+        )
+        assert self.proc.stdout is not None
+        async with asyncio.timeout(timeout):
+            while True:
+                line = await self.proc.stdout.readline()
+                if not line:
+                    raise RuntimeError("server exited: " + b"".join(self.output).decode())
+                self.output.append(line)
+                match = LISTENING.match(line.strip())
+                if match:
+                    self.url = match.group(1).decode()
+                    self.port = int(match.group(3))
+                    break
+        self._drain = asyncio.create_task(self._read_rest())
+        return self
+
+    async def _read_rest(self) -> None:
+        assert self.proc is not None and self.proc.stdout is not None
+        async for line in self.proc.stdout:
+            self.output.append(line)
+
+    @property
+    def log(self) -> str:
+        return b"".join(self.output).decode(errors="replace")
+
+    async def stop(self, sig: int = signal.SIGTERM, timeout: float = 20.0) -> int:
+        """Send ``sig`` and wait for the exit status."""
+        assert self.proc is not None
+        if self.proc.returncode is None:
+            self.proc.send_signal(sig)
+        async with asyncio.timeout(timeout):
+            code = await self.proc.wait()
+            await self._drain
+        return code
+
+    async def __aenter__(self) -> ServerProcess:
+        return await self.start()
+
+    async def __aexit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        if self.proc is not None and self.proc.returncode is None:
+            self.proc.kill()
+            await self.proc.wait()

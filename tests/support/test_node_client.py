@@ -1,0 +1,185 @@
+"""The Node client harness works, proven against the reference y-websocket server.
+
+If these pass and a server test fails, the bug is in our server, not in the harness.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import socket
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from .node_client import (
+    INSTALL_SCRIPT,
+    NodeClient,
+    NodeCommandError,
+    missing_deps_message,
+    node_deps_installed,
+    node_executable,
+)
+from .waiting import wait_until
+
+ANCHORS_DIR = Path(os.environ.get("ANCHORS_DIR", "/work/shared/bench/anchors"))
+REFERENCE_SERVER = ANCHORS_DIR / "node_modules" / "@y" / "websocket-server" / "src" / "server.js"
+ROOM = "abcd1234"
+
+pytestmark = [
+    pytest.mark.node,
+    pytest.mark.skipif(node_executable() is None, reason="node is not installed"),
+]
+
+
+def free_port() -> int:
+    """A port the OS just handed out (free now; the server binds it right after)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+async def port_accepts(port: int) -> bool:
+    try:
+        _, writer = await asyncio.open_connection("127.0.0.1", port)
+    except OSError:
+        return False
+    writer.close()
+    await writer.wait_closed()
+    return True
+
+
+@pytest.fixture
+def node_deps() -> None:
+    """Fail loudly (not skip) when setup was forgotten: a skip would hide the suite."""
+    if not node_deps_installed():
+        pytest.fail(missing_deps_message())
+    if not REFERENCE_SERVER.is_file():
+        pytest.fail(f"{REFERENCE_SERVER} is missing: run {INSTALL_SCRIPT}")
+
+
+@pytest.fixture
+async def server_url(node_deps: None, tmp_path: Path) -> AsyncIterator[str]:
+    """Run the reference @y/websocket-server; yield the base URL clients connect to."""
+    port = free_port()
+    env = {**os.environ, "HOST": "127.0.0.1", "PORT": str(port)}
+    with open(tmp_path / "reference-server.log", "wb") as log:
+        proc = await asyncio.create_subprocess_exec(
+            node_executable() or "node", str(REFERENCE_SERVER), env=env, stdout=log, stderr=log
+        )
+    try:
+        await wait_until(lambda: port_accepts(port), timeout=15, what=f"server on :{port}")
+        yield f"ws://127.0.0.1:{port}/ws/sessions"
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            proc.terminate()
+        try:
+            async with asyncio.timeout(5):
+                await proc.wait()
+        except TimeoutError:
+            proc.kill()
+            await proc.wait()
+
+
+async def connected(c: NodeClient, url: str, user: str) -> int:
+    """Connect, wait for the first sync, return the client's Yjs clientID."""
+    client_id = await c.connect(url, ROOM, params={"userId": user})
+    await c.wait_synced()
+    return client_id
+
+
+async def converged(a: NodeClient, b: NodeClient) -> bool:
+    """Same state vector on both sides means both saw every update."""
+    return await a.state_vector() == await b.state_vector()
+
+
+async def test_two_clients_converge_after_concurrent_random_edits(server_url: str) -> None:
+    async with NodeClient.start() as a, NodeClient.start() as b:
+        await connected(a, server_url, "alice")
+        await connected(b, server_url, "bob")
+        alphabet = "xyz é😀🎉\n"
+        await asyncio.gather(
+            a.random_edits(150, seed=1, max_delay_ms=3, alphabet=alphabet),
+            b.random_edits(150, seed=2, max_delay_ms=3, alphabet=alphabet),
+        )
+        await wait_until(lambda: converged(a, b), timeout=15, what="state vectors equal")
+        text = await a.text()
+        assert text == await b.text()
+        assert text, "random edits left an empty document"
+        text.encode("utf-8")  # raises on a lone surrogate: no pair was split
+
+
+async def test_offline_edits_on_both_sides_merge_on_reconnect(server_url: str) -> None:
+    async with NodeClient.start() as a, NodeClient.start() as b:
+        await connected(a, server_url, "alice")
+        await connected(b, server_url, "bob")
+        await a.insert(0, "hello")
+        await b.wait_text("hello")
+
+        for c in (a, b):
+            await c.disconnect()
+            await c.wait_event("status", status="disconnected")
+        await a.insert(0, "A-")
+        await b.insert(5, "-B")
+        assert await a.text() == "A-hello"  # really offline: B's edit did not arrive
+
+        for c in (a, b):
+            await c.reconnect()
+        for c in (a, b):
+            await c.wait_synced()
+            await c.wait_text("A-hello-B")
+
+
+async def test_one_client_sees_the_other_clients_awareness_state(server_url: str) -> None:
+    async with NodeClient.start() as a, NodeClient.start() as b:
+        await connected(a, server_url, "alice")
+        b_id = await connected(b, server_url, "bob")
+        state = {"user": {"name": "bob", "color": "#f00"}, "cursor": {"anchor": 3}}
+        await b.awareness_set(state)
+
+        async def a_sees_bob() -> bool:
+            return (await a.awareness()).get(b_id) == state
+
+        await wait_until(a_sees_bob, timeout=10, what="bob's awareness at alice")
+
+
+async def test_a_killed_clients_awareness_disappears_at_the_other(server_url: str) -> None:
+    async with NodeClient.start() as a, NodeClient.start() as b:
+        await connected(a, server_url, "alice")
+        b_id = await connected(b, server_url, "bob")
+        await b.awareness_set_field("user", {"name": "bob"})
+        await a.wait_for(
+            lambda ev: ev["event"] == "awareness_changed" and b_id in ev["added"] + ev["updated"]
+        )
+        mark = a.mark()
+        await b.kill()  # SIGKILL: no awareness goodbye, only the TCP connection drops
+        await a.wait_for(
+            lambda ev: ev["event"] == "awareness_changed" and b_id in ev["removed"], since=mark
+        )
+        assert b_id not in await a.awareness()
+
+
+async def test_one_process_hosts_several_named_clients(server_url: str) -> None:
+    async with NodeClient.start() as c:
+        await c.connect(server_url, ROOM, params={"userId": "u1"}, client="one")
+        await c.connect(server_url, ROOM, params={"userId": "u2"}, client="two")
+        await c.wait_synced(client="one")
+        await c.wait_synced(client="two")
+        await c.set_meta("language", "python", client="one")
+        await c.insert(0, "print(1)", client="two")
+        await c.wait_text("print(1)", client="one")
+        await wait_until(lambda: c.meta(client="two"), what="meta at client two")
+        assert await c.meta(client="two") == {"language": "python"}
+
+
+async def test_a_bad_command_is_answered_with_an_error_and_the_process_lives_on(
+    server_url: str,
+) -> None:
+    async with NodeClient.start() as c:
+        await connected(c, server_url, "alice")
+        with pytest.raises(NodeCommandError, match="past the end"):
+            await c.insert(99, "x")
+        assert await c.text() == ""

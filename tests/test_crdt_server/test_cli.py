@@ -1,0 +1,99 @@
+"""The command line: flags, environment, the LISTENING line, clean signals, restarts."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import aiohttp
+import pytest
+from server_process import ServerProcess
+
+from crdt_server.settings import Settings, env_for, flag_for
+
+
+def test_help_lists_every_setting_with_its_default_and_environment_variable() -> None:
+    out = subprocess.run([sys.executable, "-m", "crdt_server", "--help"], capture_output=True,
+                         text=True, check=True).stdout
+    for name in Settings.model_fields:
+        assert flag_for(name) in out and env_for(name) in out, name
+    assert "(default: 8000)" in out and "--db" in out
+
+
+def test_a_bad_flag_value_is_a_usage_error_not_a_trace() -> None:
+    result = subprocess.run([sys.executable, "-m", "crdt_server", "--port", "http"],
+                            capture_output=True, text=True)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert "--port" in result.stderr
+
+
+async def test_the_server_prints_its_address_serves_and_exits_0_on_sigterm(tmp_path: Path) -> None:
+    async with ServerProcess(["--db", str(tmp_path / "a.db")]) as server:
+        assert server.port > 0
+        async with aiohttp.ClientSession() as http:
+            async with http.get(server.url + "/api/v1/health") as response:
+                assert response.status == 200
+        assert await server.stop(signal.SIGTERM) == 0
+    assert "Traceback" not in server.log
+
+
+async def test_sigint_also_exits_0(tmp_path: Path) -> None:
+    async with ServerProcess(["--db", ":memory:"]) as server:
+        assert await server.stop(signal.SIGINT) == 0
+
+
+async def test_data_survives_a_restart_on_the_same_database(tmp_path: Path) -> None:
+    db = str(tmp_path / "keep.db")
+    async with aiohttp.ClientSession() as http:
+        async with ServerProcess(["--db", db]) as server:
+            async with http.post(server.url + "/api/v1/sessions",
+                                 json={"code": "print('kept')", "language": "python"}) as r:
+                sid = (await r.json())["data"]["id"]
+            async with http.patch(server.url + f"/api/v1/sessions/{sid}",
+                                  json={"code": "print('kept too')"}) as r:
+                assert r.status == 200
+            assert await server.stop() == 0
+        async with ServerProcess(["--db", db]) as server:
+            async with http.get(server.url + f"/api/v1/sessions/{sid}") as r:
+                data = (await r.json())["data"]
+            assert data["code"] == "print('kept too')" and data["language"] == "python"
+            assert await server.stop() == 0
+
+
+async def test_settings_come_from_codeinterview_environment_variables(tmp_path: Path) -> None:
+    env = {"CODEINTERVIEW_MAX_PARTICIPANTS": "1", "CODEINTERVIEW_DB_PATH": str(tmp_path / "e.db")}
+    async with ServerProcess([], env=env) as server, aiohttp.ClientSession() as http:
+        async with http.post(server.url + "/api/v1/sessions", json={}) as r:
+            sid = (await r.json())["data"]["id"]
+        async with http.post(server.url + f"/api/v1/sessions/{sid}/join", json={}) as r:
+            assert r.status == 409
+        assert (tmp_path / "e.db").exists()
+        assert await server.stop() == 0
+
+
+async def test_a_request_in_flight_finishes_during_shutdown(tmp_path: Path) -> None:
+    async with ServerProcess(["--db", str(tmp_path / "f.db")]) as server, \
+            aiohttp.ClientSession() as http:
+        async def create() -> int:
+            async with http.post(server.url + "/api/v1/sessions", json={"code": "x" * 100_000}) as r:
+                return r.status
+
+        pending = [asyncio.create_task(create()) for _ in range(20)]
+        await asyncio.sleep(0)
+        done, _ = await asyncio.wait(pending, timeout=0.05)
+        code = await server.stop()
+        statuses = [s for s in await asyncio.gather(*pending, return_exceptions=True)
+                    if isinstance(s, int)]
+        assert code == 0
+        assert all(s == 201 for s in statuses) and len(statuses) >= len(done)
+
+
+@pytest.mark.parametrize("value", ["-1", "70000"])
+def test_an_out_of_range_port_is_refused_with_a_message(value: str) -> None:
+    result = subprocess.run([sys.executable, "-m", "crdt_server", "--port", value],
+                            capture_output=True, text=True)
+    assert result.returncode != 0 and "port" in result.stderr.lower()
+    assert "Traceback" not in result.stderr

@@ -1,0 +1,110 @@
+"""Health, the OpenAPI document and docs page, CORS, request ids and the 500 path."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestClient, TestServer
+from envelope import assert_error
+
+from rest import create_app
+from rest.app import OPERATIONS
+from rest.keys import STORAGE
+from storage import SQLiteStorage
+
+Client = TestClient[web.Request, web.Application]
+
+
+async def test_health_reports_version_uptime_and_database(api: Client) -> None:
+    response = await api.get("/api/v1/health")
+    assert response.status == 200
+    body = await response.json()
+    assert body["status"] == "ok" and body["database"] == "ok"
+    assert isinstance(body["timestamp"], int) and body["uptimeMs"] >= 0 and body["version"]
+
+
+async def test_health_is_503_with_the_envelope_when_the_database_does_not_answer(
+    api: Client,
+) -> None:
+    await api.app[STORAGE].close()
+    body = await assert_error(await api.get("/api/v1/health"), 503, "SERVICE_UNAVAILABLE")
+    assert "database" in body["error"]
+    await api.app[STORAGE].open()  # let the app shut down normally
+
+
+async def test_the_openapi_document_covers_every_operation(api: Client) -> None:
+    response = await api.get("/api/v1/openapi.json")
+    assert response.status == 200
+    spec = await response.json()
+    assert spec["openapi"] == "3.1.0"
+    for op in OPERATIONS:
+        assert op.method.lower() in spec["paths"]["/api/v1" + op.path], op.path
+    session = spec["components"]["schemas"]["Session"]
+    assert {"createdAt", "creatorId", "participants"} <= set(session["properties"])
+    create = spec["paths"]["/api/v1/sessions"]["post"]
+    assert "201" in create["responses"] and "400" in create["responses"]
+
+
+async def test_the_docs_page_and_its_assets_are_served_without_internet(api: Client) -> None:
+    page = await api.get("/docs")
+    assert page.status == 200
+    html = await page.text()
+    assert "/api/v1/openapi.json" in html and "http" not in html.replace("/api/v1", "")
+    for asset in ["/docs/assets/swagger-ui-bundle.js", "/docs/assets/swagger-ui.css"]:
+        response = await api.get(asset)
+        assert response.status == 200 and len(await response.read()) > 1000
+
+
+async def test_a_localhost_origin_gets_cors_headers_and_preflight_is_answered(api: Client) -> None:
+    origin = "http://localhost:5173"
+    response = await api.options("/api/v1/sessions", headers={
+        "Origin": origin, "Access-Control-Request-Method": "POST",
+        "Access-Control-Request-Headers": "content-type"})
+    assert response.status == 204
+    assert response.headers["Access-Control-Allow-Origin"] == origin
+    assert "POST" in response.headers["Access-Control-Allow-Methods"]
+    assert response.headers["Access-Control-Allow-Headers"] == "content-type"
+    response = await api.get("/api/v1/health", headers={"Origin": origin})
+    assert response.headers["Access-Control-Allow-Origin"] == origin
+
+
+async def test_a_foreign_origin_gets_no_cors_headers_unless_configured(make_client: Any) -> None:
+    api = await make_client()
+    response = await api.get("/api/v1/health", headers={"Origin": "https://evil.example"})
+    assert "Access-Control-Allow-Origin" not in response.headers
+    api = await make_client(cors_origins="https://app.example")
+    response = await api.get("/api/v1/health", headers={"Origin": "https://app.example"})
+    assert response.headers["Access-Control-Allow-Origin"] == "https://app.example"
+
+
+async def test_every_response_carries_a_request_id_and_a_given_one_is_kept(api: Client) -> None:
+    response = await api.get("/api/v1/health", headers={"X-Request-Id": "abc-123"})
+    assert response.headers["X-Request-Id"] == "abc-123"
+    response = await api.get("/api/v1/health", headers={"X-Request-Id": "bad id\u00e9"})
+    assert response.headers["X-Request-Id"] != "bad id"
+
+
+class BrokenStorage(SQLiteStorage):
+    async def get_session(self, session_id: str) -> Any:
+        raise RuntimeError("disk on fire at /secret/path")
+
+
+async def test_a_crash_is_a_500_envelope_with_a_logged_request_id_and_no_internals(
+    settings_for: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    settings = settings_for()
+    client = TestClient(TestServer(create_app(settings, BrokenStorage(settings.db_path))))
+    await client.start_server()
+    try:
+        with caplog.at_level(logging.ERROR):
+            response = await client.get("/api/v1/sessions/0123abcd")
+        body = await assert_error(response, 500, "INTERNAL_ERROR")
+    finally:
+        await client.close()
+    request_id = response.headers["X-Request-Id"]
+    assert body["requestId"] == request_id
+    assert "secret" not in body["error"] and "disk" not in body["error"]
+    assert any(request_id in record.getMessage() for record in caplog.records)
