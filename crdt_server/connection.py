@@ -27,9 +27,8 @@ class Peer(Protocol):
     def user_id(self) -> str | None:
         """The participant this connection speaks for (``?userId=``), if any."""
 
-    @property
-    def synced(self) -> bool:
-        """True once the client's sync step 1 was answered: only then does it get updates."""
+    #: True once the client's sync step 1 was answered: only then does it get updates.
+    synced: bool
 
     def send(self, data: bytes) -> None:
         """Queue a binary y-websocket frame; never blocks, never raises."""

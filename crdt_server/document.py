@@ -8,7 +8,12 @@ of the same text would duplicate it when merged).
 
 from __future__ import annotations
 
+from typing import Any
+
 from pycrdt import Doc, Map, Text
+
+#: A pycrdt document of any root types.
+YDoc = Doc[Any]
 
 CODE = "code"
 META = "meta"
@@ -40,21 +45,23 @@ LANGUAGES: tuple[str, ...] = (
 )
 
 
-def code_text(doc: Doc) -> Text:
+def code_text(doc: YDoc) -> Text:
     """The document's code (created empty if missing)."""
-    return doc.get(CODE, type=Text)
+    text: Text = doc.get(CODE, type=Text)
+    return text
 
 
-def meta_map(doc: Doc) -> Map:  # type: ignore[type-arg]
+def meta_map(doc: YDoc) -> Map[Any]:
     """The document's metadata map."""
-    return doc.get(META, type=Map)
+    meta: Map[Any] = doc.get(META, type=Map)
+    return meta
 
 
-def read_code(doc: Doc) -> str:
+def read_code(doc: YDoc) -> str:
     return str(code_text(doc))
 
 
-def read_language(doc: Doc) -> str:
+def read_language(doc: YDoc) -> str:
     """The language a client or REST set; the default when unset or not a string."""
     value = meta_map(doc).get(LANGUAGE)
     return value if isinstance(value, str) and value else DEFAULT_LANGUAGE
@@ -62,7 +69,7 @@ def read_language(doc: Doc) -> str:
 
 def seed_update(code: str, language: str) -> bytes:
     """The initial state of a new session's document, as one Yjs update."""
-    doc: Doc = Doc()
+    doc: YDoc = Doc()
     with doc.transaction(origin="seed"):
         if code:
             code_text(doc).insert(0, code)

@@ -13,12 +13,12 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from pycrdt import Doc, TransactionEvent
+from pycrdt import TransactionEvent
 
 from . import protocol
 from .awareness import Awareness, Change
 from .connection import Peer
-from .document import read_code, read_language
+from .document import YDoc, read_code, read_language
 from .protocol import EMPTY_UPDATE, MessageType, ProtocolError, SyncType
 from .update_log import UpdateLog
 
@@ -38,7 +38,7 @@ def _is_panic(exc: BaseException) -> bool:
 class Room:
     """The live state of one session."""
 
-    def __init__(self, session_id: str, doc: Doc, update_log: UpdateLog) -> None:
+    def __init__(self, session_id: str, doc: YDoc, update_log: UpdateLog) -> None:
         self.session_id = session_id
         self.doc = doc
         self.peers: dict[int, Peer] = {}
@@ -133,7 +133,7 @@ class Room:
             listener(self, changes, origin)
 
     # ------------------------------------------------------------ server edits
-    def edit(self, change: Callable[[Doc], Any], origin: object) -> bool:
+    def edit(self, change: Callable[[YDoc], Any], origin: object) -> bool:
         """Run ``change`` in one transaction and share the result like a client's update."""
         updates: list[bytes] = []
 

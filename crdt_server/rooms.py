@@ -15,7 +15,7 @@ from pycrdt import Doc
 from storage import Storage
 
 from .connection import Peer
-from .document import read_code, read_language
+from .document import YDoc, read_code, read_language
 from .room import Room
 from .update_log import UpdateLog, now_ms
 
@@ -88,7 +88,7 @@ class RoomManager:
     async def _load(self, session_id: str) -> Room:
         await self.log.flush()  # updates of an earlier incarnation must be in storage first
         stored = await self.storage.load_document(session_id)
-        doc: Doc = Doc()
+        doc: YDoc = Doc()
         for update in ([stored.snapshot] if stored.snapshot else []) + stored.updates:
             try:
                 doc.apply_update(update)

@@ -45,7 +45,9 @@ class Settings(BaseSettings):
         "http(s)://localhost or 127.0.0.1 origin, '*' allows all.",
     )
     room_grace_seconds: float = Field(
-        5.0, ge=0, description="How long an empty room stays loaded before it is flushed and unloaded."
+        5.0,
+        ge=0,
+        description="How long an empty room stays loaded before it is flushed and unloaded.",
     )
     commit_interval_ms: int = Field(
         50, ge=1, le=100, description="Group-commit window for the update log."
@@ -131,4 +133,3 @@ def _describe(exc: ValidationError, *, env: bool) -> str:
         where = env_for(field) if env else flag_for(field)
         parts.append(f"{where}: {error['msg']}")
     return "; ".join(parts)
-

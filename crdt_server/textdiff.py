@@ -106,7 +106,9 @@ def diff(old: str, new: str) -> list[Edit]:
         return [Edit(p, p + len(a), b)]
     if len(a) + len(b) <= _CHAR_DIFF_LIMIT:
         return [
-            Edit(p + i1, p + i2, b[j1:j2]) for tag, i1, i2, j1, j2 in _opcodes(a, b) if tag != "equal"
+            Edit(p + i1, p + i2, b[j1:j2])
+            for tag, i1, i2, j1, j2 in _opcodes(a, b)
+            if tag != "equal"
         ]
     if "\n" not in a and "\n" not in b:
         return [Edit(p, p + len(a), b)]

@@ -30,12 +30,18 @@ async def health(request: web.Request) -> web.StreamResponse:
         raise ApiError(503, "SERVICE_UNAVAILABLE", f"database unavailable: {exc}") from None
     uptime = int((time.monotonic() - request.app[STARTED_AT]) * 1000)
     return respond(
-        Health(status="ok", timestamp=now_ms(), version=service_version(), uptime_ms=uptime,
-               database="ok")
+        Health(
+            status="ok",
+            timestamp=now_ms(),
+            version=service_version(),
+            uptime_ms=uptime,
+            database="ok",
+        )
     )
 
 
 OPERATIONS = [
-    Operation("GET", "/health", health, "Liveness and readiness", "health", response=Health,
-              errors=(503,)),
+    Operation(
+        "GET", "/health", health, "Liveness and readiness", "health", response=Health, errors=(503,)
+    ),
 ]

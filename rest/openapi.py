@@ -19,20 +19,27 @@ from .routing import API_PREFIX, Operation
 SPEC_PATH = API_PREFIX + "/openapi.json"
 _PARAM = re.compile(r"{(\w+)}")
 _STATUS_TEXT = {
-    200: "OK", 201: "Created", 204: "No Content", 400: "Invalid request", 404: "Not found",
-    409: "Session full", 410: "Session expired", 413: "Payload too large",
-    429: "Rate limited", 503: "Service unavailable",
+    200: "OK",
+    201: "Created",
+    204: "No Content",
+    400: "Invalid request",
+    404: "Not found",
+    409: "Session full",
+    410: "Session expired",
+    413: "Payload too large",
+    429: "Rate limited",
+    503: "Service unavailable",
 }
 SWAGGER_ASSETS = Path(swagger_ui.__file__).parent / "static"
 
-DOCS_PAGE = """<!doctype html>
+DOCS_PAGE = f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>CodeInterview API</title>
 <link rel="stylesheet" href="/docs/assets/swagger-ui.css"></head>
 <body><div id="docs"></div>
 <script src="/docs/assets/swagger-ui-bundle.js"></script>
-<script>window.ui = SwaggerUIBundle({url: "%s", dom_id: "#docs", deepLinking: true});</script>
+<script>window.ui = SwaggerUIBundle({{url: "{SPEC_PATH}", dom_id: "#docs"}});</script>
 </body></html>
-""" % SPEC_PATH
+"""
 
 
 def _schemas(operations: list[Operation]) -> tuple[dict[Any, Any], dict[str, Any]]:
@@ -61,8 +68,10 @@ def _operation(op: Operation, refs: dict[Any, Any]) -> dict[str, Any]:
         ok["content"] = _json(refs[(op.response, "serialization")])
     responses[str(op.status)] = ok
     for status in op.errors:
-        responses[str(status)] = {"description": _STATUS_TEXT.get(status, "Error"),
-                                  "content": _json(error_ref)}
+        responses[str(status)] = {
+            "description": _STATUS_TEXT.get(status, "Error"),
+            "content": _json(error_ref),
+        }
     spec: dict[str, Any] = {
         "summary": op.summary,
         "tags": [op.tag],
@@ -72,11 +81,14 @@ def _operation(op: Operation, refs: dict[Any, Any]) -> dict[str, Any]:
     params = _PARAM.findall(op.path)
     if params:
         spec["parameters"] = [
-            {"name": p, "in": "path", "required": True, "schema": {"type": "string"}} for p in params
+            {"name": p, "in": "path", "required": True, "schema": {"type": "string"}}
+            for p in params
         ]
     if op.body is not None:
-        spec["requestBody"] = {"required": op.method != "POST",
-                               "content": _json(refs[(op.body, "validation")])}
+        spec["requestBody"] = {
+            "required": op.method != "POST",
+            "content": _json(refs[(op.body, "validation")]),
+        }
     return spec
 
 
@@ -110,5 +122,3 @@ def add_docs_routes(app: web.Application, operations: list[Operation]) -> None:
     app.router.add_get(SPEC_PATH, openapi)
     app.router.add_get("/docs", docs)
     app.router.add_static("/docs/assets", SWAGGER_ASSETS)
-
-

@@ -33,12 +33,48 @@ SESSION_ID = re.compile(r"^[0-9a-f]{8}$")
 _ID_ATTEMPTS = 20
 
 _ADJECTIVES = (
-    "Swift", "Clever", "Brave", "Calm", "Bright", "Bold", "Keen", "Witty", "Quiet", "Lucky",
-    "Sunny", "Eager", "Gentle", "Happy", "Jolly", "Nimble", "Proud", "Quick", "Wise", "Zesty",
+    "Swift",
+    "Clever",
+    "Brave",
+    "Calm",
+    "Bright",
+    "Bold",
+    "Keen",
+    "Witty",
+    "Quiet",
+    "Lucky",
+    "Sunny",
+    "Eager",
+    "Gentle",
+    "Happy",
+    "Jolly",
+    "Nimble",
+    "Proud",
+    "Quick",
+    "Wise",
+    "Zesty",
 )
 _ANIMALS = (
-    "Otter", "Falcon", "Panda", "Fox", "Heron", "Lynx", "Koala", "Badger", "Dolphin", "Owl",
-    "Tiger", "Raven", "Beaver", "Gecko", "Marten", "Puffin", "Walrus", "Yak", "Zebra", "Bison",
+    "Otter",
+    "Falcon",
+    "Panda",
+    "Fox",
+    "Heron",
+    "Lynx",
+    "Koala",
+    "Badger",
+    "Dolphin",
+    "Owl",
+    "Tiger",
+    "Raven",
+    "Beaver",
+    "Gecko",
+    "Marten",
+    "Puffin",
+    "Walrus",
+    "Yak",
+    "Zebra",
+    "Bison",
 )
 _HUE = re.compile(r"^hsla?\(\s*(-?[0-9.]+)")
 
@@ -70,8 +106,14 @@ async def live_session(services: Services, session_id: str) -> SessionRecord:
 
 def participant_view(p: ParticipantRecord) -> Participant:
     return Participant.model_validate(
-        {"id": p.id, "name": p.name, "role": p.role, "color": p.color,
-         "joined_at": p.joined_at, "is_online": p.is_online}
+        {
+            "id": p.id,
+            "name": p.name,
+            "role": p.role,
+            "color": p.color,
+            "joined_at": p.joined_at,
+            "is_online": p.is_online,
+        }
     )
 
 
@@ -114,7 +156,9 @@ def pick_color(taken: list[str]) -> str:
     return f"hsl({round(best)}, 70%, 50%)"
 
 
-def new_participant(user: UserInfo | None, role: str, others: list[ParticipantRecord]) -> ParticipantRecord:
+def new_participant(
+    user: UserInfo | None, role: str, others: list[ParticipantRecord]
+) -> ParticipantRecord:
     user = user or UserInfo()
     return ParticipantRecord(
         id=user.id or str(uuid.uuid4()),
@@ -183,7 +227,9 @@ async def join(services: Services, session_id: str, user: UserInfo | None) -> Pa
         await storage.add_participant(session_id, participant, services.settings.max_participants)
     except SessionFullError:
         raise ApiError(
-            409, "SESSION_FULL", f"session is full ({services.settings.max_participants} participants)"
+            409,
+            "SESSION_FULL",
+            f"session is full ({services.settings.max_participants} participants)",
         ) from None
     except ParticipantExists:  # a concurrent join with the same id won the race
         return await join(services, session_id, user)

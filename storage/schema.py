@@ -73,7 +73,8 @@ async def migrate(db: aiosqlite.Connection) -> int:
         raise RuntimeError(f"database schema {current} is newer than this server ({LATEST})")
     for version in range(current + 1, LATEST + 1):
         log.info("migrating database to schema %s", version)
+        step = MIGRATIONS[version - 1]
         await db.executescript(
-            f"BEGIN IMMEDIATE;\n{MIGRATIONS[version - 1]}\nPRAGMA user_version = {version};\nCOMMIT;"
+            f"BEGIN IMMEDIATE;\n{step}\nPRAGMA user_version = {version};\nCOMMIT;"
         )
     return current

@@ -122,8 +122,13 @@ class SQLiteStorage:
                 await db.execute(
                     "INSERT INTO sessions (id, created_at, updated_at, expires_at, creator_id)"
                     " VALUES (?, ?, ?, ?, ?)",
-                    (session.id, session.created_at, session.updated_at, session.expires_at,
-                     session.creator_id),
+                    (
+                        session.id,
+                        session.created_at,
+                        session.updated_at,
+                        session.expires_at,
+                        session.creator_id,
+                    ),
                 )
                 await self._insert_participant(db, session.id, creator, 0)
                 await db.execute(
@@ -174,14 +179,18 @@ class SQLiteStorage:
         )
         return [_participant(r) for r in rows]
 
-    async def get_participant(self, session_id: str, participant_id: str) -> ParticipantRecord | None:
+    async def get_participant(
+        self, session_id: str, participant_id: str
+    ) -> ParticipantRecord | None:
         row = await self._fetchone(
             f"SELECT {_PARTICIPANT_COLUMNS} FROM participants WHERE session_id = ? AND id = ?",
             (session_id, participant_id),
         )
         return _participant(row) if row else None
 
-    async def add_participant(self, session_id: str, participant: ParticipantRecord, cap: int) -> None:
+    async def add_participant(
+        self, session_id: str, participant: ParticipantRecord, cap: int
+    ) -> None:
         async with self._tx() as db:
             async with db.execute(
                 "SELECT count(*), coalesce(max(position), -1),"
@@ -298,7 +307,8 @@ class SQLiteStorage:
             n = int(row[0]) if row else 1
             try:
                 await db.execute(
-                    "INSERT INTO history (session_id, n, at, code, language) VALUES (?, ?, ?, ?, ?)",
+                    "INSERT INTO history (session_id, n, at, code, language)"
+                    " VALUES (?, ?, ?, ?, ?)",
                     (session_id, n, at, code, language),
                 )
             except sqlite3.IntegrityError as exc:

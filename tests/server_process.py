@@ -26,8 +26,11 @@ class ServerProcess:
 
     async def start(self, timeout: float = 20.0) -> ServerProcess:
         self.proc = await asyncio.create_subprocess_exec(
-            sys.executable, *self.args, env=self.env,
-            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+            sys.executable,
+            *self.args,
+            env=self.env,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT,
         )
         assert self.proc.stdout is not None
         async with asyncio.timeout(timeout):

@@ -16,16 +16,18 @@ from crdt_server.settings import Settings, env_for, flag_for
 
 
 def test_help_lists_every_setting_with_its_default_and_environment_variable() -> None:
-    out = subprocess.run([sys.executable, "-m", "crdt_server", "--help"], capture_output=True,
-                         text=True, check=True).stdout
+    out = subprocess.run(
+        [sys.executable, "-m", "crdt_server", "--help"], capture_output=True, text=True, check=True
+    ).stdout
     for name in Settings.model_fields:
         assert flag_for(name) in out and env_for(name) in out, name
     assert "(default: 8000)" in out and "--db" in out
 
 
 def test_a_bad_flag_value_is_a_usage_error_not_a_trace() -> None:
-    result = subprocess.run([sys.executable, "-m", "crdt_server", "--port", "http"],
-                            capture_output=True, text=True)
+    result = subprocess.run(
+        [sys.executable, "-m", "crdt_server", "--port", "http"], capture_output=True, text=True
+    )
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert "--port" in result.stderr
 
@@ -49,11 +51,14 @@ async def test_data_survives_a_restart_on_the_same_database(tmp_path: Path) -> N
     db = str(tmp_path / "keep.db")
     async with aiohttp.ClientSession() as http:
         async with ServerProcess(["--db", db]) as server:
-            async with http.post(server.url + "/api/v1/sessions",
-                                 json={"code": "print('kept')", "language": "python"}) as r:
+            async with http.post(
+                server.url + "/api/v1/sessions",
+                json={"code": "print('kept')", "language": "python"},
+            ) as r:
                 sid = (await r.json())["data"]["id"]
-            async with http.patch(server.url + f"/api/v1/sessions/{sid}",
-                                  json={"code": "print('kept too')"}) as r:
+            async with http.patch(
+                server.url + f"/api/v1/sessions/{sid}", json={"code": "print('kept too')"}
+            ) as r:
                 assert r.status == 200
             assert await server.stop() == 0
         async with ServerProcess(["--db", db]) as server:
@@ -75,25 +80,32 @@ async def test_settings_come_from_codeinterview_environment_variables(tmp_path: 
 
 
 async def test_a_request_in_flight_finishes_during_shutdown(tmp_path: Path) -> None:
-    async with ServerProcess(["--db", str(tmp_path / "f.db")]) as server, \
-            aiohttp.ClientSession() as http:
+    async with (
+        ServerProcess(["--db", str(tmp_path / "f.db")]) as server,
+        aiohttp.ClientSession() as http,
+    ):
+
         async def create() -> int:
-            async with http.post(server.url + "/api/v1/sessions", json={"code": "x" * 100_000}) as r:
+            async with http.post(
+                server.url + "/api/v1/sessions", json={"code": "x" * 100_000}
+            ) as r:
                 return r.status
 
         pending = [asyncio.create_task(create()) for _ in range(20)]
         await asyncio.sleep(0)
         done, _ = await asyncio.wait(pending, timeout=0.05)
         code = await server.stop()
-        statuses = [s for s in await asyncio.gather(*pending, return_exceptions=True)
-                    if isinstance(s, int)]
+        statuses = [
+            s for s in await asyncio.gather(*pending, return_exceptions=True) if isinstance(s, int)
+        ]
         assert code == 0
         assert all(s == 201 for s in statuses) and len(statuses) >= len(done)
 
 
 @pytest.mark.parametrize("value", ["-1", "70000"])
 def test_an_out_of_range_port_is_refused_with_a_message(value: str) -> None:
-    result = subprocess.run([sys.executable, "-m", "crdt_server", "--port", value],
-                            capture_output=True, text=True)
+    result = subprocess.run(
+        [sys.executable, "-m", "crdt_server", "--port", value], capture_output=True, text=True
+    )
     assert result.returncode != 0 and "port" in result.stderr.lower()
     assert "Traceback" not in result.stderr

@@ -23,9 +23,12 @@ def test_lengths_are_counted_in_each_unit() -> None:
     assert len(SAMPLE) == 5 and utf8_len(SAMPLE) == 11 and utf16_len(SAMPLE) == 6
 
 
-@pytest.mark.parametrize(("units", "index"), [(0, 0), (1, 1), (2, 1), (3, 2), (4, 3), (5, 4),
-                                              (6, 5), (99, 5)])
-def test_a_utf16_offset_maps_to_a_code_point_and_never_splits_a_pair(units: int, index: int) -> None:
+@pytest.mark.parametrize(
+    ("units", "index"), [(0, 0), (1, 1), (2, 1), (3, 2), (4, 3), (5, 4), (6, 5), (99, 5)]
+)
+def test_a_utf16_offset_maps_to_a_code_point_and_never_splits_a_pair(
+    units: int, index: int
+) -> None:
     assert utf16_to_index(SAMPLE, units) == index
 
 

@@ -30,7 +30,9 @@ async def test_an_expired_session_answers_410_until_the_job_deletes_it(make_clie
 
     await wait_for(expired)
     await assert_error(await api.get(f"/api/v1/sessions/{sid}"), 410, "SESSION_EXPIRED")
-    await assert_error(await api.post(f"/api/v1/sessions/{sid}/join", json={}), 410, "SESSION_EXPIRED")
+    await assert_error(
+        await api.post(f"/api/v1/sessions/{sid}/join", json={}), 410, "SESSION_EXPIRED"
+    )
 
 
 async def test_the_background_job_deletes_expired_sessions_with_everything_they_own(

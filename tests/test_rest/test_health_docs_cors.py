@@ -60,9 +60,14 @@ async def test_the_docs_page_and_its_assets_are_served_without_internet(api: Cli
 
 async def test_a_localhost_origin_gets_cors_headers_and_preflight_is_answered(api: Client) -> None:
     origin = "http://localhost:5173"
-    response = await api.options("/api/v1/sessions", headers={
-        "Origin": origin, "Access-Control-Request-Method": "POST",
-        "Access-Control-Request-Headers": "content-type"})
+    response = await api.options(
+        "/api/v1/sessions",
+        headers={
+            "Origin": origin,
+            "Access-Control-Request-Method": "POST",
+            "Access-Control-Request-Headers": "content-type",
+        },
+    )
     assert response.status == 204
     assert response.headers["Access-Control-Allow-Origin"] == origin
     assert "POST" in response.headers["Access-Control-Allow-Methods"]

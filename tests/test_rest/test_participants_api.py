@@ -19,8 +19,9 @@ async def new_session(api: Client) -> str:
 
 
 async def join(api: Client, sid: str, user: dict[str, Any] | None = None) -> Any:
-    response = await api.post(f"/api/v1/sessions/{sid}/join",
-                              json={} if user is None else {"user": user})
+    response = await api.post(
+        f"/api/v1/sessions/{sid}/join", json={} if user is None else {"user": user}
+    )
     assert response.status == 200, await response.text()
     return (await response.json())["data"]
 
@@ -86,17 +87,20 @@ async def test_participants_are_listed_in_join_order(api: Client) -> None:
 async def test_patch_updates_a_participant_and_returns_it(api: Client) -> None:
     sid = await new_session(api)
     joiner = (await join(api, sid, {"id": "u2", "name": "Jo"}))["participants"][1]
-    response = await api.patch(f"/api/v1/sessions/{sid}/participants/u2",
-                               json={"isOnline": False, "name": "Joanna"})
+    response = await api.patch(
+        f"/api/v1/sessions/{sid}/participants/u2", json={"isOnline": False, "name": "Joanna"}
+    )
     assert response.status == 200
     assert await response.json() == {**joiner, "isOnline": False, "name": "Joanna"}
     await assert_error(
         await api.patch(f"/api/v1/sessions/{sid}/participants/u2", json={"role": "boss"}),
-        400, "INVALID_REQUEST",
+        400,
+        "INVALID_REQUEST",
     )
     await assert_error(
         await api.patch(f"/api/v1/sessions/{sid}/participants/nobody", json={"name": "X"}),
-        404, "PARTICIPANT_NOT_FOUND",
+        404,
+        "PARTICIPANT_NOT_FOUND",
     )
 
 
@@ -106,9 +110,12 @@ async def test_delete_removes_a_participant(api: Client) -> None:
     response = await api.delete(f"/api/v1/sessions/{sid}/participants/u2")
     assert response.status == 204
     listing = await (await api.get(f"/api/v1/sessions/{sid}/participants")).json()
-    assert [p["id"] for p in listing["participants"]] != ["u2"] and len(listing["participants"]) == 1
-    await assert_error(await api.delete(f"/api/v1/sessions/{sid}/participants/u2"), 404,
-                       "PARTICIPANT_NOT_FOUND")
+    assert [p["id"] for p in listing["participants"]] != ["u2"] and len(
+        listing["participants"]
+    ) == 1
+    await assert_error(
+        await api.delete(f"/api/v1/sessions/{sid}/participants/u2"), 404, "PARTICIPANT_NOT_FOUND"
+    )
 
 
 async def test_the_users_aliases_join_list_and_leave(api: Client) -> None:
@@ -122,16 +129,21 @@ async def test_the_users_aliases_join_list_and_leave(api: Client) -> None:
     listing = await (await api.get(f"/api/v1/sessions/{sid}/users")).json()
     assert [p["name"] for p in listing["participants"]] == ["Ivy", "Developer1", "Dev2"]
     assert (await api.delete(f"/api/v1/sessions/{sid}/users/{dev['id']}")).status == 204
-    await assert_error(await api.delete(f"/api/v1/sessions/{sid}/users/{dev['id']}"), 404,
-                       "PARTICIPANT_NOT_FOUND")
+    await assert_error(
+        await api.delete(f"/api/v1/sessions/{sid}/users/{dev['id']}"), 404, "PARTICIPANT_NOT_FOUND"
+    )
 
 
 async def test_bad_user_info_is_400_naming_the_field(api: Client) -> None:
     sid = await new_session(api)
-    for user, field in [({"color": "javascript:alert(1)"}, "user.color"),
-                        ({"id": "../etc"}, "user.id"), ({"name": ""}, "user.name")]:
+    for user, field in [
+        ({"color": "javascript:alert(1)"}, "user.color"),
+        ({"id": "../etc"}, "user.id"),
+        ({"name": ""}, "user.name"),
+    ]:
         body = await assert_error(
-            await api.post(f"/api/v1/sessions/{sid}/join", json={"user": user}), 400,
+            await api.post(f"/api/v1/sessions/{sid}/join", json={"user": user}),
+            400,
             "INVALID_REQUEST",
         )
         assert body["fields"][0]["field"] == field

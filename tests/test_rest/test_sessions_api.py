@@ -14,8 +14,16 @@ from crdt_server.document import CODE
 from rest.keys import ROOMS, STORAGE
 
 Client = TestClient[web.Request, web.Application]
-SESSION_KEYS = {"id", "createdAt", "updatedAt", "expiresAt", "code", "language", "participants",
-                "creatorId"}
+SESSION_KEYS = {
+    "id",
+    "createdAt",
+    "updatedAt",
+    "expiresAt",
+    "code",
+    "language",
+    "participants",
+    "creatorId",
+}
 PARTICIPANT_KEYS = {"id", "name", "role", "color", "joinedAt", "isOnline"}
 
 
@@ -30,9 +38,14 @@ async def create(api: Client, body: Any = None) -> dict[str, Any]:
 async def test_a_created_session_has_the_seed_shape_and_its_creator_is_the_interviewer(
     api: Client,
 ) -> None:
-    creator = {"id": "550e8400-e29b-41d4-a716-446655440000", "name": "John Doe",
-               "color": "hsl(250, 84%, 54%)"}
-    data = await create(api, {"creator": creator, "code": "console.log('hi');", "language": "javascript"})
+    creator = {
+        "id": "550e8400-e29b-41d4-a716-446655440000",
+        "name": "John Doe",
+        "color": "hsl(250, 84%, 54%)",
+    }
+    data = await create(
+        api, {"creator": creator, "code": "console.log('hi');", "language": "javascript"}
+    )
     assert set(data) >= SESSION_KEYS
     assert re.fullmatch(r"[0-9a-f]{8}", data["id"])
     assert data["code"] == "console.log('hi');" and data["language"] == "javascript"
@@ -40,7 +53,12 @@ async def test_a_created_session_has_the_seed_shape_and_its_creator_is_the_inter
     assert data["expiresAt"] - data["createdAt"] == 24 * 3600 * 1000
     (owner,) = data["participants"]
     assert set(owner) == PARTICIPANT_KEYS
-    assert owner == {**creator, "role": "interviewer", "joinedAt": data["createdAt"], "isOnline": True}
+    assert owner == {
+        **creator,
+        "role": "interviewer",
+        "joinedAt": data["createdAt"],
+        "isOnline": True,
+    }
     assert data["creatorId"] == creator["id"]
 
 
@@ -63,8 +81,9 @@ async def test_reading_a_session_returns_what_was_created(api: Client) -> None:
 
 async def test_patch_changes_code_and_language_and_moves_updated_at(api: Client) -> None:
     data = await create(api, {"code": "a = 1\nb = 2\n", "language": "python"})
-    response = await api.patch(f"/api/v1/sessions/{data['id']}",
-                               json={"code": "a = 1\nb = 3\n", "language": "typescript"})
+    response = await api.patch(
+        f"/api/v1/sessions/{data['id']}", json={"code": "a = 1\nb = 3\n", "language": "typescript"}
+    )
     assert response.status == 200
     updated = (await response.json())["data"]
     assert updated["code"] == "a = 1\nb = 3\n" and updated["language"] == "typescript"
@@ -74,8 +93,9 @@ async def test_patch_changes_code_and_language_and_moves_updated_at(api: Client)
 
 async def test_put_code_saves_a_snapshot_and_keeps_the_language_when_omitted(api: Client) -> None:
     data = await create(api, {"code": "", "language": "python"})
-    response = await api.put(f"/api/v1/sessions/{data['id']}/code",
-                             json={"code": "def hello():\n    print('Hello')"})
+    response = await api.put(
+        f"/api/v1/sessions/{data['id']}/code", json={"code": "def hello():\n    print('Hello')"}
+    )
     assert response.status == 200
     body = (await response.json())["data"]
     assert body["code"] == "def hello():\n    print('Hello')" and body["language"] == "python"
@@ -94,8 +114,10 @@ async def test_a_rest_write_is_a_minimal_edit_that_merges_with_a_concurrent_clie
     del text[4:5]
     text.insert(4, "foo")
     offline = client.get_update(sv)
-    await api.put(f"/api/v1/sessions/{data['id']}/code",
-                  json={"code": "def f():\n    return 42\n\nprint(f(), 'done')\n"})
+    await api.put(
+        f"/api/v1/sessions/{data['id']}/code",
+        json={"code": "def f():\n    return 42\n\nprint(f(), 'done')\n"},
+    )
     room.apply_update(offline, None)
     body = (await (await api.get(f"/api/v1/sessions/{data['id']}")).json())["data"]
     assert body["code"] == "def foo():\n    return 42\n\nprint(f(), 'done')\n"
@@ -122,8 +144,15 @@ async def test_delete_removes_the_session_with_its_participants_and_document(api
 
 async def test_an_unknown_session_is_404_on_every_session_route(api: Client) -> None:
     base = "/api/v1/sessions/0123abcd"
-    for method, path in [("GET", ""), ("PATCH", ""), ("DELETE", ""), ("PUT", "/code"),
-                         ("POST", "/join"), ("GET", "/participants"), ("GET", "/users")]:
+    for method, path in [
+        ("GET", ""),
+        ("PATCH", ""),
+        ("DELETE", ""),
+        ("PUT", "/code"),
+        ("POST", "/join"),
+        ("GET", "/participants"),
+        ("GET", "/users"),
+    ]:
         response = await api.request(method, base + path, json={"code": "x"})
         await assert_error(response, 404, "SESSION_NOT_FOUND")
 
@@ -150,14 +179,15 @@ async def test_validation_errors_name_the_field(api: Client) -> None:
     assert "code" in body["error"]
     body = await assert_error(
         await api.patch(f"/api/v1/sessions/{data['id']}", json={"langauge": "python"}),
-        400, "INVALID_REQUEST",
+        400,
+        "INVALID_REQUEST",
     )
     assert "langauge" in body["error"]
 
 
 async def test_malformed_json_and_non_object_bodies_are_400(api: Client) -> None:
     headers = {"Content-Type": "application/json"}
-    for raw in [b"{bad", b"[1, 2]", b"\"text\"", b"\xff\xfe"]:
+    for raw in [b"{bad", b"[1, 2]", b'"text"', b"\xff\xfe"]:
         response = await api.post("/api/v1/sessions", data=raw, headers=headers)
         await assert_error(response, 400, "INVALID_REQUEST")
 

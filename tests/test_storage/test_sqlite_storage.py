@@ -130,7 +130,9 @@ async def test_updates_of_a_deleted_session_are_dropped_not_failed(store: SQLite
     await store.create_session(session(), person(), b"\x00\x00")
     await store.create_session(session("1111aaaa"), person(), b"\x00\x00")
     await store.delete_session("0123abcd")
-    await store.append_updates([PendingUpdate("0123abcd", b"x", 1), PendingUpdate("1111aaaa", b"y", 7)])
+    await store.append_updates(
+        [PendingUpdate("0123abcd", b"x", 1), PendingUpdate("1111aaaa", b"y", 7)]
+    )
     assert (await store.load_document("1111aaaa")).updates == [b"y"]
     assert (await store.get_session("1111aaaa")).updated_at == 7  # type: ignore[union-attr]
 

@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# Install everything the tests need on a fresh Debian machine (Python 3.11, Node 20, root),
+# then run the whole suite: type checks and pytest. Extra arguments go to pytest.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+if [[ ! -x .venv/bin/python ]]; then
+  python3 -m venv .venv
+fi
+.venv/bin/python -m pip install --quiet --disable-pip-version-check -e '.[test]'
+bash scripts/install-node-test-deps.sh
+bash scripts/install-execution.sh
+
+.venv/bin/mypy
+.venv/bin/python -m pytest "$@"
