@@ -20,7 +20,7 @@ from crdt_server.update_log import UpdateLog, now_ms
 from crdt_server.ws import add_websocket_routes
 from storage import SQLiteStorage, Storage, StorageError
 
-from . import health, participants, sessions
+from . import health, history, participants, sessions
 from .cors import CorsPolicy, cors_middleware
 from .errors import error_middleware
 from .keys import ROOMS, SERVICES, SETTINGS, STARTED_AT, STORAGE, UPDATE_LOG
@@ -32,7 +32,12 @@ log = logging.getLogger(__name__)
 
 EXPIRED = (4410, "session expired")
 
-OPERATIONS: list[Operation] = [*health.OPERATIONS, *sessions.OPERATIONS, *participants.OPERATIONS]
+OPERATIONS: list[Operation] = [
+    *health.OPERATIONS,
+    *sessions.OPERATIONS,
+    *participants.OPERATIONS,
+    *history.OPERATIONS,
+]
 
 
 async def storage_ctx(app: web.Application) -> AsyncIterator[None]:

@@ -118,6 +118,29 @@ class ParticipantList(Model):
     participants: list[Participant]
 
 
+class HistoryItem(Model):
+    n: int
+    at: int
+    size: int = Field(description="Size of the code in UTF-8 bytes")
+
+
+class HistoryList(Model):
+    success: Literal[True] = True
+    data: list[HistoryItem]
+
+
+class HistorySnapshot(Model):
+    n: int
+    at: int
+    code: str
+    language: str
+
+
+class HistorySnapshotEnvelope(Model):
+    success: Literal[True] = True
+    data: HistorySnapshot
+
+
 class Health(Model):
     status: Literal["ok"]
     timestamp: int

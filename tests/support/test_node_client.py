@@ -171,6 +171,8 @@ async def test_one_process_hosts_several_named_clients(server_url: str) -> None:
         await c.set_meta("language", "python", client="one")
         await c.insert(0, "print(1)", client="two")
         await c.wait_text("print(1)", client="one")
+        await c.delete(0, 5, client="one")
+        await c.wait_event("text_changed", client="two", text="(1)")
         await wait_until(lambda: c.meta(client="two"), what="meta at client two")
         assert await c.meta(client="two") == {"language": "python"}
 
