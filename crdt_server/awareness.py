@@ -96,16 +96,19 @@ class Awareness:
         live = [(cid, e.clock, e.state) for cid, e in self.entries.items() if e.state != NULL_STATE]
         return awareness_message(encode_update(live)) if live else None
 
-    def set_local(self, client_id: int, state: dict[str, Any] | None, owner: Hashable) -> bytes:
+    def set_local(
+        self, client_id: int, state: dict[str, Any] | None, owner: Hashable
+    ) -> tuple[bytes, Change]:
         """Set a state on behalf of a non-Yjs connection; returns the message to broadcast."""
         entry = self.entries.get(client_id)
         clock = 0 if entry is None else entry.clock + 1
         encoded = NULL_STATE if state is None else json.dumps(state, separators=(",", ":"))
         self.entries[client_id] = Entry(clock, encoded, owner)
-        return awareness_message(encode_update([(client_id, clock, encoded)]))
+        message = awareness_message(encode_update([(client_id, clock, encoded)]))
+        return message, Change(client_id, encoded)
 
-    def remove_owned_by(self, owner: Hashable) -> bytes | None:
-        """Remove the states ``owner`` introduced; returns the removal message, or None.
+    def remove_owned_by(self, owner: Hashable) -> tuple[bytes | None, list[Change]]:
+        """Remove the states ``owner`` introduced; returns the removal message and changes.
 
         Entries stay as tombstones with their clock, so a late re-broadcast of
         an old state by another client cannot bring a ghost back.
@@ -117,7 +120,10 @@ class Awareness:
                 if entry.state != NULL_STATE:
                     entry.state = NULL_STATE
                     removed.append((client_id, entry.clock, NULL_STATE))
-        return awareness_message(encode_update(removed)) if removed else None
+        if not removed:
+            return None, []
+        changes = [Change(client_id, NULL_STATE) for client_id, _, _ in removed]
+        return awareness_message(encode_update(removed)), changes
 
     def live_states(self) -> dict[int, Any]:
         """Decoded live states, for tests and the JSON bridge."""

@@ -6,6 +6,7 @@ from aiohttp import web
 
 from storage import Storage
 
+from .presence import Presence
 from .rooms import RoomManager
 from .settings import Settings
 from .update_log import UpdateLog
@@ -14,3 +15,4 @@ SETTINGS = web.AppKey("settings", Settings)
 STORAGE = web.AppKey("storage", Storage)
 UPDATE_LOG = web.AppKey("update_log", UpdateLog)
 ROOMS = web.AppKey("rooms", RoomManager)
+PRESENCE = web.AppKey("presence", Presence)

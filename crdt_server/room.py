@@ -11,9 +11,11 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol
 
 from pycrdt import TransactionEvent
+
+from storage import ParticipantRecord
 
 from . import protocol
 from .awareness import Awareness, Change
@@ -24,10 +26,21 @@ from .update_log import UpdateLog
 
 log = logging.getLogger(__name__)
 
-#: Listener for document changes: (room, origin) where origin is the peer or a server tag.
-ChangeListener = Callable[["Room", object], None]
-#: Listener for awareness changes: (room, changes, origin peer or None).
-AwarenessListener = Callable[["Room", list[Change], object], None]
+
+class RoomListener(Protocol):
+    """Something that follows a room without speaking y-websocket (a JSON client)."""
+
+    def document_changed(self, origin: object) -> None:
+        """The code or the metadata changed; ``origin`` is the peer, listener or a server tag."""
+
+    def awareness_changed(self, changes: list[Change], origin: object) -> None:
+        """Awareness entries changed."""
+
+    def presence_changed(self, participant: ParticipantRecord, online: bool) -> None:
+        """A participant's first socket opened, or their last one closed."""
+
+    async def close(self, code: int, reason: str) -> None:
+        """Close the connection behind the listener."""
 
 
 def _is_panic(exc: BaseException) -> bool:
@@ -45,8 +58,7 @@ class Room:
         self.awareness = Awareness()
         self.version = 0  # bumped on every accepted change
         self.history_version = 0  # the version last written to history
-        self.change_listeners: list[ChangeListener] = []
-        self.awareness_listeners: list[AwarenessListener] = []
+        self.listeners: dict[int, RoomListener] = {}
         self.unload_timer: asyncio.TimerHandle | None = None
         self._log = update_log
 
@@ -70,11 +82,32 @@ class Room:
 
     def remove(self, peer: Peer) -> None:
         """Forget a peer and tell the others its cursors are gone."""
-        if self.peers.pop(peer.id, None) is None:
-            return
-        removal = self.awareness.remove_owned_by(peer.id)
+        if self.peers.pop(peer.id, None) is not None:
+            self._drop_awareness(peer.id)
+
+    def add_listener(self, listener_id: int, listener: RoomListener) -> None:
+        self.listeners[listener_id] = listener
+
+    def remove_listener(self, listener_id: int) -> None:
+        if self.listeners.pop(listener_id, None) is not None:
+            self._drop_awareness(listener_id)
+
+    def presence_changed(self, participant: ParticipantRecord, online: bool) -> None:
+        for listener in list(self.listeners.values()):
+            listener.presence_changed(participant, online)
+
+    def connections(self) -> list[Peer | RoomListener]:
+        return [*self.peers.values(), *self.listeners.values()]
+
+    @property
+    def empty(self) -> bool:
+        return not self.peers and not self.listeners
+
+    def _drop_awareness(self, owner: int) -> None:
+        removal, changes = self.awareness.remove_owned_by(owner)
         if removal is not None:
             self.broadcast(removal, exclude=None, awareness=True)
+            self._awareness_changed(changes, None)
 
     # ------------------------------------------------------------ broadcast
     def broadcast(self, message: bytes, exclude: Peer | None, *, awareness: bool = False) -> None:
@@ -110,7 +143,7 @@ class Room:
         peer.send(protocol.sync_step2(diff))
         peer.synced = True
 
-    def apply_update(self, update: bytes, origin: Peer | None, frame: bytes | None = None) -> None:
+    def apply_update(self, update: bytes, origin: object, frame: bytes | None = None) -> None:
         """Apply a client's update, forward it to the others, queue it for the log."""
         if update == EMPTY_UPDATE:
             return
@@ -120,7 +153,8 @@ class Room:
             if isinstance(exc, Exception) or _is_panic(exc):
                 raise ProtocolError("update could not be applied") from exc
             raise
-        self.broadcast(frame or protocol.sync_update(update), exclude=origin)
+        exclude = origin if isinstance(origin, Peer) else None
+        self.broadcast(frame or protocol.sync_update(update), exclude=exclude)
         self._accepted(update, origin)
 
     def apply_awareness(self, update: bytes, origin: Peer | None, frame: bytes | None) -> None:
@@ -129,8 +163,17 @@ class Room:
             return
         message = rewritten or frame or protocol.awareness_message(update)
         self.broadcast(message, exclude=None, awareness=True)
-        for listener in self.awareness_listeners:
-            listener(self, changes, origin)
+        self._awareness_changed(changes, origin)
+
+    def set_awareness(self, owner: int, client_id: int, state: dict[str, Any] | None) -> None:
+        """Publish an awareness state on behalf of a connection that is not a Yjs client."""
+        message, change = self.awareness.set_local(client_id, state, owner)
+        self.broadcast(message, exclude=None, awareness=True)
+        self._awareness_changed([change], self.listeners.get(owner))
+
+    def _awareness_changed(self, changes: list[Change], origin: object) -> None:
+        for listener in list(self.listeners.values()):
+            listener.awareness_changed(changes, origin)
 
     # ------------------------------------------------------------ server edits
     def edit(self, change: Callable[[YDoc], Any], origin: object) -> bool:
@@ -155,5 +198,5 @@ class Room:
     def _accepted(self, update: bytes, origin: object) -> None:
         self.version += 1
         self._log.append(self.session_id, update)
-        for listener in self.change_listeners:
-            listener(self, origin)
+        for listener in list(self.listeners.values()):
+            listener.document_changed(origin)

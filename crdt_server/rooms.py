@@ -16,7 +16,7 @@ from storage import Storage
 
 from .connection import Peer
 from .document import YDoc, read_code, read_language
-from .room import Room
+from .room import Room, RoomListener
 from .update_log import UpdateLog, now_ms
 
 log = logging.getLogger(__name__)
@@ -55,7 +55,7 @@ class RoomManager:
 
     async def close_peers(self) -> None:
         """Close every socket (shutdown step one: handlers return, nothing new arrives)."""
-        peers = [peer for room in self.rooms.values() for peer in room.peers.values()]
+        peers = [peer for room in self.rooms.values() for peer in room.connections()]
         await asyncio.gather(*(peer.close(GOING_AWAY, "server shutting down") for peer in peers))
 
     async def close(self) -> None:
@@ -114,9 +114,22 @@ class RoomManager:
         room.remove(peer)
         self._schedule_unload(room)
 
+    async def attach(self, session_id: str, listener_id: int, listener: RoomListener) -> Room:
+        """Add a non-Yjs connection (a JSON client) to a session's room."""
+        room = await self.get(session_id)
+        if room.unload_timer is not None:
+            room.unload_timer.cancel()
+            room.unload_timer = None
+        room.add_listener(listener_id, listener)
+        return room
+
+    def detach(self, room: Room, listener_id: int) -> None:
+        room.remove_listener(listener_id)
+        self._schedule_unload(room)
+
     # ------------------------------------------------------------ unloading
     def _schedule_unload(self, room: Room) -> None:
-        if room.peers or self.rooms.get(room.session_id) is not room:
+        if not room.empty or self.rooms.get(room.session_id) is not room:
             return
         if room.unload_timer is not None:
             room.unload_timer.cancel()
@@ -133,7 +146,7 @@ class RoomManager:
         version = room.version
         await self._persist(room)
         # Nothing may have happened while we awaited: else keep the room.
-        if room.peers or room.version != version or self.rooms.get(room.session_id) is not room:
+        if not room.empty or room.version != version or self.rooms.get(room.session_id) is not room:
             self._schedule_unload(room)
             return
         del self.rooms[room.session_id]
@@ -154,8 +167,9 @@ class RoomManager:
             return
         if room.unload_timer is not None:
             room.unload_timer.cancel()
-        await asyncio.gather(*(peer.close(code, reason) for peer in list(room.peers.values())))
+        await asyncio.gather(*(peer.close(code, reason) for peer in room.connections()))
         room.peers.clear()
+        room.listeners.clear()
 
     # ------------------------------------------------------------ history
     async def _record_history(self, room: Room) -> None:
@@ -175,5 +189,5 @@ class RoomManager:
         while True:
             await asyncio.sleep(self._history_interval)
             for room in list(self.rooms.values()):
-                if room.peers:
+                if not room.empty:
                     await self._record_history(room)

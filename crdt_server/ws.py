@@ -2,8 +2,10 @@
 
 This is the only module of the live side that knows aiohttp. A socket is
 accepted first and refused with a 44xx close code and a reason (the stock
-y-websocket provider stops reconnecting on exactly that range), or wrapped in
-a :class:`SocketPeer` and handed to its room.
+y-websocket provider stops reconnecting on exactly that range). Otherwise
+its protocol is picked with no configuration: ``?protocol=json`` or a text
+first frame means the seed-000 JSON events, a binary first frame (or
+``?protocol=yjs``) means y-websocket.
 """
 
 from __future__ import annotations
@@ -13,12 +15,14 @@ import logging
 import re
 from collections import deque
 
-from aiohttp import WSMsgType, web
+from aiohttp import WSMessage, WSMsgType, web
 
-from storage import StorageError
+from storage import ParticipantRecord, StorageError
 
 from .connection import next_connection_id
-from .keys import ROOMS, SETTINGS, STORAGE
+from .json_bridge import JsonClient
+from .keys import PRESENCE, ROOMS, SETTINGS, STORAGE
+from .presence import Seat
 from .protocol import ProtocolError
 from .room import Room
 from .update_log import now_ms
@@ -28,24 +32,28 @@ log = logging.getLogger(__name__)
 SESSION_ID = re.compile(r"^[0-9a-f]{8}$")
 UNSUPPORTED = 1003
 TRY_AGAIN_LATER = 1013
+PROTOCOLS = ("json", "yjs", "y-websocket")
 
 
-class SocketPeer:
-    """A room peer over an aiohttp WebSocket; ``send`` queues, a pump task writes in order."""
+class Outbox:
+    """Frames queued by the room, written in order by one pump task; sending never blocks."""
 
-    def __init__(self, ws: web.WebSocketResponse, user_id: str | None) -> None:
-        self.id = next_connection_id()
-        self.user_id = user_id
-        self.synced = False
+    def __init__(self, ws: web.WebSocketResponse) -> None:
         self._ws = ws
-        self._queue: deque[bytes] = deque()
+        self._queue: deque[bytes | str] = deque()
         self._wake = asyncio.Event()
-        self._closing = False
-        self._pump = asyncio.create_task(self._run(), name=f"ws-pump-{self.id}")
+        self.closing = False
+        self._pump = asyncio.create_task(self._run())
 
     def send(self, data: bytes) -> None:
-        if not self._closing:
-            self._queue.append(data)
+        self._push(data)
+
+    def send_text(self, text: str) -> None:
+        self._push(text)
+
+    def _push(self, frame: bytes | str) -> None:
+        if not self.closing:
+            self._queue.append(frame)
             self._wake.set()
 
     async def _run(self) -> None:
@@ -55,26 +63,48 @@ class SocketPeer:
                 await self._wake.wait()
                 self._wake.clear()
                 while queue:
-                    await ws.send_bytes(queue.popleft())
+                    frame = queue.popleft()
+                    if isinstance(frame, bytes):
+                        await ws.send_bytes(frame)
+                    else:
+                        await ws.send_str(frame)
         except (ConnectionError, RuntimeError):
-            self._closing = True  # the socket went away; the handler cleans up
+            self.closing = True  # the socket went away; the handler cleans up
 
     async def close(self, code: int, reason: str) -> None:
-        self._closing = True
+        self.closing = True
         await self._ws.close(code=code, message=reason.encode())
 
     async def stop(self) -> None:
-        self._closing = True
+        self.closing = True
         self._pump.cancel()
         await asyncio.gather(self._pump, return_exceptions=True)
+
+
+class SocketPeer(Outbox):
+    """A y-websocket client: a room :class:`~crdt_server.connection.Peer`."""
+
+    def __init__(self, ws: web.WebSocketResponse, user_id: str | None) -> None:
+        super().__init__(ws)
+        self.id = next_connection_id()
+        self.user_id = user_id
+        self.synced = False
 
 
 async def _refusal(request: web.Request, session_id: str) -> tuple[int, str] | None:
     """Why this socket may not join, as (close code, reason); None when it may."""
     if not SESSION_ID.match(session_id):
         return 4400, "malformed session id"
+    protocol = request.query.get("protocol")
+    if protocol is not None and protocol not in PROTOCOLS:
+        return 4400, "unknown protocol: use json or yjs"
+    storage = request.app[STORAGE]
     try:
-        record = await request.app[STORAGE].get_session(session_id)
+        record = await storage.get_session(session_id)
+        user_id = request.query.get("userId")
+        participant = (
+            None if user_id is None else await storage.get_participant(session_id, user_id)
+        )
     except StorageError:
         log.exception("session lookup failed for a socket")
         return TRY_AGAIN_LATER, "storage unavailable"
@@ -82,22 +112,54 @@ async def _refusal(request: web.Request, session_id: str) -> tuple[int, str] | N
         return 4404, "session not found"
     if record.expires_at <= now_ms():
         return 4410, "session expired"
+    if user_id is not None and participant is None:
+        return 4404, "participant not found"
     return None
 
 
-async def _serve(ws: web.WebSocketResponse, room: Room, peer: SocketPeer) -> None:
-    """Feed the socket's frames to its room until it closes or misbehaves."""
-    async for message in ws:
-        if message.type == WSMsgType.BINARY:
+async def _serve_yjs(
+    ws: web.WebSocketResponse, room: Room, peer: SocketPeer, first: bytes | None
+) -> None:
+    """Feed binary frames to the room until the socket closes or misbehaves."""
+    frames = [first] if first is not None else []
+    while True:
+        for frame in frames:
             try:
-                room.receive(peer, message.data)
+                room.receive(peer, frame)
             except ProtocolError as exc:
                 log.info("closing socket %s of %s: %s", peer.id, room.session_id, exc)
                 await peer.close(exc.close_code, str(exc))
                 return
+        message = await ws.receive()
+        if message.type == WSMsgType.BINARY:
+            frames = [message.data]
         elif message.type == WSMsgType.TEXT:
             await peer.close(UNSUPPORTED, "text frames are not part of the y-websocket protocol")
             return
+        else:
+            return
+
+
+async def _serve_json(ws: web.WebSocketResponse, client: JsonClient, first: str | None) -> None:
+    if first is not None:
+        await client.receive(first)
+    while True:
+        message = await ws.receive()
+        if message.type == WSMsgType.TEXT:
+            await client.receive(message.data)
+        elif message.type == WSMsgType.BINARY:
+            await client.close(UNSUPPORTED, "binary frames are not part of the JSON protocol")
+            return
+        else:
+            return
+
+
+async def _first_frame(ws: web.WebSocketResponse, protocol: str | None) -> WSMessage | None:
+    """The frame that decides the protocol, unless the query already did."""
+    if protocol is not None:
+        return None
+    message = await ws.receive()
+    return message if message.type in (WSMsgType.BINARY, WSMsgType.TEXT) else None
 
 
 async def websocket(request: web.Request) -> web.StreamResponse:
@@ -113,19 +175,87 @@ async def websocket(request: web.Request) -> web.StreamResponse:
     if refusal is not None:
         await ws.close(code=refusal[0], message=refusal[1].encode())
         return ws
+    protocol = request.query.get("protocol")
+    loading = asyncio.ensure_future(request.app[ROOMS].get(session_id))  # load while we wait
+    try:
+        first = await _first_frame(ws, protocol)
+        await loading
+    finally:
+        loading.cancel()
+    if protocol is None and first is None:
+        return ws  # closed before saying anything
+    if protocol == "json" or (first is not None and first.type == WSMsgType.TEXT):
+        await _run_json(request, ws, session_id, first.data if first is not None else None)
+    else:
+        await _run_yjs(request, ws, session_id, first.data if first is not None else None)
+    return ws
+
+
+async def _run_yjs(
+    request: web.Request, ws: web.WebSocketResponse, session_id: str, first: bytes | None
+) -> None:
     rooms = request.app[ROOMS]
-    peer = SocketPeer(ws, request.query.get("userId"))
+    user_id = request.query.get("userId")
+    peer = SocketPeer(ws, user_id)
+    seat = Seat(request.app[PRESENCE])
     room: Room | None = None
     try:
         room = await rooms.join(session_id, peer)
-        await _serve(ws, room, peer)
+        if user_id is not None:
+            await seat.take(room, user_id)
+        await _serve_yjs(ws, room, peer, first)
     finally:
         if room is not None:
             rooms.leave(room, peer)  # synchronous: survives the handler's cancellation
-        await asyncio.shield(peer.stop())
-        if not ws.closed:
-            await ws.close()
-    return ws
+        await asyncio.shield(_finish(ws, peer, seat))
+
+
+async def _run_json(
+    request: web.Request, ws: web.WebSocketResponse, session_id: str, first: str | None
+) -> None:
+    rooms, storage, settings = request.app[ROOMS], request.app[STORAGE], request.app[SETTINGS]
+    user_id = request.query.get("userId")
+    participant = None if user_id is None else await storage.get_participant(session_id, user_id)
+    outbox = Outbox(ws)
+    seat = Seat(request.app[PRESENCE])
+    room = await rooms.get(session_id)
+
+    async def bind(candidate: str) -> bool:
+        """A seed client names itself in its first event instead of ``?userId=``."""
+        record: ParticipantRecord | None = await storage.get_participant(session_id, candidate)
+        if record is None or client.participant is not None:
+            return False
+        client.participant = record
+        await seat.take(client.room, candidate)
+        return True
+
+    client = JsonClient(
+        room,
+        outbox,
+        participant,
+        max_errors=settings.json_max_errors,
+        max_code_chars=settings.max_code_chars,
+        bind=bind,
+    )
+    attached: Room | None = None
+    try:
+        attached = client.room = await rooms.attach(session_id, client.id, client)
+        client.start()
+        if participant is not None:
+            await seat.take(attached, participant.id)
+        await _serve_json(ws, client, first)
+    finally:
+        client.stop()
+        if attached is not None:
+            rooms.detach(attached, client.id)
+        await asyncio.shield(_finish(ws, outbox, seat))
+
+
+async def _finish(ws: web.WebSocketResponse, outbox: Outbox, seat: Seat) -> None:
+    await outbox.stop()
+    await seat.release()
+    if not ws.closed:
+        await ws.close()
 
 
 def add_websocket_routes(app: web.Application) -> None:

@@ -14,6 +14,8 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
+from crdt_server.keys import PRESENCE
+from crdt_server.presence import Presence
 from crdt_server.rooms import RoomManager
 from crdt_server.settings import Settings
 from crdt_server.update_log import UpdateLog, now_ms
@@ -66,6 +68,8 @@ async def rooms_ctx(app: web.Application) -> AsyncIterator[None]:
     app[UPDATE_LOG] = update_log
     app[ROOMS] = rooms
     app[SERVICES] = Services(settings, app[STORAGE], rooms)
+    app[PRESENCE] = Presence(app[STORAGE])
+    await app[PRESENCE].reset()
     update_log.start()
     rooms.start()
     yield

@@ -166,7 +166,7 @@ def new_participant(
         role=role,
         color=user.color or pick_color([p.color for p in others]),
         joined_at=now_ms(),
-        is_online=True,
+        is_online=False,  # online only while a socket with ?userId= is open
     )
 
 
@@ -216,7 +216,7 @@ async def join(services: Services, session_id: str, user: UserInfo | None) -> Pa
     storage = services.storage
     if user is not None and user.id is not None:
         existing = await storage.update_participant(
-            session_id, user.id, name=user.name, color=user.color, is_online=True
+            session_id, user.id, name=user.name, color=user.color
         )
         if existing is not None:
             await storage.touch_session(session_id, now_ms())

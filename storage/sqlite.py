@@ -246,6 +246,10 @@ class SQLiteStorage:
             )
             return cursor.rowcount > 0
 
+    async def set_all_offline(self) -> None:
+        async with self._tx() as db:
+            await db.execute("UPDATE participants SET is_online = 0 WHERE is_online = 1")
+
     # ------------------------------------------------------------ documents
     async def load_document(self, session_id: str) -> StoredDocument:
         async with self._lock:

@@ -33,14 +33,28 @@ async def room_url(api: Client, code: str = "") -> tuple[str, str]:
     return sid, str(api.make_url(f"/ws/sessions/{sid}"))
 
 
-async def test_the_server_opens_with_its_sync_step_1_and_answers_ours_with_step_2(
+async def test_with_protocol_yjs_the_server_opens_with_its_sync_step_1(
+    api: Client, http: aiohttp.ClientSession
+) -> None:
+    _, url = await room_url(api, "hello")
+    client = await RawClient.connect(http, url + "?protocol=yjs")
+    first = await client.message()
+    assert (first.type, first.subtype) == (MessageType.SYNC, SyncType.STEP1)
+    await client.handshake()
+    assert str(client.text) == "hello"
+
+
+async def test_a_binary_first_frame_selects_yjs_and_is_answered_with_step_1_and_step_2(
     api: Client, http: aiohttp.ClientSession
 ) -> None:
     _, url = await room_url(api, "hello")
     client = await RawClient.connect(http, url)
-    first = await client.message()
-    assert (first.type, first.subtype) == (MessageType.SYNC, SyncType.STEP1)
-    await client.handshake()
+    with pytest.raises(TimeoutError):
+        await client.frame(timeout=0.3)  # nothing before the client speaks
+    await client.ws.send_bytes(protocol.sync_step1(client.doc.get_state()))
+    first, second = await client.message(), await client.message()
+    assert (first.subtype, second.subtype) == (SyncType.STEP1, SyncType.STEP2)
+    client.doc.apply_update(second.payload)
     assert str(client.text) == "hello"
 
 
@@ -65,7 +79,7 @@ async def test_a_client_gets_no_update_before_its_handshake_is_answered(
     _, url = await room_url(api, "base")
     writer = await RawClient.connect(http, url)
     await writer.handshake()
-    late = await RawClient.connect(http, url)
+    late = await RawClient.connect(http, url + "?protocol=yjs")
     step1 = await late.message()
     assert step1.subtype == SyncType.STEP1
     await writer.edit(0, "early ")
@@ -157,7 +171,7 @@ async def test_a_joiner_gets_every_present_awareness_state_and_leavers_are_remov
     await first.handshake()
     await first.ws.send_bytes(awareness_frame(11, 1, '{"user":"a"}'))
     assert (await first.message()).type == MessageType.AWARENESS  # echoed: a keep-alive
-    second = await RawClient.connect(http, url)
+    second = await RawClient.connect(http, url + "?protocol=yjs")
     await second.message()  # step 1
     joined = await second.message()
     assert joined.type == MessageType.AWARENESS and b'{"user":"a"}' in joined.payload

@@ -32,7 +32,7 @@ async def test_a_joiner_becomes_a_candidate_with_assigned_id_name_and_colour(api
     owner, joiner = data["participants"]
     assert owner["role"] == "interviewer" and joiner["role"] == "candidate"
     assert re.fullmatch(r"[0-9a-f-]{36}", joiner["id"]) and joiner["name"]
-    assert joiner["color"] != owner["color"] and joiner["isOnline"] is True
+    assert joiner["color"] != owner["color"] and joiner["isOnline"] is False
 
 
 async def test_joining_twice_with_the_same_id_updates_that_participant(api: Client) -> None:
@@ -88,10 +88,10 @@ async def test_patch_updates_a_participant_and_returns_it(api: Client) -> None:
     sid = await new_session(api)
     joiner = (await join(api, sid, {"id": "u2", "name": "Jo"}))["participants"][1]
     response = await api.patch(
-        f"/api/v1/sessions/{sid}/participants/u2", json={"isOnline": False, "name": "Joanna"}
+        f"/api/v1/sessions/{sid}/participants/u2", json={"isOnline": True, "name": "Joanna"}
     )
     assert response.status == 200
-    assert await response.json() == {**joiner, "isOnline": False, "name": "Joanna"}
+    assert await response.json() == {**joiner, "isOnline": True, "name": "Joanna"}
     await assert_error(
         await api.patch(f"/api/v1/sessions/{sid}/participants/u2", json={"role": "boss"}),
         400,

@@ -57,7 +57,7 @@ async def test_a_created_session_has_the_seed_shape_and_its_creator_is_the_inter
         **creator,
         "role": "interviewer",
         "joinedAt": data["createdAt"],
-        "isOnline": True,
+        "isOnline": False,
     }
     assert data["creatorId"] == creator["id"]
 

@@ -1,0 +1,282 @@
+"""The seed-000 JSON events, bridged to the room's CRDT.
+
+A JSON client sends whole texts, possibly based on an older state than the
+server's. Each connection keeps a *shadow* document: the state it last saw.
+Its new text is diffed against the shadow, and the resulting CRDT update is
+applied to the room, so it merges with edits the client had not seen instead
+of reverting them. Changes by others come back as ``code_change`` events,
+coalesced to one per 50 ms, always ending with the latest text.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import random
+import time
+from collections.abc import Callable
+from typing import Annotated, Any, Literal, Protocol
+
+from pycrdt import Doc, TransactionEvent
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from storage import ParticipantRecord
+
+from .awareness import NULL_STATE, Change
+from .connection import next_connection_id
+from .document import LANGUAGE, LANGUAGES, YDoc, code_text, meta_map
+from .room import Room
+from .textdiff import replace_text
+
+log = logging.getLogger(__name__)
+
+COALESCE_S = 0.05
+POLICY_VIOLATION = 1008
+
+
+class Outbox(Protocol):
+    def send_text(self, text: str) -> None: ...
+    async def close(self, code: int, reason: str) -> None: ...
+
+
+class _Event(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+    user_id: str | None = Field(None, alias="userId")
+
+
+class CodeChange(_Event):
+    code: str
+
+
+class LanguageChange(_Event):
+    language: Literal[LANGUAGES]  # type: ignore[valid-type]
+
+
+class Position(BaseModel):
+    line_number: Annotated[int, Field(ge=1, alias="lineNumber")]
+    column: Annotated[int, Field(ge=1)]
+
+
+class CursorPosition(_Event):
+    position: Position
+
+
+EVENTS: dict[str, type[_Event]] = {
+    "code_change": CodeChange,
+    "language_change": LanguageChange,
+    "cursor_position": CursorPosition,
+}
+
+
+class BadEvent(Exception):
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+def participant_json(p: ParticipantRecord) -> dict[str, Any]:
+    return {"id": p.id, "name": p.name, "role": p.role, "color": p.color}
+
+
+class JsonClient:
+    """One JSON connection in a room (a :class:`~crdt_server.room.RoomListener`)."""
+
+    def __init__(
+        self,
+        room: Room,
+        outbox: Outbox,
+        participant: ParticipantRecord | None,
+        *,
+        max_errors: int,
+        max_code_chars: int,
+        bind: Callable[[str], Any],
+    ) -> None:
+        self.id = next_connection_id()
+        self.room = room
+        self.participant = participant
+        self._outbox = outbox
+        self._bind = bind
+        self._max_errors = max_errors
+        self._max_code = max_code_chars
+        self._errors = 0
+        self._awareness_id = random.getrandbits(30) | (1 << 30)
+        self._shadow: YDoc = Doc()
+        self._sent_code = ""
+        self._sent_language = ""
+        self._changed_by: str | None = None
+        self._flush: asyncio.TimerHandle | None = None
+        self._last_flush = 0.0
+
+    @property
+    def user_id(self) -> str | None:
+        return None if self.participant is None else self.participant.id
+
+    # ------------------------------------------------------------ outgoing
+    def _emit(self, kind: str, data: dict[str, Any]) -> None:
+        self._outbox.send_text(json.dumps({"type": kind, "data": data}, ensure_ascii=False))
+
+    def start(self) -> None:
+        """The current state first: the full code, then the language."""
+        self._sync_shadow()
+        self._sent_code, self._sent_language = self.room.code, self.room.language
+        stamp = now_ms()
+        self._emit("code_change", {"code": self._sent_code, "userId": None, "timestamp": stamp})
+        self._emit(
+            "language_change", {"language": self._sent_language, "userId": None, "timestamp": stamp}
+        )
+
+    def _sync_shadow(self) -> None:
+        self._shadow.apply_update(self.room.doc.get_update(self._shadow.get_state()))
+
+    def document_changed(self, origin: object) -> None:
+        if origin is self:
+            return
+        self._changed_by = getattr(origin, "user_id", None)
+        if self._flush is None:
+            loop = asyncio.get_running_loop()
+            delay = max(0.0, self._last_flush + COALESCE_S - loop.time())
+            self._flush = loop.call_later(delay, self._send_changes)
+
+    def _send_changes(self) -> None:
+        self._flush = None
+        self._last_flush = asyncio.get_running_loop().time()
+        code, language, stamp = self.room.code, self.room.language, now_ms()
+        self._sync_shadow()
+        if code != self._sent_code:
+            self._sent_code = code
+            self._emit(
+                "code_change", {"code": code, "userId": self._changed_by, "timestamp": stamp}
+            )
+        if language != self._sent_language:
+            self._sent_language = language
+            self._emit(
+                "language_change",
+                {"language": language, "userId": self._changed_by, "timestamp": stamp},
+            )
+
+    def awareness_changed(self, changes: list[Change], origin: object) -> None:
+        if origin is self:
+            return
+        for change in changes:
+            if change.state == NULL_STATE or change.client_id == self._awareness_id:
+                continue
+            try:
+                state = json.loads(change.state)
+                cursor = state["cursor"]
+                position = {
+                    "lineNumber": int(cursor["lineNumber"]),
+                    "column": int(cursor["column"]),
+                }
+            except (ValueError, KeyError, TypeError):
+                continue  # not a cursor this contract can express
+            user = state.get("user") if isinstance(state.get("user"), dict) else {}
+            self._emit(
+                "cursor_position",
+                {"position": position, "userId": user.get("id"), "timestamp": now_ms()},
+            )
+
+    def presence_changed(self, participant: ParticipantRecord, online: bool) -> None:
+        if online:
+            self._emit("user_join", {"user": participant_json(participant), "timestamp": now_ms()})
+        else:
+            self._emit("user_leave", {"userId": participant.id, "timestamp": now_ms()})
+
+    async def close(self, code: int, reason: str) -> None:
+        self.stop()
+        await self._outbox.close(code, reason)
+
+    def stop(self) -> None:
+        if self._flush is not None:
+            self._flush.cancel()
+            self._flush = None
+
+    # ------------------------------------------------------------ incoming
+    async def receive(self, raw: str) -> None:
+        """Handle one text frame; bad input gets an error event, a run of them closes 1008."""
+        try:
+            await self._dispatch(raw)
+        except BadEvent as exc:
+            self._errors += 1
+            self._emit("error", {"message": str(exc), "code": exc.code})
+            if self._errors >= self._max_errors:
+                await self.close(POLICY_VIOLATION, "too many invalid events")
+            return
+        self._errors = 0
+
+    async def _dispatch(self, raw: str) -> None:
+        try:
+            message = json.loads(raw)
+        except ValueError:
+            raise BadEvent("INVALID_JSON", "the frame is not valid JSON") from None
+        if not isinstance(message, dict) or not isinstance(message.get("type"), str):
+            raise BadEvent("INVALID_EVENT", 'expected {"type": string, "data": object}')
+        model = EVENTS.get(message["type"])
+        if model is None:
+            raise BadEvent("UNKNOWN_TYPE", f"unknown event type {message['type']!r}")
+        try:
+            event = model.model_validate(message.get("data"))
+        except ValidationError as exc:
+            first = exc.errors(include_url=False)[0]
+            where = ".".join(map(str, first["loc"])) or "data"
+            raise BadEvent("INVALID_EVENT", f"{message['type']}: {where}: {first['msg']}") from None
+        await self._check_user(event.user_id)
+        if isinstance(event, CodeChange):
+            self._code_change(event.code)
+        elif isinstance(event, LanguageChange):
+            self._language_change(event.language)
+        elif isinstance(event, CursorPosition):
+            self._cursor(event.position)
+
+    async def _check_user(self, user_id: str | None) -> None:
+        if user_id is None or user_id == self.user_id:
+            return
+        if self.participant is not None:
+            raise BadEvent("FORBIDDEN", "userId is not this connection's participant")
+        if not await self._bind(user_id):
+            raise BadEvent("FORBIDDEN", f"userId {user_id!r} is not a participant of this session")
+
+    def _code_change(self, code: str) -> None:
+        if len(code) > self._max_code:
+            raise BadEvent("INVALID_EVENT", f"code_change: at most {self._max_code} characters")
+        updates: list[bytes] = []
+
+        def collect(event: TransactionEvent) -> None:
+            updates.append(event.update)
+
+        subscription = self._shadow.observe(collect)
+        try:
+            with self._shadow.transaction(origin="json"):
+                replace_text(code_text(self._shadow), code)
+        finally:
+            self._shadow.unobserve(subscription)
+        for update in updates:
+            self.room.apply_update(update, self)
+        if self.room.code == code:
+            self._sent_code = code
+            self._sync_shadow()
+        else:  # merged with edits this client had not seen: show it the result
+            self._changed_by = self.user_id
+            self.document_changed(None)
+
+    def _language_change(self, language: str) -> None:
+        def change(doc: YDoc) -> None:
+            meta_map(doc)[LANGUAGE] = language
+
+        if self.room.language != language:
+            self._sent_language = language
+            self.room.edit(change, self)
+
+    def _cursor(self, position: Position) -> None:
+        user: dict[str, Any] = {"id": self.user_id}
+        if self.participant is not None:
+            user.update(name=self.participant.name, color=self.participant.color)
+        state = {
+            "user": user,
+            "cursor": {"lineNumber": position.line_number, "column": position.column},
+        }
+        self.room.set_awareness(self.id, self._awareness_id, state)

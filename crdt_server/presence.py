@@ -1,0 +1,76 @@
+"""Who is online: a participant is online while any of their sockets is open.
+
+Sockets of either protocol that carry a participant id are counted per
+session; the first one flips ``isOnline`` on in storage and the last one off,
+and the room's JSON clients hear ``user_join`` / ``user_leave``.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from storage import ParticipantRecord, Storage, StorageError
+
+from .room import Room
+
+log = logging.getLogger(__name__)
+
+
+class Presence:
+    """Socket counts per (session, participant)."""
+
+    def __init__(self, storage: Storage) -> None:
+        self._storage = storage
+        self._sockets: dict[tuple[str, str], int] = {}
+
+    async def reset(self) -> None:
+        """Nobody is online at start-up, whatever a crash left behind."""
+        await self._storage.set_all_offline()
+
+    def online(self, session_id: str, user_id: str) -> bool:
+        return self._sockets.get((session_id, user_id), 0) > 0
+
+    async def arrive(self, room: Room, user_id: str) -> None:
+        key = (room.session_id, user_id)
+        self._sockets[key] = self._sockets.get(key, 0) + 1
+        if self._sockets[key] == 1:
+            await self._flip(room, user_id, True)
+
+    async def depart(self, room: Room, user_id: str) -> None:
+        key = (room.session_id, user_id)
+        left = self._sockets.get(key, 0) - 1
+        if left > 0:
+            self._sockets[key] = left
+            return
+        self._sockets.pop(key, None)
+        await self._flip(room, user_id, False)
+
+    async def _flip(self, room: Room, user_id: str, online: bool) -> None:
+        try:
+            record: ParticipantRecord | None = await self._storage.update_participant(
+                room.session_id, user_id, is_online=online
+            )
+        except StorageError:
+            log.exception("could not record %s as online=%s", user_id, online)
+            return
+        if record is not None and self.online(room.session_id, user_id) == online:
+            room.presence_changed(record, online)
+
+
+class Seat:
+    """One socket's claim on presence: taken at most once, released at most once."""
+
+    def __init__(self, presence: Presence) -> None:
+        self._presence = presence
+        self._held: tuple[Room, str] | None = None
+
+    async def take(self, room: Room, user_id: str) -> None:
+        if self._held is None:
+            self._held = (room, user_id)
+            await self._presence.arrive(room, user_id)
+
+    async def release(self) -> None:
+        if self._held is not None:
+            room, user_id = self._held
+            self._held = None
+            await self._presence.depart(room, user_id)
