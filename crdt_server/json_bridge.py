@@ -1,10 +1,12 @@
 """The seed-000 JSON events, bridged to the room's CRDT.
 
 A JSON client sends whole texts, possibly based on an older state than the
-server's. Each connection keeps a *shadow* document: the state it last saw.
-Its new text is diffed against the shadow, and the resulting CRDT update is
-applied to the room, so it merges with edits the client had not seen instead
-of reverting them. Changes by others come back as ``code_change`` events,
+server's. Each connection remembers the last few texts it saw (sent to it or
+by it) with the document state behind each. A new text is diffed against the
+base it is closest to, as an edit of that base's state, and the resulting
+CRDT update is applied to the room: it merges with edits the client had not
+seen instead of reverting them, even when our ``code_change`` and its own
+cross on the wire. Changes by others come back as ``code_change`` events,
 coalesced to one per 50 ms, always ending with the latest text.
 """
 
@@ -15,6 +17,7 @@ import json
 import logging
 import random
 import time
+from collections import deque
 from collections.abc import Callable
 from typing import Annotated, Any, Literal, Protocol
 
@@ -27,7 +30,7 @@ from .awareness import NULL_STATE, Change
 from .connection import next_connection_id
 from .document import LANGUAGE, LANGUAGES, YDoc, code_text, meta_map
 from .room import Room
-from .textdiff import replace_text
+from .textdiff import diff, replace_text
 
 log = logging.getLogger(__name__)
 
@@ -69,6 +72,27 @@ EVENTS: dict[str, type[_Event]] = {
 }
 
 
+class Bases:
+    """Texts a client may have based its next text on, each with the document state behind it."""
+
+    def __init__(self, depth: int = 4) -> None:
+        self._items: deque[tuple[str, bytes]] = deque(maxlen=depth)
+
+    def remember(self, text: str, state: bytes) -> None:
+        self._items.append((text, state))
+
+    def closest(self, text: str) -> YDoc:
+        """A document at the remembered base that ``text`` differs least from (latest on ties)."""
+        best = min(reversed(self._items), key=lambda item: change_size(item[0], text))
+        doc: YDoc = Doc()
+        doc.apply_update(best[1])
+        return doc
+
+
+def change_size(old: str, new: str) -> int:
+    return sum(len(e.insert) + e.end - e.start for e in diff(old, new))
+
+
 class BadEvent(Exception):
     def __init__(self, code: str, message: str) -> None:
         super().__init__(message)
@@ -105,7 +129,7 @@ class JsonClient:
         self._max_code = max_code_chars
         self._errors = 0
         self._awareness_id = random.getrandbits(30) | (1 << 30)
-        self._shadow: YDoc = Doc()
+        self._bases = Bases()
         self._sent_code = ""
         self._sent_language = ""
         self._changed_by: str | None = None
@@ -121,17 +145,17 @@ class JsonClient:
         self._outbox.send_text(json.dumps({"type": kind, "data": data}, ensure_ascii=False))
 
     def start(self) -> None:
-        """The current state first: the full code, then the language."""
-        self._sync_shadow()
+        """The current state first: the full code, the language, then the cursors."""
         self._sent_code, self._sent_language = self.room.code, self.room.language
+        self._bases.remember(self._sent_code, self.room.doc.get_update())
         stamp = now_ms()
         self._emit("code_change", {"code": self._sent_code, "userId": None, "timestamp": stamp})
         self._emit(
-            "language_change", {"language": self._sent_language, "userId": None, "timestamp": stamp}
+            "language_change",
+            {"language": self._sent_language, "userId": None, "timestamp": stamp},
         )
-
-    def _sync_shadow(self) -> None:
-        self._shadow.apply_update(self.room.doc.get_update(self._shadow.get_state()))
+        present = [Change(cid, e.state) for cid, e in self.room.awareness.entries.items()]
+        self.awareness_changed(present, None)
 
     def document_changed(self, origin: object) -> None:
         if origin is self:
@@ -146,9 +170,9 @@ class JsonClient:
         self._flush = None
         self._last_flush = asyncio.get_running_loop().time()
         code, language, stamp = self.room.code, self.room.language, now_ms()
-        self._sync_shadow()
         if code != self._sent_code:
             self._sent_code = code
+            self._bases.remember(code, self.room.doc.get_update())
             self._emit(
                 "code_change", {"code": code, "userId": self._changed_by, "timestamp": stamp}
             )
@@ -243,23 +267,25 @@ class JsonClient:
     def _code_change(self, code: str) -> None:
         if len(code) > self._max_code:
             raise BadEvent("INVALID_EVENT", f"code_change: at most {self._max_code} characters")
+        shadow = self._bases.closest(code)
         updates: list[bytes] = []
 
         def collect(event: TransactionEvent) -> None:
             updates.append(event.update)
 
-        subscription = self._shadow.observe(collect)
+        subscription = shadow.observe(collect)
         try:
-            with self._shadow.transaction(origin="json"):
-                replace_text(code_text(self._shadow), code)
+            with shadow.transaction(origin="json"):
+                replace_text(code_text(shadow), code)
         finally:
-            self._shadow.unobserve(subscription)
+            shadow.unobserve(subscription)
         for update in updates:
             self.room.apply_update(update, self)
         if self.room.code == code:
             self._sent_code = code
-            self._sync_shadow()
-        else:  # merged with edits this client had not seen: show it the result
+            self._bases.remember(code, self.room.doc.get_update())
+        else:  # merged with edits this client had not seen: it gets the result
+            self._bases.remember(code, shadow.get_update())
             self._changed_by = self.user_id
             self.document_changed(None)
 

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import logging
 
-from storage import ParticipantRecord, Storage, StorageError
+from storage import Storage, StorageError
 
-from .room import Room
+from .rooms import RoomManager
 
 log = logging.getLogger(__name__)
 
@@ -19,8 +19,9 @@ log = logging.getLogger(__name__)
 class Presence:
     """Socket counts per (session, participant)."""
 
-    def __init__(self, storage: Storage) -> None:
+    def __init__(self, storage: Storage, rooms: RoomManager) -> None:
         self._storage = storage
+        self._rooms = rooms
         self._sockets: dict[tuple[str, str], int] = {}
 
     async def reset(self) -> None:
@@ -30,47 +31,46 @@ class Presence:
     def online(self, session_id: str, user_id: str) -> bool:
         return self._sockets.get((session_id, user_id), 0) > 0
 
-    async def arrive(self, room: Room, user_id: str) -> None:
-        key = (room.session_id, user_id)
+    async def arrive(self, session_id: str, user_id: str) -> None:
+        key = (session_id, user_id)
         self._sockets[key] = self._sockets.get(key, 0) + 1
         if self._sockets[key] == 1:
-            await self._flip(room, user_id, True)
+            await self._flip(session_id, user_id, True)
 
-    async def depart(self, room: Room, user_id: str) -> None:
-        key = (room.session_id, user_id)
+    async def depart(self, session_id: str, user_id: str) -> None:
+        key = (session_id, user_id)
         left = self._sockets.get(key, 0) - 1
         if left > 0:
             self._sockets[key] = left
             return
         self._sockets.pop(key, None)
-        await self._flip(room, user_id, False)
+        await self._flip(session_id, user_id, False)
 
-    async def _flip(self, room: Room, user_id: str, online: bool) -> None:
+    async def _flip(self, session_id: str, user_id: str, online: bool) -> None:
         try:
-            record: ParticipantRecord | None = await self._storage.update_participant(
-                room.session_id, user_id, is_online=online
-            )
+            record = await self._storage.update_participant(session_id, user_id, is_online=online)
         except StorageError:
             log.exception("could not record %s as online=%s", user_id, online)
             return
-        if record is not None and self.online(room.session_id, user_id) == online:
+        room = self._rooms.rooms.get(session_id)
+        if record is not None and room is not None and self.online(session_id, user_id) == online:
             room.presence_changed(record, online)
 
 
 class Seat:
     """One socket's claim on presence: taken at most once, released at most once."""
 
-    def __init__(self, presence: Presence) -> None:
+    def __init__(self, presence: Presence, session_id: str) -> None:
         self._presence = presence
-        self._held: tuple[Room, str] | None = None
+        self._session_id = session_id
+        self._user_id: str | None = None
 
-    async def take(self, room: Room, user_id: str) -> None:
-        if self._held is None:
-            self._held = (room, user_id)
-            await self._presence.arrive(room, user_id)
+    async def take(self, user_id: str) -> None:
+        if self._user_id is None:
+            self._user_id = user_id
+            await self._presence.arrive(self._session_id, user_id)
 
     async def release(self) -> None:
-        if self._held is not None:
-            room, user_id = self._held
-            self._held = None
-            await self._presence.depart(room, user_id)
+        if self._user_id is not None:
+            user_id, self._user_id = self._user_id, None
+            await self._presence.depart(self._session_id, user_id)

@@ -197,12 +197,12 @@ async def _run_yjs(
     rooms = request.app[ROOMS]
     user_id = request.query.get("userId")
     peer = SocketPeer(ws, user_id)
-    seat = Seat(request.app[PRESENCE])
+    seat = Seat(request.app[PRESENCE], session_id)
     room: Room | None = None
     try:
-        room = await rooms.join(session_id, peer)
         if user_id is not None:
-            await seat.take(room, user_id)
+            await seat.take(user_id)  # before the first frame we send: REST agrees by then
+        room = await rooms.join(session_id, peer)
         await _serve_yjs(ws, room, peer, first)
     finally:
         if room is not None:
@@ -217,7 +217,7 @@ async def _run_json(
     user_id = request.query.get("userId")
     participant = None if user_id is None else await storage.get_participant(session_id, user_id)
     outbox = Outbox(ws)
-    seat = Seat(request.app[PRESENCE])
+    seat = Seat(request.app[PRESENCE], session_id)
     room = await rooms.get(session_id)
 
     async def bind(candidate: str) -> bool:
@@ -226,7 +226,7 @@ async def _run_json(
         if record is None or client.participant is not None:
             return False
         client.participant = record
-        await seat.take(client.room, candidate)
+        await seat.take(candidate)
         return True
 
     client = JsonClient(
@@ -239,10 +239,10 @@ async def _run_json(
     )
     attached: Room | None = None
     try:
+        if participant is not None:
+            await seat.take(participant.id)
         attached = client.room = await rooms.attach(session_id, client.id, client)
         client.start()
-        if participant is not None:
-            await seat.take(attached, participant.id)
         await _serve_json(ws, client, first)
     finally:
         client.stop()

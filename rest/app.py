@@ -68,7 +68,7 @@ async def rooms_ctx(app: web.Application) -> AsyncIterator[None]:
     app[UPDATE_LOG] = update_log
     app[ROOMS] = rooms
     app[SERVICES] = Services(settings, app[STORAGE], rooms)
-    app[PRESENCE] = Presence(app[STORAGE])
+    app[PRESENCE] = Presence(app[STORAGE], rooms)
     await app[PRESENCE].reset()
     update_log.start()
     rooms.start()

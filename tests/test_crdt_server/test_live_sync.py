@@ -119,13 +119,14 @@ async def test_a_rest_write_during_live_edits_merges_with_them(api: Client) -> N
     async with NodeClient.start() as node:
         await node.connect(ws_base(api), sid)
         await node.wait_synced()
-        typing = asyncio.create_task(node.insert(0, "# typed live\n"))
+        await node.disconnect()  # an edit in flight: the server has not seen it yet
+        await node.insert(0, "# typed live\n")
         response = await api.patch(
             f"/api/v1/sessions/{sid}",
             json={"code": "def f():\n    return 2\n\nprint(f())\n", "language": "javascript"},
         )
         assert response.status == 200
-        await typing
+        await node.reconnect()
         text = await converged(node, ["main"], api, sid)
         assert text == "# typed live\ndef f():\n    return 2\n\nprint(f())\n"
         assert (await node.meta())["language"] == "javascript"
