@@ -70,6 +70,27 @@ class Settings(BaseSettings):
     json_max_errors: int = Field(
         10, ge=1, description="Consecutive bad JSON events before the socket is closed (1008)."
     )
+    execution_max_concurrent: int = Field(
+        0, ge=0, description="Code runs at once; 0 means one per CPU core."
+    )
+    execution_max_queue: int = Field(
+        32, ge=0, description="Runs that may wait for a slot; beyond it: 429 RATE_LIMITED."
+    )
+    execution_default_timeout_ms: int = Field(
+        5000, ge=1, description="Wall-time limit of a run that asks for none."
+    )
+    execution_max_timeout_ms: int = Field(
+        10000, ge=1, description="Largest wall-time limit a run may ask for."
+    )
+    execution_memory_mb: int = Field(256, ge=16, description="Memory limit of a run.")
+    execution_max_output_bytes: int = Field(
+        64 * 1024, ge=1024, description="stdout and stderr kept per run; the rest is cut."
+    )
+    execution_allow_unsandboxed: bool = Field(
+        False,
+        description="DANGER: run code WITHOUT the sandbox when bubblewrap is unusable. "
+        "Only for a developer's own laptop.",
+    )
 
     def cors_origin_list(self) -> list[str]:
         """The configured origins, split and trimmed."""
@@ -100,6 +121,8 @@ def build_parser(defaults: Settings) -> argparse.ArgumentParser:
     for name, field in Settings.model_fields.items():
         annotation = field.annotation
         kind: Any = annotation if annotation in (int, float) else str
+        if annotation is bool:
+            kind = _boolean
         parser.add_argument(
             flag_for(name),
             dest=name,
@@ -108,6 +131,15 @@ def build_parser(defaults: Settings) -> argparse.ArgumentParser:
             help=f"{field.description} [env {env_for(name)}]",
         )
     return parser
+
+
+def _boolean(text: str) -> bool:
+    lowered = text.strip().lower()
+    if lowered in ("1", "true", "yes", "on"):
+        return True
+    if lowered in ("0", "false", "no", "off"):
+        return False
+    raise argparse.ArgumentTypeError(f"expected true or false, got {text!r}")
 
 
 def parse_cli(argv: Sequence[str] | None = None) -> Settings:

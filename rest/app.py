@@ -22,10 +22,20 @@ from crdt_server.update_log import UpdateLog, now_ms
 from crdt_server.ws import add_websocket_routes
 from storage import SQLiteStorage, Storage, StorageError
 
-from . import health, history, participants, sessions
+from . import execute, health, history, participants, sessions
 from .cors import CorsPolicy, cors_middleware
 from .errors import error_middleware
-from .keys import ROOMS, SERVICES, SETTINGS, STARTED_AT, STORAGE, UPDATE_LOG
+from .execution import ExecutionLimits, Executor
+from .keys import (
+    EXECUTOR,
+    EXECUTOR_PROBE,
+    ROOMS,
+    SERVICES,
+    SETTINGS,
+    STARTED_AT,
+    STORAGE,
+    UPDATE_LOG,
+)
 from .openapi import add_docs_routes
 from .routing import Operation, register
 from .service import Services
@@ -39,6 +49,7 @@ OPERATIONS: list[Operation] = [
     *sessions.OPERATIONS,
     *participants.OPERATIONS,
     *history.OPERATIONS,
+    *execute.OPERATIONS,
 ]
 
 
@@ -106,13 +117,39 @@ async def expiry_ctx(app: web.Application) -> AsyncIterator[None]:
     await asyncio.gather(task, return_exceptions=True)
 
 
+def execution_limits(settings: Settings) -> ExecutionLimits:
+    extra = {}
+    if settings.execution_max_concurrent:
+        extra["max_concurrent"] = settings.execution_max_concurrent
+    return ExecutionLimits(
+        max_queue=settings.execution_max_queue,
+        default_timeout_ms=settings.execution_default_timeout_ms,
+        max_timeout_ms=settings.execution_max_timeout_ms,
+        memory_mb=settings.execution_memory_mb,
+        max_output_bytes=settings.execution_max_output_bytes,
+        allow_unsandboxed=settings.execution_allow_unsandboxed,
+        **extra,
+    )
+
+
+async def executor_ctx(app: web.Application) -> AsyncIterator[None]:
+    """Probe the sandbox in the background: start-up does not wait for it, runs do."""
+    executor = app[EXECUTOR]
+    app[EXECUTOR_PROBE] = probe = asyncio.create_task(executor.start(), name="sandbox-probe")
+    yield
+    await asyncio.gather(probe, return_exceptions=True)
+    await executor.stop()
+
+
 async def close_sockets(app: web.Application) -> None:
     """on_shutdown: close live sockets so the server does not wait on them."""
     if ROOMS in app:
         await app[ROOMS].close_peers()
 
 
-def create_app(settings: Settings, storage: Storage | None = None) -> web.Application:
+def create_app(
+    settings: Settings, storage: Storage | None = None, executor: Executor | None = None
+) -> web.Application:
     app = web.Application(
         client_max_size=settings.max_body_bytes,
         middlewares=[cors_middleware(CorsPolicy(settings.cors_origin_list())), error_middleware],
@@ -120,7 +157,8 @@ def create_app(settings: Settings, storage: Storage | None = None) -> web.Applic
     app[SETTINGS] = settings
     app[STORAGE] = storage or SQLiteStorage(settings.db_path)
     app[STARTED_AT] = time.monotonic()
-    app.cleanup_ctx.extend([storage_ctx, rooms_ctx, expiry_ctx])
+    app[EXECUTOR] = executor or Executor(execution_limits(settings))
+    app.cleanup_ctx.extend([storage_ctx, rooms_ctx, expiry_ctx, executor_ctx])
     app.on_shutdown.append(close_sockets)
     register(app, OPERATIONS)
     add_docs_routes(app, OPERATIONS)

@@ -141,6 +141,67 @@ class HistorySnapshotEnvelope(Model):
     data: HistorySnapshot
 
 
+class ExecuteRequest(RequestModel):
+    code: str = Field(max_length=512 * 1024)
+    language: str = Field(min_length=1, max_length=32)
+    stdin: str | None = Field(None, max_length=1024 * 1024)
+    timeout_ms: int | None = Field(None, ge=1, description="Lowered, never raised, by the host")
+
+
+class SessionExecuteRequest(RequestModel):
+    user_id: str | None = Field(None, description="Who ran it (a participant id)")
+    stdin: str | None = Field(None, max_length=1024 * 1024)
+
+
+class ExecutionResult(Model):
+    language: str
+    stdout: str
+    stderr: str
+    exit_code: int | None
+    execution_time: int = Field(description="Wall time in milliseconds")
+    timed_out: bool
+    memory_exceeded: bool
+    output_truncated: bool
+    sandboxed: bool
+
+
+class ExecuteResponse(Model):
+    success: Literal[True] = True
+    data: ExecutionResult
+
+
+class RunModel(ExecutionResult):
+    id: str
+    user_id: str | None
+    at: int
+    history: int = Field(description="The history snapshot holding the exact code run")
+    code: str
+
+
+class RunResponse(Model):
+    success: Literal[True] = True
+    data: RunModel
+
+
+class RunList(Model):
+    success: Literal[True] = True
+    data: list[RunModel]
+
+
+class LanguageModel(Model):
+    name: str
+    version: str
+    aliases: list[str]
+    runtime: str
+
+
+class LanguageList(Model):
+    success: Literal[True] = True
+    data: list[LanguageModel]
+    sandboxed: bool = Field(description="False when runs are refused (or, if allowed, unsandboxed)")
+    reason: str | None = Field(None, description="Why the sandbox is unavailable, if it is")
+
+
 class Health(Model):
     status: Literal["ok"]
     timestamp: int
