@@ -5,9 +5,12 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+import aiohttp
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient
+from pycrdt import Doc, Provider, Text
+from pycrdt_channel import ClientChannel
 from support.node_client import NodeClient
 from support.waiting import wait_until
 
@@ -194,3 +197,43 @@ async def test_an_expired_session_closes_with_4410(make_client: Any) -> None:
         await node.connect(ws_base(api), sid)
         closed = await node.wait_event("closed")
     assert closed["code"] == 4410
+
+
+async def test_a_pycrdt_provider_edits_beside_node_clients(api: Client) -> None:
+    sid = await new_session(api, "shared\n")
+    doc: Doc[Any] = Doc()
+    text = doc.get("code", type=Text)
+    async with aiohttp.ClientSession() as http, NodeClient.start() as node:
+        ws = await http.ws_connect(ws_base(api) + "/" + sid)
+        async with Provider(doc, ClientChannel(ws, sid)) as provider:
+            await asyncio.wait_for(provider.synced.wait(), 5)
+            await node.connect(ws_base(api), sid)
+            await node.wait_synced()
+            text.insert(len(text), "from python\n")
+            await node.wait_text("shared\nfrom python\n")
+            await node.insert(0, "from node\n")
+
+            async def python_sees_node() -> bool:
+                return str(text) == "from node\nshared\nfrom python\n"
+
+            await wait_until(python_sees_node, timeout=5, what="the Node edit in pycrdt")
+            await ws.close()
+    assert await rest_code(api, sid) == "from node\nshared\nfrom python\n"
+
+
+async def test_an_active_room_takes_timed_history_snapshots(make_client: Any) -> None:
+    api = await make_client(history_interval_seconds=0.2)
+    sid = await new_session(api, "v1")
+    async with NodeClient.start() as node:
+        await node.connect(ws_base(api), sid)
+        await node.wait_synced()
+        await node.insert(2, " then v2")
+
+        async def snapshots() -> list[Any]:
+            body = await (await api.get(f"/api/v1/sessions/{sid}/history")).json()
+            return list(body["data"])
+
+        history = await wait_until(snapshots, timeout=5, what="a timed snapshot")
+        assert sid in api.app[ROOMS].rooms  # taken while the room is live, not at unload
+    first = await (await api.get(f"/api/v1/sessions/{sid}/history/{history[0]['n']}")).json()
+    assert first["data"]["code"] == "v1 then v2" and first["data"]["language"] == "python"
