@@ -66,8 +66,8 @@ async def _run(
     try:
         return await executor.run(code, language, stdin=stdin, timeout_ms=timeout_ms)
     except ExecutionError as exc:
-        status = {"SANDBOX_UNAVAILABLE": 503, "RATE_LIMITED": 429}.get(exc.code, 400)
-        raise ApiError(status, exc.code, str(exc)) from None
+        status = {"SANDBOX_UNAVAILABLE": 503, "RATE_LIMITED": 429, "INVALID_REQUEST": 400}
+        raise ApiError(status.get(exc.code, 500), exc.code, str(exc)) from None
 
 
 async def execute(request: web.Request) -> web.StreamResponse:
