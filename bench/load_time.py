@@ -47,14 +47,21 @@ async def fresh_store(path: Path) -> SQLiteStorage:
     store = SQLiteStorage(str(path))
     await store.open()
     owner = ParticipantRecord("owner", "Ada", "interviewer", "hsl(1, 70%, 50%)", 1, False)
-    await store.create_session(SessionRecord(SESSION, 1, 1, 2**62, "owner"), owner, seed_update("", "python"))
+    await store.create_session(
+        SessionRecord(SESSION, 1, 1, 2**62, "owner"), owner, seed_update("", "python")
+    )
     return store
 
 
 def manager(store: SQLiteStorage, compact_updates: int) -> RoomManager:
     rooms: RoomManager | None = None
-    log = UpdateLog(store, interval_s=0.05, compact_updates=compact_updates,
-                    compact_bytes=1 << 40, snapshot_of=lambda s: rooms.snapshot_of(s) if rooms else None)
+    log = UpdateLog(
+        store,
+        interval_s=0.05,
+        compact_updates=compact_updates,
+        compact_bytes=1 << 40,
+        snapshot_of=lambda s: rooms.snapshot_of(s) if rooms else None,
+    )
     rooms = RoomManager(store, log, grace_s=3600, history_interval_s=3600)
     return rooms
 

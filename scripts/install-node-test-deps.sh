@@ -1,13 +1,10 @@
 #!/usr/bin/env bash
-# Install the Node packages the test suite needs, exactly as locked:
-#   tests/node                    - the stock y-websocket clients (yclient.mjs)
-#   /work/shared/bench/anchors    - the reference y-websocket server (only if present)
+# Install the Node packages the test suite needs, exactly as locked in tests/node: the stock
+# y-websocket clients (yclient.mjs) and the reference server the client harness is checked on.
 # Idempotent: `npm ci` runs only when node_modules is missing or older than the lockfile.
-# Usage: scripts/install-node-test-deps.sh   (ANCHORS_DIR=... to point elsewhere)
 set -euo pipefail
 
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-anchors="${ANCHORS_DIR:-/work/shared/bench/anchors}"
 
 # npm ci wipes and rebuilds node_modules; skip it when the install is current.
 ensure_npm_ci() {
@@ -27,6 +24,3 @@ command -v node >/dev/null || { echo "node is not installed" >&2; exit 1; }
 command -v npm >/dev/null || { echo "npm is not installed" >&2; exit 1; }
 
 ensure_npm_ci "$repo/tests/node"
-if [[ -f "$anchors/package-lock.json" ]]; then
-  ensure_npm_ci "$anchors"
-fi

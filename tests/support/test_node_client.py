@@ -16,6 +16,7 @@ import pytest
 
 from .node_client import (
     INSTALL_SCRIPT,
+    NODE_DIR,
     NodeClient,
     NodeCommandError,
     missing_deps_message,
@@ -24,8 +25,8 @@ from .node_client import (
 )
 from .waiting import wait_until
 
-ANCHORS_DIR = Path(os.environ.get("ANCHORS_DIR", "/work/shared/bench/anchors"))
-REFERENCE_SERVER = ANCHORS_DIR / "node_modules" / "@y" / "websocket-server" / "src" / "server.js"
+# The reference server, pinned in tests/node's lockfile beside the clients.
+REFERENCE_SERVER = NODE_DIR / "node_modules" / "@y" / "websocket-server" / "src" / "server.js"
 ROOM = "abcd1234"
 
 pytestmark = [
