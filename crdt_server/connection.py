@@ -8,7 +8,7 @@ broadcast, and it never raises.
 from __future__ import annotations
 
 import itertools
-from typing import Protocol, runtime_checkable
+from typing import Protocol
 
 _ids = itertools.count(1)
 
@@ -17,7 +17,6 @@ def next_connection_id() -> int:
     return next(_ids)
 
 
-@runtime_checkable
 class Peer(Protocol):
     """One client connection in a room."""
 

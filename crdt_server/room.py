@@ -125,7 +125,7 @@ class Room:
                 self._answer_step1(peer, message.payload)
             else:
                 exact = message.subtype == SyncType.UPDATE and message.exact
-                self.apply_update(message.payload, peer, frame if exact else None)
+                self.apply_update(message.payload, peer, frame if exact else None, exclude=peer)
         elif message.type == MessageType.AWARENESS:
             self.apply_awareness(message.payload, peer, frame if message.exact else None)
         else:  # query awareness
@@ -143,8 +143,19 @@ class Room:
         peer.send(protocol.sync_step2(diff))
         peer.synced = True
 
-    def apply_update(self, update: bytes, origin: object, frame: bytes | None = None) -> None:
-        """Apply a client's update, forward it to the others, queue it for the log."""
+    def apply_update(
+        self,
+        update: bytes,
+        origin: object,
+        frame: bytes | None = None,
+        *,
+        exclude: Peer | None = None,
+    ) -> None:
+        """Apply a client's update, forward it to the others, queue it for the log.
+
+        ``frame`` is the update's message as it arrived, forwarded as is when given;
+        ``exclude`` is the peer it came from, which does not get it back.
+        """
         if update == EMPTY_UPDATE:
             return
         try:
@@ -153,7 +164,6 @@ class Room:
             if isinstance(exc, Exception) or _is_panic(exc):
                 raise ProtocolError("update could not be applied") from exc
             raise
-        exclude = origin if isinstance(origin, Peer) else None
         self.broadcast(frame or protocol.sync_update(update), exclude=exclude)
         self._accepted(update, origin)
 
