@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import aiohttp
@@ -105,3 +106,23 @@ async def test_without_a_sandbox_execution_is_503_and_says_why(settings_for: Any
         assert languages["sandboxed"] is False and languages["reason"]
     finally:
         await client.close()
+
+
+async def test_twenty_concurrent_runs_all_finish_correctly_or_are_refused_with_429(
+    make_client: Any,
+) -> None:
+    api = await make_client(execution_max_concurrent=2, execution_max_queue=3)
+
+    async def run(i: int) -> tuple[int, dict[str, Any]]:
+        code = f"import time\ntime.sleep(0.3)\nprint({i} * 2)"
+        response = await api.post("/api/v1/execute", json={"code": code, "language": "python"})
+        return response.status, await response.json()
+
+    results = await asyncio.gather(*(run(i) for i in range(20)))
+    statuses = [status for status, _ in results]
+    assert set(statuses) == {200, 429} and statuses.count(200) >= 5
+    for i, (status, body) in enumerate(results):
+        if status == 200:
+            assert body["data"]["stdout"] == f"{i * 2}\n" and body["data"]["exitCode"] == 0
+        else:
+            assert body["code"] == "RATE_LIMITED" and body["success"] is False
