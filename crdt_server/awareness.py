@@ -101,7 +101,7 @@ class Awareness:
     ) -> tuple[bytes, Change]:
         """Set a state on behalf of a non-Yjs connection; returns the message to broadcast."""
         entry = self.entries.get(client_id)
-        clock = 0 if entry is None else entry.clock + 1
+        clock = 1 if entry is None else entry.clock + 1  # Yjs ignores clock 0 from a newcomer
         encoded = NULL_STATE if state is None else json.dumps(state, separators=(",", ":"))
         self.entries[client_id] = Entry(clock, encoded, owner)
         message = awareness_message(encode_update([(client_id, clock, encoded)]))

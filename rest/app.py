@@ -24,6 +24,7 @@ from storage import SQLiteStorage, Storage, StorageError
 
 from . import execute, health, history, participants, sessions
 from .cors import CorsPolicy, cors_middleware
+from .demo import add_demo_routes
 from .errors import error_middleware
 from .execution import ExecutionLimits, Executor
 from .keys import (
@@ -163,4 +164,5 @@ def create_app(
     register(app, OPERATIONS)
     add_docs_routes(app, OPERATIONS)
     add_websocket_routes(app)
+    add_demo_routes(app)
     return app

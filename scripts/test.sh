@@ -10,6 +10,8 @@ fi
 .venv/bin/python -m pip install --quiet --disable-pip-version-check -e '.[test]'
 bash scripts/install-node-test-deps.sh
 bash scripts/install-execution.sh
+bash scripts/install-browser-test-deps.sh
 
+.venv/bin/ruff check .
 .venv/bin/mypy
 .venv/bin/python -m pytest "$@"

@@ -1,0 +1,82 @@
+// The REST side of the page: create or join a session, remember who we are, list participants.
+
+const API = '/api/v1'
+
+export class ApiError extends Error {
+  constructor (message, status, code) {
+    super(message)
+    this.status = status
+    this.code = code
+  }
+}
+
+async function call (method, path, body) {
+  const init = { method, headers: { Accept: 'application/json' } }
+  if (body !== undefined) {
+    init.headers['Content-Type'] = 'application/json'
+    init.body = JSON.stringify(body)
+  }
+  const response = await fetch(API + path, init)
+  const payload = response.status === 204 ? null : await response.json().catch(() => null)
+  if (!response.ok) {
+    const message = payload?.error ?? `HTTP ${response.status}`
+    throw new ApiError(message, response.status, payload?.code ?? 'HTTP_ERROR')
+  }
+  return payload
+}
+
+// sessionStorage is per tab: a reload rejoins as the same participant, a new tab is someone new.
+const storageKey = (sessionId) => `codeinterview:participant:${sessionId}`
+
+function recall (sessionId) {
+  try {
+    return JSON.parse(sessionStorage.getItem(storageKey(sessionId)) ?? 'null')
+  } catch {
+    return null
+  }
+}
+
+function remember (sessionId, participant) {
+  const saved = { id: participant.id, name: participant.name }
+  sessionStorage.setItem(storageKey(sessionId), JSON.stringify(saved))
+}
+
+/** A v4 UUID; crypto.randomUUID only exists in secure contexts (https or localhost). */
+function newId () {
+  if (crypto.randomUUID) return crypto.randomUUID()
+  const b = crypto.getRandomValues(new Uint8Array(16))
+  b[6] = (b[6] & 0x0f) | 0x40
+  b[8] = (b[8] & 0x3f) | 0x80
+  const hex = [...b].map((x) => x.toString(16).padStart(2, '0')).join('')
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`
+}
+
+/**
+ * `?session=ID` joins that session (as the participant this tab was before, if any);
+ * no `session` creates one. `?name=` is the name to use. Returns `{session, me}`.
+ */
+export async function createOrJoin (params) {
+  const name = params.get('name')?.trim() || undefined
+  const sessionId = params.get('session')?.trim()
+  if (!sessionId) {
+    const { data: session } = await call('POST', '/sessions', { creator: name ? { name } : {} })
+    const me = session.participants.find((p) => p.id === session.creatorId)
+    remember(session.id, me)
+    return { session, me }
+  }
+  const saved = recall(sessionId)
+  // The join answer lists every participant but does not say which one we are, so a first
+  // join brings its own id (the server accepts any) and later joins reuse it.
+  const user = { id: saved?.id ?? newId() }
+  const wanted = name ?? saved?.name
+  if (wanted) user.name = wanted
+  const { data: session } = await call('POST', `/sessions/${encodeURIComponent(sessionId)}/join`, { user })
+  const me = session.participants.find((p) => p.id === user.id)
+  remember(session.id, me)
+  return { session, me }
+}
+
+export async function listParticipants (sessionId) {
+  const { participants } = await call('GET', `/sessions/${encodeURIComponent(sessionId)}/participants`)
+  return participants
+}
