@@ -16,9 +16,8 @@ import asyncio
 import json
 import logging
 import random
-import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Annotated, Any, Literal, Protocol
 
 from pycrdt import Doc, TransactionEvent
@@ -31,6 +30,7 @@ from .connection import next_connection_id
 from .document import LANGUAGE, LANGUAGES, YDoc, code_text, meta_map
 from .room import Room
 from .textdiff import diff, replace_text
+from .update_log import now_ms
 
 log = logging.getLogger(__name__)
 
@@ -99,10 +99,6 @@ class BadEvent(Exception):
         self.code = code
 
 
-def now_ms() -> int:
-    return int(time.time() * 1000)
-
-
 def participant_json(p: ParticipantRecord) -> dict[str, Any]:
     return {"id": p.id, "name": p.name, "role": p.role, "color": p.color}
 
@@ -118,7 +114,7 @@ class JsonClient:
         *,
         max_errors: int,
         max_code_chars: int,
-        bind: Callable[[str], Any],
+        bind: Callable[[str], Awaitable[bool]],
     ) -> None:
         self.id = next_connection_id()
         self.room = room

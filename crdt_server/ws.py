@@ -91,17 +91,20 @@ class SocketPeer(Outbox):
         self.synced = False
 
 
-async def _refusal(request: web.Request, session_id: str) -> tuple[int, str] | None:
-    """Why this socket may not join, as (close code, reason); None when it may."""
+Refusal = tuple[int, str]
+
+
+async def _admit(request: web.Request, session_id: str) -> Refusal | ParticipantRecord | None:
+    """Why this socket may not join, as (close code, reason); else its participant, if named."""
     if not SESSION_ID.match(session_id):
         return 4400, "malformed session id"
     protocol = request.query.get("protocol")
     if protocol is not None and protocol not in PROTOCOLS:
         return 4400, "unknown protocol: use json or yjs"
     storage = request.app[STORAGE]
+    user_id = request.query.get("userId")
     try:
         record = await storage.get_session(session_id)
-        user_id = request.query.get("userId")
         participant = (
             None if user_id is None else await storage.get_participant(session_id, user_id)
         )
@@ -114,16 +117,16 @@ async def _refusal(request: web.Request, session_id: str) -> tuple[int, str] | N
         return 4410, "session expired"
     if user_id is not None and participant is None:
         return 4404, "participant not found"
-    return None
+    return participant
 
 
 async def _serve_yjs(
     ws: web.WebSocketResponse, room: Room, peer: SocketPeer, first: bytes | None
 ) -> None:
     """Feed binary frames to the room until the socket closes or misbehaves."""
-    frames = [first] if first is not None else []
+    frame = first
     while True:
-        for frame in frames:
+        if frame is not None:
             try:
                 room.receive(peer, frame)
             except ProtocolError as exc:
@@ -132,7 +135,7 @@ async def _serve_yjs(
                 return
         message = await ws.receive()
         if message.type == WSMsgType.BINARY:
-            frames = [message.data]
+            frame = message.data
         elif message.type == WSMsgType.TEXT:
             await peer.close(UNSUPPORTED, "text frames are not part of the y-websocket protocol")
             return
@@ -171,9 +174,9 @@ async def websocket(request: web.Request) -> web.StreamResponse:
     )
     await ws.prepare(request)
     session_id = request.match_info["sessionId"]
-    refusal = await _refusal(request, session_id)
-    if refusal is not None:
-        await ws.close(code=refusal[0], message=refusal[1].encode())
+    admission = await _admit(request, session_id)
+    if isinstance(admission, tuple):
+        await ws.close(code=admission[0], message=admission[1].encode())
         return ws
     protocol = request.query.get("protocol")
     loading = asyncio.ensure_future(request.app[ROOMS].get(session_id))  # load while we wait
@@ -184,24 +187,28 @@ async def websocket(request: web.Request) -> web.StreamResponse:
         loading.cancel()
     if protocol is None and first is None:
         return ws  # closed before saying anything
+    data = None if first is None else first.data
     if protocol == "json" or (first is not None and first.type == WSMsgType.TEXT):
-        await _run_json(request, ws, session_id, first.data if first is not None else None)
+        await _run_json(request, ws, session_id, admission, data)
     else:
-        await _run_yjs(request, ws, session_id, first.data if first is not None else None)
+        await _run_yjs(request, ws, session_id, admission, data)
     return ws
 
 
 async def _run_yjs(
-    request: web.Request, ws: web.WebSocketResponse, session_id: str, first: bytes | None
+    request: web.Request,
+    ws: web.WebSocketResponse,
+    session_id: str,
+    participant: ParticipantRecord | None,
+    first: bytes | None,
 ) -> None:
     rooms = request.app[ROOMS]
-    user_id = request.query.get("userId")
-    peer = SocketPeer(ws, user_id)
+    peer = SocketPeer(ws, None if participant is None else participant.id)
     seat = Seat(request.app[PRESENCE], session_id)
     room: Room | None = None
     try:
-        if user_id is not None:
-            await seat.take(user_id)  # before the first frame we send: REST agrees by then
+        if participant is not None:
+            await seat.take(participant.id)  # before the first frame we send: REST agrees
         room = await rooms.join(session_id, peer)
         await _serve_yjs(ws, room, peer, first)
     finally:
@@ -211,11 +218,13 @@ async def _run_yjs(
 
 
 async def _run_json(
-    request: web.Request, ws: web.WebSocketResponse, session_id: str, first: str | None
+    request: web.Request,
+    ws: web.WebSocketResponse,
+    session_id: str,
+    participant: ParticipantRecord | None,
+    first: str | None,
 ) -> None:
     rooms, storage, settings = request.app[ROOMS], request.app[STORAGE], request.app[SETTINGS]
-    user_id = request.query.get("userId")
-    participant = None if user_id is None else await storage.get_participant(session_id, user_id)
     outbox = Outbox(ws)
     seat = Seat(request.app[PRESENCE], session_id)
     room = await rooms.get(session_id)

@@ -4,20 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-import time
 from typing import Any
 
 import pytest
 from envelope import assert_error
+from support.waiting import wait_until
 
 from rest.keys import STORAGE
-
-
-async def wait_for(predicate: Any, timeout: float = 5.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not await predicate():
-        assert time.monotonic() < deadline, "condition not met in time"
-        await asyncio.sleep(0.02)
 
 
 async def test_an_expired_session_answers_410_until_the_job_deletes_it(make_client: Any) -> None:
@@ -28,7 +21,7 @@ async def test_an_expired_session_answers_410_until_the_job_deletes_it(make_clie
     async def expired() -> bool:
         return (await api.get(f"/api/v1/sessions/{sid}")).status == 410
 
-    await wait_for(expired)
+    await wait_until(expired, timeout=5, what="expiry")
     await assert_error(await api.get(f"/api/v1/sessions/{sid}"), 410, "SESSION_EXPIRED")
     await assert_error(
         await api.post(f"/api/v1/sessions/{sid}/join", json={}), 410, "SESSION_EXPIRED"
@@ -44,7 +37,7 @@ async def test_the_background_job_deletes_expired_sessions_with_everything_they_
     async def purged() -> bool:
         return await api.app[STORAGE].get_session(sid) is None
 
-    await wait_for(purged)
+    await wait_until(purged, timeout=5, what="the purge")
     await assert_error(await api.get(f"/api/v1/sessions/{sid}"), 404, "SESSION_NOT_FOUND")
     assert await api.app[STORAGE].list_participants(sid) == []
 
