@@ -27,18 +27,8 @@ else
   apt-get install -y chromium
 fi
 
-# npm ci wipes and rebuilds node_modules; skip it when the install is current.
-ensure_npm_ci() {
-  local dir="$1"
-  local modules="$dir/node_modules"
-  if [[ -d "$modules" && ! "$dir/package-lock.json" -nt "$modules" ]]; then
-    echo "node deps up to date: $modules"
-    return
-  fi
-  echo "npm ci in $dir"
-  (cd "$dir" && npm ci --no-audit --no-fund)
-  touch "$modules" # npm ci may leave the directory older than the lockfile
-}
+# shellcheck source=scripts/lib-npm.sh
+source "$repo/scripts/lib-npm.sh"
 
 ensure_npm_ci "$repo/tests/browser"
 ensure_npm_ci "$repo/examples"
