@@ -102,11 +102,16 @@ class RoomManager:
         return room
 
     # ------------------------------------------------------------ peers
-    async def join(self, session_id: str, peer: Peer) -> Room:
+    async def _claim(self, session_id: str) -> Room:
+        """The loaded room, kept from unloading: someone is about to join it."""
         room = await self.get(session_id)
         if room.unload_timer is not None:
             room.unload_timer.cancel()
             room.unload_timer = None
+        return room
+
+    async def join(self, session_id: str, peer: Peer) -> Room:
+        room = await self._claim(session_id)
         room.add(peer)
         return room
 
@@ -116,10 +121,7 @@ class RoomManager:
 
     async def attach(self, session_id: str, listener_id: int, listener: RoomListener) -> Room:
         """Add a non-Yjs connection (a JSON client) to a session's room."""
-        room = await self.get(session_id)
-        if room.unload_timer is not None:
-            room.unload_timer.cancel()
-            room.unload_timer = None
+        room = await self._claim(session_id)
         room.add_listener(listener_id, listener)
         return room
 

@@ -12,12 +12,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import re
 from collections import deque
 
 from aiohttp import WSMessage, WSMsgType, web
 
-from storage import ParticipantRecord, StorageError
+from storage import SESSION_ID, ParticipantRecord, StorageError
 
 from .connection import next_connection_id
 from .json_bridge import JsonClient
@@ -29,7 +28,6 @@ from .update_log import now_ms
 
 log = logging.getLogger(__name__)
 
-SESSION_ID = re.compile(r"^[0-9a-f]{8}$")
 UNSUPPORTED = 1003
 TRY_AGAIN_LATER = 1013
 PROTOCOLS = ("json", "yjs", "y-websocket")

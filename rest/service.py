@@ -17,6 +17,7 @@ from crdt_server.settings import Settings
 from crdt_server.textdiff import replace_text
 from crdt_server.update_log import now_ms
 from storage import (
+    SESSION_ID,
     DuplicateSessionId,
     ParticipantExists,
     ParticipantRecord,
@@ -29,7 +30,6 @@ from storage import (
 from .errors import ApiError, invalid, not_found
 from .models import Participant, Session, UserInfo
 
-SESSION_ID = re.compile(r"^[0-9a-f]{8}$")
 _ID_ATTEMPTS = 20
 
 _ADJECTIVES = (

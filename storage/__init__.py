@@ -1,6 +1,7 @@
 """Storage of sessions, participants, document updates and history."""
 
 from .base import (
+    SESSION_ID,
     DuplicateSessionId,
     HistoryEntry,
     ParticipantExists,
@@ -16,6 +17,7 @@ from .base import (
 from .sqlite import SQLiteStorage
 
 __all__ = [
+    "SESSION_ID",
     "DuplicateSessionId",
     "HistoryEntry",
     "ParticipantExists",

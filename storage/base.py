@@ -6,9 +6,13 @@ engine (PostgreSQL, say) can stand behind them later.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
+
+#: A session id: 8 lowercase hex characters (what sessions are stored and routed under).
+SESSION_ID = re.compile(r"^[0-9a-f]{8}$")
 
 
 class StorageError(Exception):

@@ -6,9 +6,13 @@ import asyncio
 import os
 import re
 import signal
+import socket
 import sys
 from collections.abc import Mapping, Sequence
 from types import TracebackType
+from typing import Any
+
+import aiohttp
 
 LISTENING = re.compile(rb"^LISTENING (http://([\d.]+):(\d+))$")
 
@@ -75,3 +79,29 @@ class ServerProcess:
         if self.proc is not None and self.proc.returncode is None:
             self.proc.kill()
             await self.proc.wait()
+
+
+def free_port() -> int:
+    """A port the OS just handed out (free now; for a server that must keep it across restarts)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+async def create_session(http: aiohttp.ClientSession, server: ServerProcess, **body: Any) -> str:
+    """POST /sessions on a running server; returns the new id."""
+    async with http.post(f"{server.url}/api/v1/sessions", json=body) as response:
+        assert response.status == 201
+        session_id: str = (await response.json())["data"]["id"]
+    return session_id
+
+
+async def read_session(
+    http: aiohttp.ClientSession, server: ServerProcess, session_id: str
+) -> dict[str, Any]:
+    """GET /sessions/{id} on a running server; the session's data."""
+    async with http.get(f"{server.url}/api/v1/sessions/{session_id}") as response:
+        assert response.status == 200
+        data: dict[str, Any] = (await response.json())["data"]
+    return data

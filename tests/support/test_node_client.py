@@ -8,11 +8,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-import socket
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+from server_process import free_port
 
 from .node_client import (
     INSTALL_SCRIPT,
@@ -33,14 +33,6 @@ pytestmark = [
     pytest.mark.node,
     pytest.mark.skipif(node_executable() is None, reason="node is not installed"),
 ]
-
-
-def free_port() -> int:
-    """A port the OS just handed out (free now; the server binds it right after)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 async def port_accepts(port: int) -> bool:

@@ -7,12 +7,11 @@ import contextlib
 import json
 import sys
 from pathlib import Path
-from typing import Any
 
 import aiohttp
 import pytest
 from browser_driver import Browser
-from server_process import ServerProcess
+from server_process import ServerProcess, create_session, read_session
 from support.waiting import wait_until
 
 pytestmark = pytest.mark.browser
@@ -21,22 +20,6 @@ EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 SYNCED = "window.demo?.provider.synced === true"
 VALUE = "window.demo.model.getValue()"
 PYTHON_SNIPPET = "def two_sum(nums, target):\n    seen = {}\n    for i, n in enumerate(nums):\n"
-
-
-async def create_session(http: aiohttp.ClientSession, server: ServerProcess, **body: Any) -> str:
-    async with http.post(f"{server.url}/api/v1/sessions", json=body) as response:
-        assert response.status == 201
-        session_id: str = (await response.json())["data"]["id"]
-    return session_id
-
-
-async def read_session(
-    http: aiohttp.ClientSession, server: ServerProcess, session_id: str
-) -> dict[str, Any]:
-    async with http.get(f"{server.url}/api/v1/sessions/{session_id}") as response:
-        assert response.status == 200
-        data: dict[str, Any] = (await response.json())["data"]
-    return data
 
 
 async def join_page(

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import signal
-import socket
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -14,7 +13,7 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient
 from pycrdt import Doc, Text
-from server_process import ServerProcess
+from server_process import ServerProcess, create_session, free_port, read_session
 from support.node_client import NodeClient
 from support.waiting import wait_until
 
@@ -23,26 +22,10 @@ from rest.keys import ROOMS, STORAGE
 pytestmark = pytest.mark.node
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture
 async def http() -> AsyncIterator[aiohttp.ClientSession]:
     async with aiohttp.ClientSession() as session:
         yield session
-
-
-async def create(http: aiohttp.ClientSession, base: str, code: str = "") -> str:
-    async with http.post(base + "/api/v1/sessions", json={"code": code}) as response:
-        return str((await response.json())["data"]["id"])
-
-
-async def code_of(http: aiohttp.ClientSession, base: str, sid: str) -> str:
-    async with http.get(base + f"/api/v1/sessions/{sid}") as response:
-        return str((await response.json())["data"]["code"])
 
 
 def server(db: Path, port: int) -> ServerProcess:
@@ -54,7 +37,7 @@ async def test_a_graceful_restart_keeps_the_text_and_reconnecting_clients_duplic
 ) -> None:
     port, db = free_port(), tmp_path / "g.db"
     async with server(db, port) as first, NodeClient.start() as node:
-        sid = await create(http, first.url, "start\n")
+        sid = await create_session(http, first, code="start\n")
         await node.connect(f"ws://127.0.0.1:{port}/ws/sessions", sid)
         await node.wait_synced()
         await node.insert(6, "typed before restart\n")
@@ -63,15 +46,17 @@ async def test_a_graceful_restart_keeps_the_text_and_reconnecting_clients_duplic
         assert await first.stop(signal.SIGTERM) == 0
         await node.wait_event("status", status="disconnected", since=mark)
         async with server(db, port) as second:
-            assert await code_of(http, second.url, sid) == "start\ntyped before restart\n"
+            assert (await read_session(http, second, sid))[
+                "code"
+            ] == "start\ntyped before restart\n"
             await node.wait_event("status", status="connected", since=mark, timeout=15)
             await node.insert(0, "after\n")
             await node.wait_text("after\nstart\ntyped before restart\n")
 
             async def server_has_it() -> bool:
-                return (
-                    await code_of(http, second.url, sid) == "after\nstart\ntyped before restart\n"
-                )
+                return (await read_session(http, second, sid))[
+                    "code"
+                ] == "after\nstart\ntyped before restart\n"
 
             await wait_until(server_has_it, timeout=10, what="the edit after restart")
 
@@ -82,13 +67,13 @@ async def test_after_kill_9_committed_edits_survive_and_clients_push_unsaved_one
     port, db = free_port(), tmp_path / "k.db"
     async with NodeClient.start() as typist:
         async with server(db, port) as first:
-            sid = await create(http, first.url)
+            sid = await create_session(http, first)
             await typist.connect(f"ws://127.0.0.1:{port}/ws/sessions", sid)
             await typist.wait_synced()
             await typist.insert(0, "committed line\n")
 
             async def committed() -> bool:
-                return await code_of(http, first.url, sid) == "committed line\n"
+                return (await read_session(http, first, sid))["code"] == "committed line\n"
 
             await wait_until(committed, timeout=5, what="the first edit")
             await asyncio.sleep(0.3)  # past the 50 ms group-commit window
@@ -103,7 +88,7 @@ async def test_after_kill_9_committed_edits_survive_and_clients_push_unsaved_one
             await typist.wait_text(expected)
 
             async def server_has_all() -> bool:
-                return await code_of(http, second.url, sid) == expected
+                return (await read_session(http, second, sid))["code"] == expected
 
             await wait_until(server_has_all, timeout=10, what="the pushed-back edit")
             assert await second.stop() == 0
@@ -115,7 +100,7 @@ async def test_a_kill_9_mid_typing_loses_nothing_that_a_client_still_holds(
     port, db = free_port(), tmp_path / "m.db"
     async with NodeClient.start() as node:
         async with server(db, port) as first:
-            sid = await create(http, first.url)
+            sid = await create_session(http, first)
             for name in ("a", "b"):
                 await node.connect(f"ws://127.0.0.1:{port}/ws/sessions", sid, client=name)
                 await node.wait_synced(client=name)
@@ -130,7 +115,7 @@ async def test_a_kill_9_mid_typing_loses_nothing_that_a_client_still_holds(
 
             async def converged() -> str | None:
                 texts = {await node.text(client="a"), await node.text(client="b")}
-                server_text = await code_of(http, second.url, sid)
+                server_text = (await read_session(http, second, sid))["code"]
                 return server_text if texts == {server_text} else None
 
             await wait_until(converged, timeout=30, what="convergence after kill -9")

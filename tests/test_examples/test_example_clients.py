@@ -8,25 +8,10 @@ from typing import Any
 import aiohttp
 import pytest
 from example_process import EXAMPLES, ExampleProcess, python_example
-from server_process import ServerProcess
+from server_process import ServerProcess, create_session, read_session
 from support.waiting import wait_until
 
 NODE_MODULES = EXAMPLES / "node_modules"
-
-
-async def create_session(http: aiohttp.ClientSession, server: ServerProcess, **body: Any) -> str:
-    async with http.post(f"{server.url}/api/v1/sessions", json=body) as response:
-        assert response.status == 201
-        session_id: str = (await response.json())["data"]["id"]
-    return session_id
-
-
-async def read_session(
-    http: aiohttp.ClientSession, server: ServerProcess, session_id: str
-) -> dict[str, Any]:
-    async with http.get(f"{server.url}/api/v1/sessions/{session_id}") as response:
-        data: dict[str, Any] = (await response.json())["data"]
-    return data
 
 
 def node_example(*args: str) -> Sequence[str]:
