@@ -19,7 +19,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from rest.execution import ExecutionLimits, Executor  # noqa: E402
+from execution import ExecutionLimits, Executor  # noqa: E402
 
 HELLO = {
     "python": 'print("hello")',

@@ -10,6 +10,9 @@ from __future__ import annotations
 import itertools
 from typing import Protocol
 
+from .close_codes import CloseCode
+from .core.actor import Actor
+
 _ids = itertools.count(1)
 
 
@@ -24,8 +27,8 @@ class Peer(Protocol):
     def id(self) -> int: ...
 
     @property
-    def user_id(self) -> str | None:
-        """The participant this connection speaks for (``?userId=``), if any."""
+    def actor(self) -> Actor:
+        """Who speaks through this connection."""
 
     #: True once the client's sync step 1 was answered: only then does it get updates.
     synced: bool
@@ -33,5 +36,5 @@ class Peer(Protocol):
     def send(self, data: bytes) -> None:
         """Queue a binary y-websocket frame; never blocks, never raises."""
 
-    async def close(self, code: int, reason: str) -> None:
+    async def close(self, code: CloseCode, reason: str) -> None:
         """Close the connection with a WebSocket close code."""

@@ -8,20 +8,21 @@ of the same text would duplicate it when merged).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal, get_args
 
-from pycrdt import Doc, Map, Text
+from pycrdt import Array, Doc, Map, Text
 
 #: A pycrdt document of any root types.
 YDoc = Doc[Any]
 
 CODE = "code"
 META = "meta"
+RUNS = "runs"  # Y.Array of the session's runs, newest last
 LANGUAGE = "language"
 DEFAULT_LANGUAGE = "javascript"
 
-#: Languages a session may be set to (Monaco language ids).
-LANGUAGES: tuple[str, ...] = (
+#: Languages a session may be set to (Monaco language ids): the one list, for every edge.
+Language = Literal[
     "javascript",
     "typescript",
     "python",
@@ -42,7 +43,8 @@ LANGUAGES: tuple[str, ...] = (
     "sql",
     "shell",
     "plaintext",
-)
+]
+LANGUAGES: tuple[str, ...] = get_args(Language)
 
 
 def code_text(doc: YDoc) -> Text:
@@ -55,6 +57,12 @@ def meta_map(doc: YDoc) -> Map[Any]:
     """The document's metadata map."""
     meta: Map[Any] = doc.get(META, type=Map)
     return meta
+
+
+def runs_array(doc: YDoc) -> Array[Any]:
+    """The document's runs (created empty if missing)."""
+    runs: Array[Any] = doc.get(RUNS, type=Array)
+    return runs
 
 
 def read_code(doc: YDoc) -> str:

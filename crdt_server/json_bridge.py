@@ -1,13 +1,12 @@
 """The seed-000 JSON events, bridged to the room's CRDT.
 
 A JSON client sends whole texts, possibly based on an older state than the
-server's. Each connection remembers the last few texts it saw (sent to it or
-by it) with the document state behind each. A new text is diffed against the
-base it is closest to, as an edit of that base's state, and the resulting
-CRDT update is applied to the room: it merges with edits the client had not
-seen instead of reverting them, even when our ``code_change`` and its own
-cross on the wire. Changes by others come back as ``code_change`` events,
-coalesced to one per 50 ms, always ending with the latest text.
+server's. Each connection remembers the last few versions it saw (sent to it
+or by it); a new text is merged as an edit of the one it is closest to
+(:mod:`crdt_server.merge`), so it keeps edits the client had not seen instead
+of reverting them, even when our ``code_change`` and its own cross on the
+wire. Changes by others come back as ``code_change`` events, coalesced to one
+per 50 ms, always ending with the latest text.
 """
 
 from __future__ import annotations
@@ -16,31 +15,30 @@ import asyncio
 import json
 import logging
 import random
-from collections import deque
 from collections.abc import Awaitable, Callable
-from typing import Annotated, Any, Literal, Protocol
+from typing import Annotated, Any, Protocol
 
-from pycrdt import Doc, TransactionEvent
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from storage import ParticipantRecord
 
 from .awareness import NULL_STATE, Change
+from .clock import now_ms
+from .close_codes import CloseCode
 from .connection import next_connection_id
-from .document import LANGUAGE, LANGUAGES, YDoc, code_text, meta_map
+from .core.actor import Actor, Via, role_of
+from .document import LANGUAGE, Language, YDoc, meta_map
+from .merge import Bases
 from .room import Room
-from .textdiff import diff, replace_text
-from .update_log import now_ms
 
 log = logging.getLogger(__name__)
 
 COALESCE_S = 0.05
-POLICY_VIOLATION = 1008
 
 
 class Outbox(Protocol):
     def send_text(self, text: str) -> None: ...
-    async def close(self, code: int, reason: str) -> None: ...
+    async def close(self, code: CloseCode, reason: str) -> None: ...
 
 
 class _Event(BaseModel):
@@ -53,7 +51,7 @@ class CodeChange(_Event):
 
 
 class LanguageChange(_Event):
-    language: Literal[LANGUAGES]  # type: ignore[valid-type]
+    language: Language
 
 
 class Position(BaseModel):
@@ -70,27 +68,6 @@ EVENTS: dict[str, type[_Event]] = {
     "language_change": LanguageChange,
     "cursor_position": CursorPosition,
 }
-
-
-class Bases:
-    """Texts a client may have based its next text on, each with the document state behind it."""
-
-    def __init__(self, depth: int = 4) -> None:
-        self._items: deque[tuple[str, bytes]] = deque(maxlen=depth)
-
-    def remember(self, text: str, state: bytes) -> None:
-        self._items.append((text, state))
-
-    def closest(self, text: str) -> YDoc:
-        """A document at the remembered base that ``text`` differs least from (latest on ties)."""
-        best = min(reversed(self._items), key=lambda item: change_size(item[0], text))
-        doc: YDoc = Doc()
-        doc.apply_update(best[1])
-        return doc
-
-
-def change_size(old: str, new: str) -> int:
-    return sum(len(e.insert) + e.end - e.start for e in diff(old, new))
 
 
 class BadEvent(Exception):
@@ -125,7 +102,7 @@ class JsonClient:
         self._max_code = max_code_chars
         self._errors = 0
         self._awareness_id = random.getrandbits(30) | (1 << 30)
-        self._bases = Bases()
+        self._bases = Bases()  # versions this client was sent or sent, for its next text
         self._sent_code = ""
         self._sent_language = ""
         self._changed_by: str | None = None
@@ -136,6 +113,14 @@ class JsonClient:
     def user_id(self) -> str | None:
         return None if self.participant is None else self.participant.id
 
+    @property
+    def actor(self) -> Actor:
+        """Who this connection speaks for: its participant once it named one."""
+        if self.participant is None:
+            return Actor(Via.JSON, connection=self.id)
+        role = role_of(self.participant.role)
+        return Actor(Via.JSON, self.participant.id, role, self.id)
+
     # ------------------------------------------------------------ outgoing
     def _emit(self, kind: str, data: dict[str, Any]) -> None:
         self._outbox.send_text(json.dumps({"type": kind, "data": data}, ensure_ascii=False))
@@ -143,7 +128,7 @@ class JsonClient:
     def start(self) -> None:
         """The current state first: the full code, the language, then the cursors."""
         self._sent_code, self._sent_language = self.room.code, self.room.language
-        self._bases.remember(self._sent_code, self.room.doc.get_update())
+        self._bases.remember(self.room.base())
         stamp = now_ms()
         self._emit("code_change", {"code": self._sent_code, "userId": None, "timestamp": stamp})
         self._emit(
@@ -153,10 +138,13 @@ class JsonClient:
         present = [Change(cid, e.state) for cid, e in self.room.awareness.entries.items()]
         self.awareness_changed(present, None)
 
-    def document_changed(self, origin: object) -> None:
-        if origin is self:
+    def document_changed(self, actor: Actor) -> None:
+        if actor.connection == self.id:
             return
-        self._changed_by = getattr(origin, "user_id", None)
+        self._changed_by = actor.participant_id
+        self._schedule_flush()
+
+    def _schedule_flush(self) -> None:
         if self._flush is None:
             loop = asyncio.get_running_loop()
             delay = max(0.0, self._last_flush + COALESCE_S - loop.time())
@@ -168,7 +156,7 @@ class JsonClient:
         code, language, stamp = self.room.code, self.room.language, now_ms()
         if code != self._sent_code:
             self._sent_code = code
-            self._bases.remember(code, self.room.doc.get_update())
+            self._bases.remember(self.room.base())  # encoded once per version for everyone
             self._emit(
                 "code_change", {"code": code, "userId": self._changed_by, "timestamp": stamp}
             )
@@ -179,8 +167,8 @@ class JsonClient:
                 {"language": language, "userId": self._changed_by, "timestamp": stamp},
             )
 
-    def awareness_changed(self, changes: list[Change], origin: object) -> None:
-        if origin is self:
+    def awareness_changed(self, changes: list[Change], connection: int | None) -> None:
+        if connection == self.id:
             return
         for change in changes:
             if change.state == NULL_STATE or change.client_id == self._awareness_id:
@@ -206,7 +194,7 @@ class JsonClient:
         else:
             self._emit("user_leave", {"userId": participant.id, "timestamp": now_ms()})
 
-    async def close(self, code: int, reason: str) -> None:
+    async def close(self, code: CloseCode, reason: str) -> None:
         self.stop()
         await self._outbox.close(code, reason)
 
@@ -224,7 +212,7 @@ class JsonClient:
             self._errors += 1
             self._emit("error", {"message": str(exc), "code": exc.code})
             if self._errors >= self._max_errors:
-                await self.close(POLICY_VIOLATION, "too many invalid events")
+                await self.close(CloseCode.POLICY_VIOLATION, "too many invalid events")
             return
         self._errors = 0
 
@@ -263,27 +251,13 @@ class JsonClient:
     def _code_change(self, code: str) -> None:
         if len(code) > self._max_code:
             raise BadEvent("INVALID_EVENT", f"code_change: at most {self._max_code} characters")
-        shadow = self._bases.closest(code)
-        updates: list[bytes] = []
-
-        def collect(event: TransactionEvent) -> None:
-            updates.append(event.update)
-
-        subscription = shadow.observe(collect)
-        try:
-            with shadow.transaction(origin="json"):
-                replace_text(code_text(shadow), code)
-        finally:
-            shadow.unobserve(subscription)
-        for update in updates:
-            self.room.apply_update(update, self)
-        if self.room.code == code:
+        room = self.room
+        room.write_code(code, self.actor, room.closest_base(code, self._bases), self._bases)
+        if room.code == code:
             self._sent_code = code
-            self._bases.remember(code, self.room.doc.get_update())
         else:  # merged with edits this client had not seen: it gets the result
-            self._bases.remember(code, shadow.get_update())
             self._changed_by = self.user_id
-            self.document_changed(None)
+            self._schedule_flush()
 
     def _language_change(self, language: str) -> None:
         def change(doc: YDoc) -> None:
@@ -291,7 +265,7 @@ class JsonClient:
 
         if self.room.language != language:
             self._sent_language = language
-            self.room.edit(change, self)
+            self.room.edit(change, self.actor)
 
     def _cursor(self, position: Position) -> None:
         user: dict[str, Any] = {"id": self.user_id}

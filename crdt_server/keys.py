@@ -6,13 +6,9 @@ from aiohttp import web
 
 from storage import Storage
 
-from .presence import Presence
-from .rooms import RoomManager
+from .live import Live
 from .settings import Settings
-from .update_log import UpdateLog
 
 SETTINGS = web.AppKey("settings", Settings)
 STORAGE = web.AppKey("storage", Storage)
-UPDATE_LOG = web.AppKey("update_log", UpdateLog)
-ROOMS = web.AppKey("rooms", RoomManager)
-PRESENCE = web.AppKey("presence", Presence)
+LIVE = web.AppKey("live", Live)

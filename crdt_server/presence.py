@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 
-from storage import Storage, StorageError
+from storage import SessionStore, StorageError
 
 from .rooms import RoomManager
 
@@ -19,7 +19,7 @@ log = logging.getLogger(__name__)
 class Presence:
     """Socket counts per (session, participant)."""
 
-    def __init__(self, storage: Storage, rooms: RoomManager) -> None:
+    def __init__(self, storage: SessionStore, rooms: RoomManager) -> None:
         self._storage = storage
         self._rooms = rooms
         self._sockets: dict[tuple[str, str], int] = {}

@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import IntEnum
 
+from .close_codes import CloseCode
+
 
 class MessageType(IntEnum):
     SYNC = 0
@@ -26,7 +28,7 @@ class SyncType(IntEnum):
 class ProtocolError(ValueError):
     """A frame that does not follow the protocol; closes its socket with 1003 or 1007."""
 
-    def __init__(self, message: str, close_code: int = 1007) -> None:
+    def __init__(self, message: str, close_code: CloseCode = CloseCode.INVALID_DATA) -> None:
         super().__init__(message)
         self.close_code = close_code
 
@@ -94,11 +96,11 @@ def decode(frame: bytes) -> Message:
     if kind == MessageType.SYNC:
         subtype, pos = read_varuint(frame, pos)
         if subtype not in (SyncType.STEP1, SyncType.STEP2, SyncType.UPDATE):
-            raise ProtocolError(f"unknown sync message {subtype}", 1003)
+            raise ProtocolError(f"unknown sync message {subtype}", CloseCode.UNSUPPORTED_DATA)
     elif kind == MessageType.QUERY_AWARENESS:
         return Message(kind, subtype, b"", pos == len(frame))
     elif kind != MessageType.AWARENESS:
-        raise ProtocolError(f"unsupported message type {kind}", 1003)
+        raise ProtocolError(f"unsupported message type {kind}", CloseCode.UNSUPPORTED_DATA)
     payload, pos = read_bytes(frame, pos)
     return Message(kind, subtype, payload, pos == len(frame))
 

@@ -3,12 +3,14 @@
 Everything here is synchronous and runs on the event loop, so a message is
 applied, forwarded and queued for the log without yielding in between. A
 client's update is forwarded to the other synced peers as the very bytes it
-arrived in; server-side edits (REST, JSON clients) go through :meth:`Room.edit`.
+arrived in; server-side edits (REST, JSON clients) go through :meth:`Room.edit`
+and :meth:`Room.write_code`. Every change names its :class:`~crdt_server.core.actor.Actor`.
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 from collections.abc import Callable
 from typing import Any, Protocol
@@ -19,9 +21,14 @@ from storage import ParticipantRecord
 
 from . import protocol
 from .awareness import Awareness, Change
+from .clock import now_ms
+from .close_codes import CloseCode
 from .connection import Peer
-from .document import YDoc, read_code, read_language
+from .core.actor import Actor
+from .document import YDoc, code_text, read_code, read_language
+from .merge import Base, Bases, closest, edit_of
 from .protocol import EMPTY_UPDATE, MessageType, ProtocolError, SyncType
+from .textdiff import replace_text
 from .update_log import UpdateLog
 
 log = logging.getLogger(__name__)
@@ -30,22 +37,27 @@ log = logging.getLogger(__name__)
 class RoomListener(Protocol):
     """Something that follows a room without speaking y-websocket (a JSON client)."""
 
-    def document_changed(self, origin: object) -> None:
-        """The code or the metadata changed; ``origin`` is the peer, listener or a server tag."""
+    def document_changed(self, actor: Actor) -> None:
+        """The code or the metadata changed, by ``actor``."""
 
-    def awareness_changed(self, changes: list[Change], origin: object) -> None:
-        """Awareness entries changed."""
+    def awareness_changed(self, changes: list[Change], connection: int | None) -> None:
+        """Awareness entries changed, sent by ``connection`` (None: the server)."""
 
     def presence_changed(self, participant: ParticipantRecord, online: bool) -> None:
         """A participant's first socket opened, or their last one closed."""
 
-    async def close(self, code: int, reason: str) -> None:
+    async def close(self, code: CloseCode, reason: str) -> None:
         """Close the connection behind the listener."""
 
 
 def _is_panic(exc: BaseException) -> bool:
     """pyo3's PanicException derives from BaseException; treat it as a bad input."""
     return type(exc).__name__ == "PanicException"
+
+
+def version_tag(state: bytes) -> str:
+    """A short tag naming a document state (pycrdt encodes a state deterministically)."""
+    return hashlib.blake2b(state, digest_size=8).hexdigest()
 
 
 class Room:
@@ -58,18 +70,39 @@ class Room:
         self.awareness = Awareness()
         self.version = 0  # bumped on every accepted change
         self.history_version = 0  # the version last written to history
+        self.changed_at = 0  # when the last change was accepted (Unix ms)
         self.listeners: dict[int, RoomListener] = {}
         self.unload_timer: asyncio.TimerHandle | None = None
+        self.bases = Bases()  # versions REST clients were shown, for their next write
         self._log = update_log
+        self._cached_at = -1  # the version the cached views below belong to
+        self._code: str | None = None
+        self._base: Base | None = None
 
     # ------------------------------------------------------------ views
+    def _cache(self) -> None:
+        if self._cached_at != self.version:
+            self._cached_at, self._code, self._base = self.version, None, None
+
     @property
     def code(self) -> str:
-        return read_code(self.doc)
+        """The code, read once per version however many clients ask."""
+        self._cache()
+        if self._code is None:
+            self._code = read_code(self.doc)
+        return self._code
 
     @property
     def language(self) -> str:
         return read_language(self.doc)
+
+    def base(self) -> Base:
+        """The current version with its full state, encoded once per version."""
+        self._cache()
+        if self._base is None:
+            state = self.doc.get_update()
+            self._base = Base(version_tag(state), self.code, state)
+        return self._base
 
     # ------------------------------------------------------------ peers
     def add(self, peer: Peer) -> None:
@@ -125,7 +158,9 @@ class Room:
                 self._answer_step1(peer, message.payload)
             else:
                 exact = message.subtype == SyncType.UPDATE and message.exact
-                self.apply_update(message.payload, peer, frame if exact else None, exclude=peer)
+                self.apply_update(
+                    message.payload, peer.actor, frame if exact else None, exclude=peer
+                )
         elif message.type == MessageType.AWARENESS:
             self.apply_awareness(message.payload, peer, frame if message.exact else None)
         else:  # query awareness
@@ -146,18 +181,19 @@ class Room:
     def apply_update(
         self,
         update: bytes,
-        origin: object,
+        actor: Actor,
         frame: bytes | None = None,
         *,
         exclude: Peer | None = None,
-    ) -> None:
-        """Apply a client's update, forward it to the others, queue it for the log.
+    ) -> bool:
+        """Apply ``actor``'s update, forward it to the others, queue it for the log.
 
         ``frame`` is the update's message as it arrived, forwarded as is when given;
         ``exclude`` is the peer it came from, which does not get it back.
+        Returns False for an empty update (nothing applied).
         """
         if update == EMPTY_UPDATE:
-            return
+            return False
         try:
             self.doc.apply_update(update)
         except BaseException as exc:
@@ -165,28 +201,30 @@ class Room:
                 raise ProtocolError("update could not be applied") from exc
             raise
         self.broadcast(frame or protocol.sync_update(update), exclude=exclude)
-        self._accepted(update, origin)
+        self._accepted(update, actor)
+        return True
 
     def apply_awareness(self, update: bytes, origin: Peer | None, frame: bytes | None) -> None:
-        changes, rewritten = self.awareness.apply(update, None if origin is None else origin.id)
+        connection = None if origin is None else origin.id
+        changes, rewritten = self.awareness.apply(update, connection)
         if not changes:
             return
         message = rewritten or frame or protocol.awareness_message(update)
         self.broadcast(message, exclude=None, awareness=True)
-        self._awareness_changed(changes, origin)
+        self._awareness_changed(changes, connection)
 
     def set_awareness(self, owner: int, client_id: int, state: dict[str, Any] | None) -> None:
         """Publish an awareness state on behalf of a connection that is not a Yjs client."""
         message, change = self.awareness.set_local(client_id, state, owner)
         self.broadcast(message, exclude=None, awareness=True)
-        self._awareness_changed([change], self.listeners.get(owner))
+        self._awareness_changed([change], owner)
 
-    def _awareness_changed(self, changes: list[Change], origin: object) -> None:
+    def _awareness_changed(self, changes: list[Change], connection: int | None) -> None:
         for listener in list(self.listeners.values()):
-            listener.awareness_changed(changes, origin)
+            listener.awareness_changed(changes, connection)
 
     # ------------------------------------------------------------ server edits
-    def edit(self, change: Callable[[YDoc], Any], origin: object) -> bool:
+    def edit(self, change: Callable[[YDoc], Any], actor: Actor) -> bool:
         """Run ``change`` in one transaction and share the result like a client's update."""
         updates: list[bytes] = []
 
@@ -195,18 +233,48 @@ class Room:
 
         subscription = self.doc.observe(collect)
         try:
-            with self.doc.transaction(origin=str(origin)):
+            with self.doc.transaction(origin=actor.label):
                 change(self.doc)
         finally:
             self.doc.unobserve(subscription)
+        changed = False
         for update in updates:
             if update != EMPTY_UPDATE:
                 self.broadcast(protocol.sync_update(update), exclude=None)
-                self._accepted(update, origin)
-        return bool(updates)
+                self._accepted(update, actor)
+                changed = True
+        return changed
 
-    def _accepted(self, update: bytes, origin: object) -> None:
+    def write_code(
+        self, text: str, actor: Actor, base: Base | None = None, remember: Bases | None = None
+    ) -> bool:
+        """Make the code ``text`` as an edit of ``base`` (None: of the current version).
+
+        Edits others made since ``base`` survive: they merge with this one. ``remember``
+        keeps the writer's resulting version, the base of its next write.
+        """
+        current = self._base if self._cached_at == self.version else None
+        if base is None or (current is not None and current.version == base.version):
+            changed = self.edit(lambda doc: replace_text(code_text(doc), text), actor)
+            if remember is not None:
+                remember.remember(self.base())
+            return changed
+        updates, shadow = edit_of(base, text)
+        changed = False
+        for update in updates:
+            changed = self.apply_update(update, actor) or changed
+        if remember is not None:
+            state = shadow.get_update()
+            remember.remember(Base(version_tag(state), text, state))
+        return changed
+
+    def closest_base(self, text: str, bases: Bases) -> Base | None:
+        """The version of ``bases`` ``text`` was made from; None when it is the current one."""
+        return closest(self.code, bases, text)
+
+    def _accepted(self, update: bytes, actor: Actor) -> None:
         self.version += 1
-        self._log.append(self.session_id, update)
+        self.changed_at = now_ms()
+        self._log.append(self.session_id, update, self.changed_at)
         for listener in list(self.listeners.values()):
-            listener.document_changed(origin)
+            listener.document_changed(actor)

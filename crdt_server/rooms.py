@@ -9,19 +9,36 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from typing import Protocol
 
 from pycrdt import Doc
 
-from storage import Storage
+from storage import DocumentStore, HistoryStore, StorageError, StoredDocument
 
+from .clock import now_ms
+from .close_codes import CloseCode, close_for
 from .connection import Peer
-from .document import YDoc, read_code, read_language
+from .core.errors import SessionError
+from .document import YDoc
 from .room import Room, RoomListener
-from .update_log import UpdateLog, now_ms
+from .update_log import UpdateLog
 
 log = logging.getLogger(__name__)
 
-GOING_AWAY = 1001
+
+class RoomStore(DocumentStore, HistoryStore, Protocol):
+    """What rooms persist: their documents and the timed history of their code."""
+
+
+def build_doc(stored: StoredDocument, session_id: str) -> YDoc:
+    """A document from its snapshot and log tail; an unreadable entry is skipped and logged."""
+    doc: YDoc = Doc()
+    for update in ([stored.snapshot] if stored.snapshot else []) + stored.updates:
+        try:
+            doc.apply_update(update)
+        except Exception:
+            log.exception("skipping an unreadable stored update of %s", session_id)
+    return doc
 
 
 class RoomManager:
@@ -29,7 +46,7 @@ class RoomManager:
 
     def __init__(
         self,
-        storage: Storage,
+        storage: RoomStore,
         update_log: UpdateLog,
         *,
         grace_s: float,
@@ -47,7 +64,7 @@ class RoomManager:
     def snapshot_of(self, session_id: str) -> bytes | None:
         """The full state of a loaded document (the update log's compaction source)."""
         room = self.rooms.get(session_id)
-        return None if room is None else room.doc.get_update()
+        return None if room is None else room.base().state
 
     # ------------------------------------------------------------ lifecycle
     def start(self) -> None:
@@ -56,7 +73,9 @@ class RoomManager:
     async def close_peers(self) -> None:
         """Close every socket (shutdown step one: handlers return, nothing new arrives)."""
         peers = [peer for room in self.rooms.values() for peer in room.connections()]
-        await asyncio.gather(*(peer.close(GOING_AWAY, "server shutting down") for peer in peers))
+        await asyncio.gather(
+            *(peer.close(CloseCode.GOING_AWAY, "server shutting down") for peer in peers)
+        )
 
     async def close(self) -> None:
         """Flush and compact every room (graceful shutdown)."""
@@ -85,18 +104,18 @@ class RoomManager:
             task.add_done_callback(lambda _t: self._loads.pop(session_id, None))
         return await asyncio.shield(task)
 
+    async def stored(self, session_id: str) -> YDoc:
+        """The session's document as stored, without loading a room (a read of an idle one)."""
+        await self.log.flush()  # what the last incarnation accepted is in storage first
+        return build_doc(await self.storage.load_document(session_id), session_id)
+
     async def _load(self, session_id: str) -> Room:
         await self.log.flush()  # updates of an earlier incarnation must be in storage first
         stored = await self.storage.load_document(session_id)
-        doc: YDoc = Doc()
-        for update in ([stored.snapshot] if stored.snapshot else []) + stored.updates:
-            try:
-                doc.apply_update(update)
-            except Exception:
-                log.exception("skipping an unreadable stored update of %s", session_id)
-        room = Room(session_id, doc, self.log)
+        room = Room(session_id, build_doc(stored, session_id), self.log)
+        room.bases.remember(room.base())  # what a reader of the idle session saw
         self.rooms[session_id] = room
-        self.log.track(session_id, len(stored.updates), stored.tail_bytes)
+        self.log.track(session_id, len(stored.updates), stored.tail_bytes, stored.last_seq)
         self._schedule_unload(room)
         log.info("room %s loaded (%d logged updates)", session_id, len(stored.updates))
         return room
@@ -157,11 +176,11 @@ class RoomManager:
 
     async def _persist(self, room: Room) -> None:
         """Flush the log, compact the document and take a history snapshot if it changed."""
-        await self.log.compact(room.session_id, room.doc.get_update())
+        await self.log.compact(room.session_id)
         await self._record_history(room)
 
     # ------------------------------------------------------------ deletion
-    async def discard(self, session_id: str, code: int, reason: str) -> None:
+    async def discard(self, session_id: str, why: SessionError) -> None:
         """Close a deleted or expired session's sockets and drop its room unsaved."""
         room = self.rooms.pop(session_id, None)
         self.log.forget(session_id)
@@ -169,6 +188,7 @@ class RoomManager:
             return
         if room.unload_timer is not None:
             room.unload_timer.cancel()
+        code, reason = close_for(why)
         await asyncio.gather(*(peer.close(code, reason) for peer in room.connections()))
         room.peers.clear()
         room.listeners.clear()
@@ -179,10 +199,8 @@ class RoomManager:
             return
         version = room.version
         try:
-            await self.storage.add_history(
-                room.session_id, now_ms(), read_code(room.doc), read_language(room.doc)
-            )
-        except Exception:
+            await self.storage.add_history(room.session_id, now_ms(), room.code, room.language)
+        except StorageError:
             log.exception("history snapshot of %s failed", room.session_id)
             return
         room.history_version = version

@@ -86,6 +86,11 @@ class Settings(BaseSettings):
     execution_max_output_bytes: int = Field(
         64 * 1024, ge=1024, description="stdout and stderr kept per run; the rest is cut."
     )
+    execution_esbuild_path: str = Field(
+        "",
+        description="esbuild binary for TypeScript runs; empty: where "
+        "scripts/install-execution.sh installs it.",
+    )
     execution_allow_unsandboxed: bool = Field(
         False,
         description="DANGER: run code WITHOUT the sandbox when bubblewrap is unusable. "

@@ -4,18 +4,19 @@ Rooms call :meth:`UpdateLog.append` on the broadcast path: it only queues.
 A writer task commits the queue as one transaction per group-commit window,
 and compacts a document into its snapshot once its log tail grows past a
 count or byte threshold. Commits and compactions are serialised by one lock,
-so a snapshot always contains every update already in the log.
+and a snapshot is taken after the commit, under that lock, so it contains
+every entry it folds. Compaction names the last entry it folds and storage
+deletes only up to it; a document whose tail is empty is not rewritten.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from storage import PendingUpdate, Storage, StorageError
+from storage import Appended, DocumentStore, PendingUpdate, StorageError
 
 log = logging.getLogger(__name__)
 
@@ -23,14 +24,19 @@ log = logging.getLogger(__name__)
 SnapshotSource = Callable[[str], bytes | None]
 
 
-def now_ms() -> int:
-    return int(time.time() * 1000)
-
-
 @dataclass(slots=True)
 class _Tail:
+    """A loaded document's log tail, and the entry up to which it holds every one."""
+
     updates: int = 0
     size: int = 0
+    folded: int = 0
+
+    def committed(self, span: Appended, size: int) -> None:
+        self.updates += span.last - span.first + 1
+        self.size += size
+        if span.first == self.folded + 1:  # no entry by anyone else in between
+            self.folded = span.last
 
 
 class UpdateLog:
@@ -38,7 +44,7 @@ class UpdateLog:
 
     def __init__(
         self,
-        storage: Storage,
+        storage: DocumentStore,
         *,
         interval_s: float,
         compact_updates: int,
@@ -78,18 +84,18 @@ class UpdateLog:
                 await asyncio.sleep(1.0)  # storage failing: retry later, keep the queue
 
     # ------------------------------------------------------------ the queue
-    def track(self, session_id: str, updates: int, size: int) -> None:
+    def track(self, session_id: str, updates: int, size: int, folded: int) -> None:
         """Record the log tail a loaded document came with (compacted soon if too long)."""
-        self._tails[session_id] = _Tail(updates, size)
+        self._tails[session_id] = _Tail(updates, size, folded)
         if self._over_threshold(self._tails[session_id]):
             self._wake.set()
 
     def forget(self, session_id: str) -> None:
         self._tails.pop(session_id, None)
 
-    def append(self, session_id: str, data: bytes) -> None:
-        """Queue one accepted update; returns at once."""
-        self._pending.append(PendingUpdate(session_id, data, now_ms()))
+    def append(self, session_id: str, data: bytes, at: int) -> None:
+        """Queue one update accepted at ``at``; returns at once."""
+        self._pending.append(PendingUpdate(session_id, data, at))
         self._wake.set()
 
     @property
@@ -102,37 +108,50 @@ class UpdateLog:
     async def flush(self) -> bool:
         """Commit everything queued now and compact long tails; False if storage failed."""
         async with self._lock:
-            self._wake.clear()
-            batch, self._pending = self._pending, []
-            try:
-                await self._storage.append_updates(batch)
-            except (StorageError, OSError, ValueError):
-                log.exception("committing %d updates failed; will retry", len(batch))
-                self._pending[:0] = batch
-                self._wake.set()
+            if not await self._commit_locked():
                 return False
-            for update in batch:
-                tail = self._tails.setdefault(update.session_id, _Tail())
-                tail.updates += 1
-                tail.size += len(update.data)
             due = [sid for sid, tail in self._tails.items() if self._over_threshold(tail)]
             for session_id in due:
-                state = self._snapshot_of(session_id)
-                if state is not None:
-                    await self._compact_locked(session_id, state)
+                await self._compact_locked(session_id)
             return True
 
-    async def compact(self, session_id: str, state: bytes) -> None:
-        """Commit the queue, then make ``state`` the document's snapshot."""
-        await self.flush()
-        async with self._lock:
-            await self._compact_locked(session_id, state)
-
-    async def _compact_locked(self, session_id: str, state: bytes) -> None:
+    async def _commit_locked(self) -> bool:
+        self._wake.clear()
+        batch, self._pending = self._pending, []
         try:
-            await self._storage.compact(session_id, state)
-        except (StorageError, OSError, ValueError):
+            appended = await self._storage.append_updates(batch)
+        except StorageError:
+            log.exception("committing %d updates failed; will retry", len(batch))
+            self._pending[:0] = batch
+            self._wake.set()
+            return False
+        sizes: dict[str, int] = {}
+        for update in batch:
+            sizes[update.session_id] = sizes.get(update.session_id, 0) + len(update.data)
+        for session_id, span in appended.items():
+            tail = self._tails.get(session_id)
+            if tail is not None:
+                tail.committed(span, sizes[session_id])
+        return True
+
+    async def compact(self, session_id: str) -> None:
+        """Commit the queue, then fold the loaded document's log into its snapshot."""
+        async with self._lock:
+            if await self._commit_locked():
+                await self._compact_locked(session_id)
+
+    async def _compact_locked(self, session_id: str) -> None:
+        tail = self._tails.get(session_id)
+        if tail is None or tail.updates == 0:
+            return  # nothing logged since the snapshot: it is current
+        state = self._snapshot_of(session_id)  # after the commit: holds every folded entry
+        if state is None:
+            return
+        folded = tail.folded
+        try:
+            await self._storage.compact(session_id, state, folded)
+        except StorageError:
             log.exception("compacting %s failed; the log is kept", session_id)
             return
-        self._tails[session_id] = _Tail()
-        log.debug("compacted %s into %d bytes", session_id, len(state))
+        tail.updates = tail.size = 0
+        log.debug("compacted %s up to entry %d into %d bytes", session_id, folded, len(state))

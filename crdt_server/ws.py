@@ -16,20 +16,21 @@ from collections import deque
 
 from aiohttp import WSMessage, WSMsgType, web
 
-from storage import SESSION_ID, ParticipantRecord, StorageError
+from storage import ParticipantRecord
 
+from .close_codes import CloseCode, close_for
 from .connection import next_connection_id
+from .core.actor import Actor, Via
+from .core.errors import InvalidInput, SessionError
+from .core.sessions import actor_for
 from .json_bridge import JsonClient
-from .keys import PRESENCE, ROOMS, SETTINGS, STORAGE
+from .keys import LIVE, SETTINGS
 from .presence import Seat
 from .protocol import ProtocolError
 from .room import Room
-from .update_log import now_ms
 
 log = logging.getLogger(__name__)
 
-UNSUPPORTED = 1003
-TRY_AGAIN_LATER = 1013
 PROTOCOLS = ("json", "yjs", "y-websocket")
 
 
@@ -69,7 +70,7 @@ class Outbox:
         except (ConnectionError, RuntimeError):
             self.closing = True  # the socket went away; the handler cleans up
 
-    async def close(self, code: int, reason: str) -> None:
+    async def close(self, code: CloseCode, reason: str) -> None:
         self.closing = True
         await self._ws.close(code=code, message=reason.encode())
 
@@ -82,39 +83,19 @@ class Outbox:
 class SocketPeer(Outbox):
     """A y-websocket client: a room :class:`~crdt_server.connection.Peer`."""
 
-    def __init__(self, ws: web.WebSocketResponse, user_id: str | None) -> None:
+    def __init__(self, ws: web.WebSocketResponse, participant: ParticipantRecord | None) -> None:
         super().__init__(ws)
         self.id = next_connection_id()
-        self.user_id = user_id
+        self.actor = actor_for(participant, Actor(Via.YJS, connection=self.id))
         self.synced = False
 
 
-Refusal = tuple[int, str]
-
-
-async def _admit(request: web.Request, session_id: str) -> Refusal | ParticipantRecord | None:
-    """Why this socket may not join, as (close code, reason); else its participant, if named."""
-    if not SESSION_ID.match(session_id):
-        return 4400, "malformed session id"
+async def _admit(request: web.Request, session_id: str) -> ParticipantRecord | None:
+    """The participant this socket names, if any; raises the session core's refusals."""
     protocol = request.query.get("protocol")
     if protocol is not None and protocol not in PROTOCOLS:
-        return 4400, "unknown protocol: use json or yjs"
-    storage = request.app[STORAGE]
-    user_id = request.query.get("userId")
-    try:
-        record = await storage.get_session(session_id)
-        participant = (
-            None if user_id is None else await storage.get_participant(session_id, user_id)
-        )
-    except StorageError:
-        log.exception("session lookup failed for a socket")
-        return TRY_AGAIN_LATER, "storage unavailable"
-    if record is None:
-        return 4404, "session not found"
-    if record.expires_at <= now_ms():
-        return 4410, "session expired"
-    if user_id is not None and participant is None:
-        return 4404, "participant not found"
+        raise InvalidInput("unknown protocol: use json or yjs")
+    _, participant = await request.app[LIVE].sessions.admit(session_id, request.query.get("userId"))
     return participant
 
 
@@ -135,7 +116,8 @@ async def _serve_yjs(
         if message.type == WSMsgType.BINARY:
             frame = message.data
         elif message.type == WSMsgType.TEXT:
-            await peer.close(UNSUPPORTED, "text frames are not part of the y-websocket protocol")
+            reason = "text frames are not part of the y-websocket protocol"
+            await peer.close(CloseCode.UNSUPPORTED_DATA, reason)
             return
         else:
             return
@@ -149,7 +131,8 @@ async def _serve_json(ws: web.WebSocketResponse, client: JsonClient, first: str 
         if message.type == WSMsgType.TEXT:
             await client.receive(message.data)
         elif message.type == WSMsgType.BINARY:
-            await client.close(UNSUPPORTED, "binary frames are not part of the JSON protocol")
+            reason = "binary frames are not part of the JSON protocol"
+            await client.close(CloseCode.UNSUPPORTED_DATA, reason)
             return
         else:
             return
@@ -172,12 +155,16 @@ async def websocket(request: web.Request) -> web.StreamResponse:
     )
     await ws.prepare(request)
     session_id = request.match_info["sessionId"]
-    admission = await _admit(request, session_id)
-    if isinstance(admission, tuple):
-        await ws.close(code=admission[0], message=admission[1].encode())
+    try:
+        admission = await _admit(request, session_id)
+    except SessionError as exc:
+        code, reason = close_for(exc)
+        if code == CloseCode.TRY_AGAIN_LATER:
+            log.error("refusing a socket of %s: %s", session_id, exc)
+        await ws.close(code=code, message=reason.encode())
         return ws
     protocol = request.query.get("protocol")
-    loading = asyncio.ensure_future(request.app[ROOMS].get(session_id))  # load while we wait
+    loading = asyncio.ensure_future(request.app[LIVE].rooms.get(session_id))  # load meanwhile
     try:
         first = await _first_frame(ws, protocol)
         await loading
@@ -200,9 +187,10 @@ async def _run_yjs(
     participant: ParticipantRecord | None,
     first: bytes | None,
 ) -> None:
-    rooms = request.app[ROOMS]
-    peer = SocketPeer(ws, None if participant is None else participant.id)
-    seat = Seat(request.app[PRESENCE], session_id)
+    live = request.app[LIVE]
+    rooms = live.rooms
+    peer = SocketPeer(ws, participant)
+    seat = Seat(live.presence, session_id)
     room: Room | None = None
     try:
         if participant is not None:
@@ -222,15 +210,19 @@ async def _run_json(
     participant: ParticipantRecord | None,
     first: str | None,
 ) -> None:
-    rooms, storage, settings = request.app[ROOMS], request.app[STORAGE], request.app[SETTINGS]
+    live, settings = request.app[LIVE], request.app[SETTINGS]
+    rooms = live.rooms
     outbox = Outbox(ws)
-    seat = Seat(request.app[PRESENCE], session_id)
+    seat = Seat(live.presence, session_id)
     room = await rooms.get(session_id)
 
     async def bind(candidate: str) -> bool:
         """A seed client names itself in its first event instead of ``?userId=``."""
-        record: ParticipantRecord | None = await storage.get_participant(session_id, candidate)
-        if record is None or client.participant is not None:
+        try:
+            record = await live.sessions.participant(session_id, candidate)
+        except SessionError:
+            return False
+        if client.participant is not None:
             return False
         client.participant = record
         await seat.take(candidate)

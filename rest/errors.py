@@ -1,8 +1,10 @@
-"""The one error envelope and the middleware that puts every failure into it.
+"""The one error envelope, the one table of statuses, and the middleware that uses both.
 
 ``{"success": false, "error": "human message", "code": "MACHINE_CODE"}`` for
-every failure: our own errors, aiohttp's 404/405/413, validation errors and
-crashes (500, logged with the request id the response carries).
+every failure: the session core's refusals and the sandbox's, aiohttp's
+404/405/413, validation errors, and crashes (500, logged with the request id
+the response carries). :data:`PROBLEMS` maps each error type to its status and
+code; the OpenAPI generator documents every operation's errors from it.
 """
 
 from __future__ import annotations
@@ -11,9 +13,25 @@ import logging
 import re
 import secrets
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import web
+
+from crdt_server.core.errors import (
+    Forbidden,
+    InvalidInput,
+    NotFound,
+    ParticipantNotFound,
+    SessionDeleted,
+    SessionError,
+    SessionExpired,
+    SessionFull,
+    SessionNotFound,
+    Unavailable,
+    VersionUnknown,
+)
+from execution import ExecutionError, InvalidRunRequest, QueueFull, SandboxUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -22,39 +40,45 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 REQUEST_ID_HEADER = "X-Request-Id"
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
-_HTTP_CODES = {
-    400: "INVALID_REQUEST",
-    401: "UNAUTHORIZED",
-    403: "FORBIDDEN",
-    404: "NOT_FOUND",
-    405: "METHOD_NOT_ALLOWED",
-    408: "REQUEST_TIMEOUT",
-    409: "CONFLICT",
-    410: "GONE",
-    413: "PAYLOAD_TOO_LARGE",
-    415: "UNSUPPORTED_MEDIA_TYPE",
-    429: "RATE_LIMITED",
-    503: "SERVICE_UNAVAILABLE",
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """How one kind of failure looks over HTTP."""
+
+    status: int
+    code: str
+    summary: str
+
+
+PROBLEMS: dict[type[Exception], Problem] = {
+    InvalidInput: Problem(400, "INVALID_REQUEST", "Malformed request or failed validation"),
+    InvalidRunRequest: Problem(400, "INVALID_REQUEST", "Unknown language or bad run options"),
+    Forbidden: Problem(403, "FORBIDDEN", "The caller's role does not allow this"),
+    SessionNotFound: Problem(404, "SESSION_NOT_FOUND", "No such session"),
+    ParticipantNotFound: Problem(404, "PARTICIPANT_NOT_FOUND", "No such participant"),
+    NotFound: Problem(404, "NOT_FOUND", "No such item in the session"),
+    web.HTTPNotFound: Problem(404, "NOT_FOUND", "No such route"),
+    web.HTTPMethodNotAllowed: Problem(405, "METHOD_NOT_ALLOWED", "Wrong method"),
+    SessionFull: Problem(409, "SESSION_FULL", "The session has its maximum of participants"),
+    SessionExpired: Problem(410, "SESSION_EXPIRED", "The session has expired"),
+    SessionDeleted: Problem(410, "SESSION_EXPIRED", "The session was deleted"),
+    VersionUnknown: Problem(412, "VERSION_UNKNOWN", "The base version is no longer known"),
+    web.HTTPRequestEntityTooLarge: Problem(413, "PAYLOAD_TOO_LARGE", "Request body too large"),
+    QueueFull: Problem(429, "RATE_LIMITED", "Too many runs waiting"),
+    ExecutionError: Problem(500, "INTERNAL_ERROR", "The program could not be started"),
+    Unavailable: Problem(503, "SERVICE_UNAVAILABLE", "A dependency is unavailable"),
+    SandboxUnavailable: Problem(503, "SANDBOX_UNAVAILABLE", "Code execution is unavailable"),
 }
+_BY_STATUS = {400: "INVALID_REQUEST", 408: "REQUEST_TIMEOUT", 415: "UNSUPPORTED_MEDIA_TYPE"}
 
 
-class ApiError(Exception):
-    """A failure with a status, a machine code and a message meant for the client."""
-
-    def __init__(self, status: int, code: str, message: str, **extra: Any) -> None:
-        super().__init__(message)
-        self.status = status
-        self.code = code
-        self.message = message
-        self.extra = extra
-
-
-def not_found(code: str, message: str) -> ApiError:
-    return ApiError(404, code, message)
-
-
-def invalid(message: str, **extra: Any) -> ApiError:
-    return ApiError(400, "INVALID_REQUEST", message, **extra)
+def problem_for(kind: type[Exception]) -> Problem | None:
+    """The table's row for ``kind`` or its nearest listed base class."""
+    for base in kind.__mro__:
+        problem = PROBLEMS.get(base)
+        if problem is not None:
+            return problem
+    return None
 
 
 def envelope(status: int, code: str, message: str, **extra: Any) -> web.Response:
@@ -62,7 +86,8 @@ def envelope(status: int, code: str, message: str, **extra: Any) -> web.Response
     return web.json_response(body, status=status)
 
 
-def _request_id(request: web.Request) -> str:
+def request_id(request: web.Request) -> str:
+    """The caller's X-Request-Id when it is a safe token, else a fresh one."""
     given = request.headers.get(REQUEST_ID_HEADER, "")
     return given if _REQUEST_ID.match(given) else secrets.token_hex(8)
 
@@ -70,7 +95,9 @@ def _request_id(request: web.Request) -> str:
 def _from_http(exc: web.HTTPException, request: web.Request) -> web.StreamResponse:
     if exc.status < 400:
         raise exc  # redirects and the like pass through
-    code = _HTTP_CODES.get(exc.status, "INVALID_REQUEST" if exc.status < 500 else "INTERNAL_ERROR")
+    problem = problem_for(type(exc))
+    fallback = "INVALID_REQUEST" if exc.status < 500 else "INTERNAL_ERROR"
+    code = problem.code if problem else _BY_STATUS.get(exc.status, fallback)
     if exc.status == 404:
         message = f"no route for {request.method} {request.path}"
     elif exc.status == 405:
@@ -80,27 +107,31 @@ def _from_http(exc: web.HTTPException, request: web.Request) -> web.StreamRespon
     else:
         message = exc.reason
     response = envelope(exc.status, code, message)
-    for header in ("Allow",):
-        if header in exc.headers:
-            response.headers[header] = exc.headers[header]
+    if "Allow" in exc.headers:
+        response.headers["Allow"] = exc.headers["Allow"]
     return response
 
 
 @web.middleware
 async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Map every failure to the envelope; tag every response with its request id."""
-    request_id = _request_id(request)
+    rid = request_id(request)
     try:
         response = await handler(request)
-    except ApiError as exc:
-        response = envelope(exc.status, exc.code, exc.message, **exc.extra)
+    except (SessionError, ExecutionError) as exc:
+        problem = problem_for(type(exc))
+        assert problem is not None  # both bases are in the table
+        details = exc.details if isinstance(exc, SessionError) else {}
+        if problem.status >= 500:
+            log.error("request %s: %s %s: %s", rid, request.method, request.path, exc)
+        response = envelope(problem.status, problem.code, str(exc), **details)
     except web.HTTPException as exc:
         response = _from_http(exc, request)
     except Exception:
-        log.exception("request %s failed: %s %s", request_id, request.method, request.path)
+        log.exception("request %s failed: %s %s", rid, request.method, request.path)
         response = envelope(
-            500, "INTERNAL_ERROR", f"internal error (request id {request_id})", requestId=request_id
+            500, "INTERNAL_ERROR", f"internal error (request id {rid})", requestId=rid
         )
     if not response.prepared:
-        response.headers[REQUEST_ID_HEADER] = request_id
+        response.headers[REQUEST_ID_HEADER] = rid
     return response

@@ -1,29 +1,24 @@
-"""Code execution: ``POST /execute`` (seed 002) and runs shared in a session's document.
-
-A session run executes the live code in the live language, takes a history
-snapshot of that exact code, and appends the result to the document's
-``Y.Array`` "runs" (newest last, bounded), so every editor shows it at once.
-"""
+"""Code execution: ``POST /execute`` (seed 002) and runs shared in a session's document."""
 
 from __future__ import annotations
 
-import asyncio
-import secrets
-from typing import Any
-
 from aiohttp import web
-from pycrdt import Array
+from pydantic import ValidationError
 
-from crdt_server.document import YDoc
-from crdt_server.update_log import now_ms
+from crdt_server.core.errors import (
+    Forbidden,
+    InvalidInput,
+    ParticipantNotFound,
+    SessionExpired,
+    SessionNotFound,
+    Unavailable,
+)
+from execution import ExecutionError, InvalidRunRequest, QueueFull, SandboxUnavailable
 
-from .errors import ApiError
-from .execution import ExecutionError, Executor, RunResult
-from .keys import EXECUTOR, EXECUTOR_PROBE, SERVICES
+from .keys import LIVE
 from .models import (
     ExecuteRequest,
     ExecuteResponse,
-    ExecutionResult,
     LanguageList,
     LanguageModel,
     RunList,
@@ -34,51 +29,18 @@ from .models import (
     respond,
 )
 from .routing import Operation
-from .service import live_session
-
-RUNS = "runs"
-MAX_RUNS = 20
-
-
-def result_model(result: RunResult) -> ExecutionResult:
-    return ExecutionResult(
-        language=result.language,
-        stdout=result.stdout,
-        stderr=result.stderr,
-        exit_code=result.exit_code,
-        execution_time=result.execution_time_ms,
-        timed_out=result.timed_out,
-        memory_exceeded=result.memory_exceeded,
-        output_truncated=result.output_truncated,
-        sandboxed=result.sandboxed,
-    )
-
-
-async def executor(app: web.Application) -> Executor:
-    """The executor, once its start-up probe has finished."""
-    await asyncio.shield(app[EXECUTOR_PROBE])
-    return app[EXECUTOR]
-
-
-async def _run(
-    executor: Executor, code: str, language: str, stdin: str, timeout_ms: int | None
-) -> RunResult:
-    try:
-        return await executor.run(code, language, stdin=stdin, timeout_ms=timeout_ms)
-    except ExecutionError as exc:
-        status = {"SANDBOX_UNAVAILABLE": 503, "RATE_LIMITED": 429, "INVALID_REQUEST": 400}
-        raise ApiError(status.get(exc.code, 500), exc.code, str(exc)) from None
+from .views import ANONYMOUS, result_view, run_view
 
 
 async def execute(request: web.Request) -> web.StreamResponse:
     body = await read_body(request, ExecuteRequest)
-    engine = await executor(request.app)
-    result = await _run(engine, body.code, body.language, body.stdin or "", body.timeout_ms)
-    return respond(ExecuteResponse(data=result_model(result)))
+    engine = await request.app[LIVE].ready_executor()
+    result = await engine.run(body.code, body.language, body.stdin or "", body.timeout_ms)
+    return respond(ExecuteResponse(data=result_view(result)))
 
 
 async def languages(request: web.Request) -> web.StreamResponse:
-    engine = await executor(request.app)
+    engine = await request.app[LIVE].ready_executor()
     items = [
         LanguageModel(name=i.name, version=i.version, aliases=list(i.aliases), runtime=i.runtime)
         for i in engine.languages()
@@ -88,55 +50,35 @@ async def languages(request: web.Request) -> web.StreamResponse:
     )
 
 
-def runs_array(doc: YDoc) -> Array[Any]:
-    runs: Array[Any] = doc.get(RUNS, type=Array)
+async def execute_session(request: web.Request) -> web.StreamResponse:
+    live = request.app[LIVE]
+    record = await live.sessions.get(request.match_info["sessionId"])
+    body = await read_body(request, SessionExecuteRequest, empty_ok=True)
+    run = await live.runs.run(ANONYMOUS, record, body.user_id, body.stdin or "")
+    return respond(RunResponse(data=run_view(run)))
+
+
+def _valid_runs(stored: list[object]) -> list[RunModel]:
+    """The runs clients see; anything else a client wrote into the array is left out."""
+    runs = []
+    for item in stored:
+        try:
+            runs.append(RunModel.model_validate(item))
+        except ValidationError:
+            continue
     return runs
 
 
-def _append_run(doc: YDoc, run: dict[str, Any]) -> None:
-    runs = runs_array(doc)
-    runs.append(run)
-    if len(runs) > MAX_RUNS:
-        del runs[0 : len(runs) - MAX_RUNS]
-
-
-async def execute_session(request: web.Request) -> web.StreamResponse:
-    svc = request.app[SERVICES]
-    record = await live_session(svc, request.match_info["sessionId"])
-    body = await read_body(request, SessionExecuteRequest, empty_ok=True)
-    if (
-        body.user_id is not None
-        and await svc.storage.get_participant(record.id, body.user_id) is None
-    ):
-        raise ApiError(404, "PARTICIPANT_NOT_FOUND", f"participant {body.user_id} not found")
-    room = await svc.rooms.get(record.id)
-    code, language, started = room.code, room.language, now_ms()
-    result = await _run(await executor(request.app), code, language, body.stdin or "", None)
-    snapshot = await svc.storage.add_history(record.id, started, code, language)
-    run = RunModel(
-        id=secrets.token_hex(6),
-        user_id=body.user_id,
-        at=started,
-        history=snapshot,
-        code=code,
-        **result_model(result).model_dump(),
-    )
-    room = await svc.rooms.get(record.id)  # the room may have been reloaded meanwhile
-    room.edit(lambda doc: _append_run(doc, run.model_dump(by_alias=True)), "execute")
-    await svc.rooms.log.flush()
-    return respond(RunResponse(data=run))
-
-
 async def list_runs(request: web.Request) -> web.StreamResponse:
-    svc = request.app[SERVICES]
-    record = await live_session(svc, request.match_info["sessionId"])
-    room = await svc.rooms.get(record.id)
-    stored = runs_array(room.doc).to_py() or []
-    runs = [RunModel.model_validate(item) for item in stored if isinstance(item, dict)]
-    return respond(RunList(data=runs))
+    live = request.app[LIVE]
+    record = await live.sessions.get(request.match_info["sessionId"])
+    stored = await live.runs.stored_runs(ANONYMOUS, record)
+    return respond(RunList(data=_valid_runs(stored)))
 
 
 SESSION = "/sessions/{sessionId}"
+_LOOKUP = (InvalidInput, SessionNotFound, SessionExpired, Unavailable)
+_RUN = (InvalidRunRequest, web.HTTPRequestEntityTooLarge, QueueFull, ExecutionError)
 OPERATIONS = [
     Operation(
         "POST",
@@ -146,7 +88,7 @@ OPERATIONS = [
         "execution",
         body=ExecuteRequest,
         response=ExecuteResponse,
-        errors=(400, 413, 429, 503),
+        errors=(InvalidInput, *_RUN, SandboxUnavailable),
     ),
     Operation(
         "GET",
@@ -165,7 +107,7 @@ OPERATIONS = [
         "execution",
         body=SessionExecuteRequest,
         response=RunResponse,
-        errors=(400, 404, 410, 429, 503),
+        errors=(*_LOOKUP, ParticipantNotFound, Forbidden, *_RUN, SandboxUnavailable),
     ),
     Operation(
         "GET",
@@ -174,6 +116,6 @@ OPERATIONS = [
         "The session's runs, newest last",
         "execution",
         response=RunList,
-        errors=(400, 404, 410),
+        errors=(*_LOOKUP, Forbidden),
     ),
 ]

@@ -7,11 +7,11 @@ from importlib.metadata import PackageNotFoundError, version
 
 from aiohttp import web
 
-from crdt_server.update_log import now_ms
+from crdt_server.clock import now_ms
+from crdt_server.core.errors import Unavailable
 from storage import StorageError
 
-from .errors import ApiError
-from .keys import SERVICES, STARTED_AT
+from .keys import STARTED_AT, STORAGE
 from .models import Health, respond
 from .routing import Operation
 
@@ -25,9 +25,9 @@ def service_version() -> str:
 
 async def health(request: web.Request) -> web.StreamResponse:
     try:
-        await request.app[SERVICES].storage.ping()
+        await request.app[STORAGE].ping()
     except StorageError as exc:
-        raise ApiError(503, "SERVICE_UNAVAILABLE", f"database unavailable: {exc}") from None
+        raise Unavailable(f"database unavailable: {exc}") from None
     uptime = int((time.monotonic() - request.app[STARTED_AT]) * 1000)
     return respond(
         Health(
@@ -42,6 +42,12 @@ async def health(request: web.Request) -> web.StreamResponse:
 
 OPERATIONS = [
     Operation(
-        "GET", "/health", health, "Liveness and readiness", "health", response=Health, errors=(503,)
+        "GET",
+        "/health",
+        health,
+        "Liveness and readiness",
+        "health",
+        response=Health,
+        errors=(Unavailable,),
     ),
 ]

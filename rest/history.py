@@ -4,8 +4,16 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from .errors import invalid, not_found
-from .keys import SERVICES
+from crdt_server.core.errors import (
+    Forbidden,
+    InvalidInput,
+    NotFound,
+    SessionExpired,
+    SessionNotFound,
+    Unavailable,
+)
+
+from .keys import LIVE
 from .models import (
     HistoryItem,
     HistoryList,
@@ -14,30 +22,29 @@ from .models import (
     respond,
 )
 from .routing import Operation
-from .service import live_session
+from .views import ANONYMOUS
 
 
 async def list_history(request: web.Request) -> web.StreamResponse:
-    svc = request.app[SERVICES]
-    record = await live_session(svc, request.match_info["sessionId"])
-    entries = await svc.storage.list_history(record.id)
+    core = request.app[LIVE].sessions
+    record = await core.get(request.match_info["sessionId"])
+    entries = await core.history(ANONYMOUS, record)
     return respond(HistoryList(data=[HistoryItem(n=e.n, at=e.at, size=e.size) for e in entries]))
 
 
 async def get_snapshot(request: web.Request) -> web.StreamResponse:
-    svc = request.app[SERVICES]
-    record = await live_session(svc, request.match_info["sessionId"])
+    core = request.app[LIVE].sessions
+    record = await core.get(request.match_info["sessionId"])
     raw = request.match_info["n"]
-    if not raw.isdigit() or len(raw) > 9:
-        raise invalid("n: expected a positive snapshot number")
-    entry = await svc.storage.get_history(record.id, int(raw))
-    if entry is None:
-        raise not_found("NOT_FOUND", f"no snapshot {raw} in session {record.id}")
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 9:
+        raise InvalidInput("n: expected a positive snapshot number")
+    entry = await core.snapshot(ANONYMOUS, record, int(raw))
     snapshot = HistorySnapshot(n=entry.n, at=entry.at, code=entry.code, language=entry.language)
     return respond(HistorySnapshotEnvelope(data=snapshot))
 
 
 BASE = "/sessions/{sessionId}/history"
+_LOOKUP = (InvalidInput, SessionNotFound, SessionExpired, Forbidden, Unavailable)
 OPERATIONS = [
     Operation(
         "GET",
@@ -46,7 +53,7 @@ OPERATIONS = [
         "Timed snapshots of the code, oldest first",
         "history",
         response=HistoryList,
-        errors=(400, 404, 410),
+        errors=_LOOKUP,
     ),
     Operation(
         "GET",
@@ -55,6 +62,6 @@ OPERATIONS = [
         "One snapshot: the code and language at that time",
         "history",
         response=HistorySnapshotEnvelope,
-        errors=(400, 404, 410),
+        errors=(*_LOOKUP, NotFound),
     ),
 ]

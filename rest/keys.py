@@ -3,27 +3,10 @@
 
 from __future__ import annotations
 
-import asyncio
-
 from aiohttp import web
 
-from crdt_server.keys import ROOMS, SETTINGS, STORAGE, UPDATE_LOG
+from crdt_server.keys import LIVE, SETTINGS, STORAGE
 
-from .execution import Executor
-from .service import Services
-
-SERVICES = web.AppKey("services", Services)
-EXECUTOR = web.AppKey("executor", Executor)
-EXECUTOR_PROBE = web.AppKey("executor_probe", asyncio.Task[None])
 STARTED_AT = web.AppKey("started_at", float)
 
-__all__ = [
-    "EXECUTOR",
-    "EXECUTOR_PROBE",
-    "ROOMS",
-    "SERVICES",
-    "SETTINGS",
-    "STARTED_AT",
-    "STORAGE",
-    "UPDATE_LOG",
-]
+__all__ = ["LIVE", "SETTINGS", "STARTED_AT", "STORAGE"]

@@ -13,12 +13,17 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 from pydantic.alias_generators import to_camel
 
-from crdt_server.document import LANGUAGES
+from crdt_server.core.actor import Role
+from crdt_server.core.errors import InvalidInput
+from crdt_server.core.sessions import NewUser
+from crdt_server.document import Language
 
-from .errors import invalid
-
-Language = Literal[LANGUAGES]  # type: ignore[valid-type]
-Role = Literal["interviewer", "candidate"]
+#: A version tag as the session view gives it (``version``, and the ETag header).
+Version = Annotated[
+    str,
+    StringConstraints(pattern=r"^[0-9a-f]{16}$"),
+    Field(description="A version the caller read (the session's `version`)"),
+]
 
 ParticipantId = Annotated[
     str,
@@ -53,6 +58,9 @@ class UserInfo(RequestModel):
     name: Name | None = None
     color: Color | None = None
 
+    def new_user(self) -> NewUser:
+        return NewUser(self.id, self.name, self.color)
+
 
 class CreateSessionRequest(RequestModel):
     creator: UserInfo | None = None
@@ -63,11 +71,17 @@ class CreateSessionRequest(RequestModel):
 class UpdateSessionRequest(RequestModel):
     code: str | None = None
     language: Language | None = None
+    base_version: Version | None = Field(
+        None, description="The version `code` was made from; else the closest recent one"
+    )
 
 
 class PutCodeRequest(RequestModel):
     code: str
     language: Language | None = None
+    base_version: Version | None = Field(
+        None, description="The version `code` was made from; else the closest recent one"
+    )
 
 
 class JoinRequest(RequestModel):
@@ -104,6 +118,7 @@ class Session(Model):
     expires_at: int
     code: str
     language: str
+    version: str = Field(description="Names this state of the code; send it back as baseVersion")
     participants: list[Participant]
     creator_id: str
 
@@ -231,13 +246,13 @@ async def read_body(request: web.Request, model: type[M], *, empty_ok: bool = Fa
     if not raw.strip():
         if empty_ok:
             return model.model_validate({})
-        raise invalid("a JSON object body is required")
+        raise InvalidInput("a JSON object body is required")
     try:
         data = json.loads(raw)
     except (ValueError, UnicodeDecodeError) as exc:
-        raise invalid(f"malformed JSON body: {exc}") from None
+        raise InvalidInput(f"malformed JSON body: {exc}") from None
     if not isinstance(data, dict):
-        raise invalid("the body must be a JSON object")
+        raise InvalidInput("the body must be a JSON object")
     return validate(model, data)
 
 
@@ -247,7 +262,8 @@ def validate(model: type[M], data: Any) -> M:
     except ValidationError as exc:
         errors = exc.errors(include_url=False, include_context=False, include_input=False)
         fields = [{"field": ".".join(map(str, e["loc"])), "message": e["msg"]} for e in errors]
-        raise invalid("; ".join(_describe(e) for e in errors), fields=fields) from None
+        message = "; ".join(_describe(e) for e in errors)
+        raise InvalidInput(message, fields=fields) from None
 
 
 def respond(model: BaseModel, status: int = 200) -> web.Response:

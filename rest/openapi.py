@@ -12,24 +12,14 @@ from aiohttp import web
 from pydantic import BaseModel
 from pydantic.json_schema import JsonSchemaMode, models_json_schema
 
+from .errors import problem_for
 from .health import service_version
 from .models import ErrorEnvelope
 from .routing import API_PREFIX, Operation
 
 SPEC_PATH = API_PREFIX + "/openapi.json"
 _PARAM = re.compile(r"{(\w+)}")
-_STATUS_TEXT = {
-    200: "OK",
-    201: "Created",
-    204: "No Content",
-    400: "Invalid request",
-    404: "Not found",
-    409: "Session full",
-    410: "Session expired",
-    413: "Payload too large",
-    429: "Rate limited",
-    503: "Service unavailable",
-}
+_STATUS_TEXT = {200: "OK", 201: "Created", 204: "No Content"}
 SWAGGER_ASSETS = Path(swagger_ui.__file__).parent / "static"
 
 DOCS_PAGE = f"""<!doctype html>
@@ -60,6 +50,19 @@ def _json(schema: dict[str, Any]) -> dict[str, Any]:
     return {"application/json": {"schema": schema}}
 
 
+def _error_lines(op: Operation) -> dict[int, list[str]]:
+    """Per status, the machine codes the operation may answer with and what they mean."""
+    lines: dict[int, list[str]] = {}
+    for kind in op.errors:
+        problem = problem_for(kind)
+        if problem is None:
+            raise ValueError(f"{op.method} {op.path}: {kind.__name__} is not in PROBLEMS")
+        line = f"{problem.code}: {problem.summary}"
+        if line not in lines.setdefault(problem.status, []):
+            lines[problem.status].append(line)
+    return lines
+
+
 def _operation(op: Operation, refs: dict[Any, Any]) -> dict[str, Any]:
     error_ref = refs[(ErrorEnvelope, "serialization")]
     responses: dict[str, Any] = {}
@@ -67,11 +70,8 @@ def _operation(op: Operation, refs: dict[Any, Any]) -> dict[str, Any]:
     if op.response is not None:
         ok["content"] = _json(refs[(op.response, "serialization")])
     responses[str(op.status)] = ok
-    for status in op.errors:
-        responses[str(status)] = {
-            "description": _STATUS_TEXT.get(status, "Error"),
-            "content": _json(error_ref),
-        }
+    for status, lines in sorted(_error_lines(op).items()):
+        responses[str(status)] = {"description": "; ".join(lines), "content": _json(error_ref)}
     spec: dict[str, Any] = {
         "summary": op.summary,
         "tags": [op.tag],

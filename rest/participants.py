@@ -4,93 +4,87 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from crdt_server.update_log import now_ms
-from storage import SessionRecord
+from crdt_server.core.errors import (
+    Forbidden,
+    InvalidInput,
+    ParticipantNotFound,
+    SessionExpired,
+    SessionFull,
+    SessionNotFound,
+    Unavailable,
+)
+from crdt_server.core.sessions import NewUser
 
-from .errors import ApiError, not_found
-from .keys import SERVICES
+from .keys import LIVE
 from .models import (
     JoinRequest,
     Participant,
     ParticipantList,
     SessionEnvelope,
     UpdateParticipantRequest,
-    UserInfo,
     UsersRequest,
     read_body,
     respond,
 )
 from .routing import Operation
-from .service import join, live_session, participant_view, session_view
+from .views import ANONYMOUS, participant_view, session_view
 
 
-def _missing(participant_id: str) -> ApiError:
-    return not_found("PARTICIPANT_NOT_FOUND", f"participant {participant_id} not found")
-
-
-async def _join_and_show(
-    request: web.Request, record: SessionRecord, user: UserInfo | None
-) -> web.StreamResponse:
-    svc = request.app[SERVICES]
-    await join(svc, record.id, user)
-    fresh = await svc.storage.get_session(record.id) or record
-    return respond(SessionEnvelope(data=await session_view(svc, fresh)))
+async def _join(request: web.Request, body: type[JoinRequest] | type[UsersRequest]) -> web.Response:
+    core = request.app[LIVE].sessions
+    record = await core.get(request.match_info["sessionId"])
+    given = await read_body(request, body, empty_ok=True)
+    user: NewUser | None = None if given.user is None else given.user.new_user()
+    if isinstance(given, UsersRequest) and given.user is None:
+        user = given.new_user()  # seed 002 posts the user itself: {"name": ...}
+    return respond(SessionEnvelope(data=session_view(await core.join(record, user))))
 
 
 async def join_session(request: web.Request) -> web.StreamResponse:
-    record = await live_session(request.app[SERVICES], request.match_info["sessionId"])
-    body = await read_body(request, JoinRequest, empty_ok=True)
-    return await _join_and_show(request, record, body.user)
+    return await _join(request, JoinRequest)
 
 
 async def add_user(request: web.Request) -> web.StreamResponse:
     """Seed 002 posts the user itself (``{"name": ...}``); ``{"user": {...}}`` works too."""
-    record = await live_session(request.app[SERVICES], request.match_info["sessionId"])
-    body = await read_body(request, UsersRequest, empty_ok=True)
-    user = body.user or UserInfo(id=body.id, name=body.name, color=body.color)
-    return await _join_and_show(request, record, user)
+    return await _join(request, UsersRequest)
 
 
 async def list_participants(request: web.Request) -> web.StreamResponse:
-    svc = request.app[SERVICES]
-    record = await live_session(svc, request.match_info["sessionId"])
-    participants = await svc.storage.list_participants(record.id)
+    core = request.app[LIVE].sessions
+    record = await core.get(request.match_info["sessionId"])
+    participants = await core.participants(record)
     return respond(ParticipantList(participants=[participant_view(p) for p in participants]))
 
 
 async def update_participant(request: web.Request) -> web.StreamResponse:
-    svc = request.app[SERVICES]
-    record = await live_session(svc, request.match_info["sessionId"])
-    participant_id = request.match_info["participantId"]
-    if await svc.storage.get_participant(record.id, participant_id) is None:
-        raise _missing(participant_id)
-    body = await read_body(request, UpdateParticipantRequest)
-    updated = await svc.storage.update_participant(
-        record.id,
-        participant_id,
+    core = request.app[LIVE].sessions
+    record = await core.get(request.match_info["sessionId"])
+    participant = await core.participant(record.id, request.match_info["participantId"])
+    body = await read_body(request, UpdateParticipantRequest)  # 404 before 400
+    updated = await core.update_participant(
+        ANONYMOUS,
+        record,
+        participant.id,
         name=body.name,
         color=body.color,
         role=body.role,
         is_online=body.is_online,
     )
-    if updated is None:
-        raise _missing(participant_id)
-    await svc.storage.touch_session(record.id, now_ms())
     return respond(participant_view(updated))
 
 
 async def remove_participant(request: web.Request) -> web.StreamResponse:
-    svc = request.app[SERVICES]
-    record = await live_session(svc, request.match_info["sessionId"])
+    core = request.app[LIVE].sessions
+    record = await core.get(request.match_info["sessionId"])
     participant_id = request.match_info.get("participantId") or request.match_info["userId"]
-    if not await svc.storage.delete_participant(record.id, participant_id):
-        raise _missing(participant_id)
-    await svc.storage.touch_session(record.id, now_ms())
+    await core.remove_participant(ANONYMOUS, record, participant_id)
     return web.Response(status=204)
 
 
 BASE = "/sessions/{sessionId}"
-_NOT_FOUND = (400, 404, 410)
+_NOT_FOUND = (InvalidInput, SessionNotFound, SessionExpired, Unavailable)
+_PARTICIPANT = (*_NOT_FOUND, ParticipantNotFound, Forbidden)
+_JOIN = (*_NOT_FOUND, SessionFull, web.HTTPRequestEntityTooLarge)
 OPERATIONS = [
     Operation(
         "POST",
@@ -100,7 +94,7 @@ OPERATIONS = [
         "participants",
         body=JoinRequest,
         response=SessionEnvelope,
-        errors=(*_NOT_FOUND, 409),
+        errors=_JOIN,
     ),
     Operation(
         "GET",
@@ -119,7 +113,7 @@ OPERATIONS = [
         "participants",
         body=UpdateParticipantRequest,
         response=Participant,
-        errors=_NOT_FOUND,
+        errors=_PARTICIPANT,
     ),
     Operation(
         "DELETE",
@@ -128,7 +122,7 @@ OPERATIONS = [
         "Remove a participant",
         "participants",
         204,
-        errors=_NOT_FOUND,
+        errors=_PARTICIPANT,
     ),
     Operation(
         "POST",
@@ -138,7 +132,7 @@ OPERATIONS = [
         "users",
         body=UsersRequest,
         response=SessionEnvelope,
-        errors=(*_NOT_FOUND, 409),
+        errors=_JOIN,
     ),
     Operation(
         "GET",
@@ -156,6 +150,6 @@ OPERATIONS = [
         "Leave a session (seed 002 alias)",
         "users",
         204,
-        errors=_NOT_FOUND,
+        errors=_PARTICIPANT,
     ),
 ]

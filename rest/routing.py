@@ -23,7 +23,8 @@ class Operation:
     status: int = 200
     body: type[BaseModel] | None = None
     response: type[BaseModel] | None = None
-    errors: tuple[int, ...] = field(default=(400,))
+    #: What it may fail with: error types of :data:`rest.errors.PROBLEMS`, documented from it.
+    errors: tuple[type[Exception], ...] = field(default=())
 
 
 API_PREFIX = "/api/v1"

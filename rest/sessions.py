@@ -4,9 +4,16 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from storage import SessionRecord
+from crdt_server.core.errors import (
+    Forbidden,
+    InvalidInput,
+    SessionExpired,
+    SessionNotFound,
+    Unavailable,
+    VersionUnknown,
+)
 
-from .keys import SERVICES
+from .keys import LIVE
 from .models import (
     CreateSessionRequest,
     PutCodeRequest,
@@ -16,57 +23,68 @@ from .models import (
     respond,
 )
 from .routing import Operation
-from .service import create_session, live_session, session_view, write_code
+from .views import ANONYMOUS, session_view
 
-#: The close code and reason sockets of a deleted session get (44xx: clients stop retrying).
-DELETED = (4410, "session deleted")
+_ETAG = "ETag"
+
+
+def _answer(view: SessionEnvelope, status: int = 200) -> web.Response:
+    response = respond(view, status=status)
+    response.headers[_ETAG] = f'"{view.data.version}"'
+    return response
+
+
+def _if_match(request: web.Request) -> str | None:
+    """The version an ``If-Match`` header names (``*`` and a list name none)."""
+    raw = request.headers.get("If-Match", "").strip()
+    if not raw or raw == "*" or "," in raw:
+        return None
+    return raw.removeprefix("W/").strip('"')
 
 
 async def create(request: web.Request) -> web.StreamResponse:
     body = await read_body(request, CreateSessionRequest, empty_ok=True)
-    svc = request.app[SERVICES]
-    record = await create_session(svc, body.creator, body.code, body.language)
-    return respond(SessionEnvelope(data=await session_view(svc, record)), status=201)
+    creator = None if body.creator is None else body.creator.new_user()
+    state = await request.app[LIVE].sessions.create(creator, body.code, body.language)
+    return _answer(SessionEnvelope(data=session_view(state)), status=201)
 
 
 async def read(request: web.Request) -> web.StreamResponse:
-    svc = request.app[SERVICES]
-    record = await live_session(svc, request.match_info["sessionId"])
-    return respond(SessionEnvelope(data=await session_view(svc, record)))
+    core = request.app[LIVE].sessions
+    record = await core.get(request.match_info["sessionId"])
+    return _answer(SessionEnvelope(data=session_view(await core.state(record))))
 
 
 async def _write(
-    request: web.Request, record: SessionRecord, code: str | None, language: str | None
-) -> web.StreamResponse:
-    svc = request.app[SERVICES]
-    await write_code(svc, record.id, code, language)
-    fresh = await svc.storage.get_session(record.id) or record
-    return respond(SessionEnvelope(data=await session_view(svc, fresh)))
+    request: web.Request, body: type[UpdateSessionRequest] | type[PutCodeRequest]
+) -> web.Response:
+    """One read of the session (404/410 before a bad body's 400), then the merged write."""
+    core = request.app[LIVE].sessions
+    record = await core.get(request.match_info["sessionId"])
+    change = await read_body(request, body)
+    base = change.base_version or _if_match(request)
+    state = await core.write(ANONYMOUS, record, change.code, change.language, base)
+    return _answer(SessionEnvelope(data=session_view(state)))
 
 
 async def update(request: web.Request) -> web.StreamResponse:
-    svc = request.app[SERVICES]
-    record = await live_session(svc, request.match_info["sessionId"])  # 404/410 before 400
-    body = await read_body(request, UpdateSessionRequest)
-    return await _write(request, record, body.code, body.language)
+    return await _write(request, UpdateSessionRequest)
 
 
 async def put_code(request: web.Request) -> web.StreamResponse:
-    svc = request.app[SERVICES]
-    record = await live_session(svc, request.match_info["sessionId"])
-    body = await read_body(request, PutCodeRequest)
-    return await _write(request, record, body.code, body.language)
+    return await _write(request, PutCodeRequest)
 
 
 async def delete(request: web.Request) -> web.StreamResponse:
-    svc = request.app[SERVICES]
-    record = await live_session(svc, request.match_info["sessionId"])
-    await svc.storage.delete_session(record.id)
-    await svc.rooms.discard(record.id, *DELETED)
+    core = request.app[LIVE].sessions
+    record = await core.get(request.match_info["sessionId"])
+    await core.delete(ANONYMOUS, record)
     return web.Response(status=204)
 
 
 SESSION = "/sessions/{sessionId}"
+_LOOKUP = (InvalidInput, SessionNotFound, SessionExpired, Unavailable)
+_WRITE = (*_LOOKUP, Forbidden, VersionUnknown, web.HTTPRequestEntityTooLarge)
 OPERATIONS = [
     Operation(
         "POST",
@@ -77,26 +95,27 @@ OPERATIONS = [
         201,
         CreateSessionRequest,
         SessionEnvelope,
-        (400, 413),
+        (InvalidInput, web.HTTPRequestEntityTooLarge, Unavailable),
     ),
     Operation(
         "GET",
         SESSION,
         read,
-        "Read a session with its live code",
+        "Read a session with its live code (ETag: its version)",
         "sessions",
         response=SessionEnvelope,
-        errors=(400, 404, 410),
+        errors=_LOOKUP,
     ),
     Operation(
         "PATCH",
         SESSION,
         update,
-        "Update code and/or language (merged as a minimal edit)",
+        "Update code and/or language, merged as a minimal edit of the version it was made "
+        "from (baseVersion or If-Match, else the closest recent one)",
         "sessions",
         body=UpdateSessionRequest,
         response=SessionEnvelope,
-        errors=(400, 404, 410, 413),
+        errors=_WRITE,
     ),
     Operation(
         "DELETE",
@@ -105,16 +124,16 @@ OPERATIONS = [
         "Delete a session; its live sockets are closed (4410)",
         "sessions",
         204,
-        errors=(400, 404, 410),
+        errors=(*_LOOKUP, Forbidden),
     ),
     Operation(
         "PUT",
         SESSION + "/code",
         put_code,
-        "Save a code snapshot (merged as a minimal edit)",
+        "Save a code snapshot, merged like PATCH",
         "sessions",
         body=PutCodeRequest,
         response=SessionEnvelope,
-        errors=(400, 404, 410, 413),
+        errors=_WRITE,
     ),
 ]

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Installs what the sandboxed code-execution engine (rest/execution) needs on Debian 12.
+# Installs what the sandboxed code-execution engine (execution/) needs on Debian 12.
 #
 #   sudo scripts/install-execution.sh            # bubblewrap, sandbox user, esbuild
 #   sudo WITH_COMPILERS=1 scripts/install-execution.sh   # also gcc/g++ and a JDK
@@ -10,8 +10,11 @@
 set -euo pipefail
 
 SANDBOX_USER="${SANDBOX_USER:-codeinterview-exec}"
+# Where the server looks for esbuild whatever the install (editable, wheel, site-packages):
+# keep in step with execution/languages.py INSTALLED_ESBUILD.
+TOOLS_DIR=/usr/local/lib/codeinterview
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-NODE_DIR="$(cd "$HERE/../rest/execution/node" && pwd)"
+NODE_DIR="$(cd "$HERE/../execution/node" && pwd)"
 
 say() { printf '[install-execution] %s\n' "$*"; }
 die() { printf '[install-execution] ERROR: %s\n' "$*" >&2; exit 1; }
@@ -66,6 +69,9 @@ else
     esbuild_bin="$(ls "$NODE_DIR"/node_modules/@esbuild/linux-*/bin/esbuild | head -n1)"
 fi
 chmod -R a+rX "$NODE_DIR/node_modules"
+install -d -m 755 "$TOOLS_DIR"
+install -m 755 "$esbuild_bin" "$TOOLS_DIR/esbuild.new" && mv -f "$TOOLS_DIR/esbuild.new" "$TOOLS_DIR/esbuild"
+esbuild_bin="$TOOLS_DIR/esbuild"
 
 # --- checks: the sandbox user can reach esbuild, and bubblewrap works for it -----------------
 as_sandbox_user() { setpriv --reuid="$SANDBOX_USER" --regid="$SANDBOX_USER" --clear-groups -- "$@"; }

@@ -1,25 +1,30 @@
-"""Storage of sessions, participants, document updates and history."""
+"""Storage of sessions, participants, document logs and history, behind small Protocols."""
 
-from .base import (
-    SESSION_ID,
+from .base import DocumentStore, HistoryStore, SessionStore, Storage
+from .errors import (
     DuplicateSessionId,
-    HistoryEntry,
     ParticipantExists,
-    ParticipantRecord,
-    PendingUpdate,
     SessionFullError,
     SessionGone,
-    SessionRecord,
-    Storage,
     StorageError,
+    StorageUnavailable,
+)
+from .records import (
+    Appended,
+    HistoryEntry,
+    ParticipantRecord,
+    PendingUpdate,
+    SessionRecord,
     StoredDocument,
 )
 from .sqlite import SQLiteStorage
 
 __all__ = [
-    "SESSION_ID",
+    "Appended",
+    "DocumentStore",
     "DuplicateSessionId",
     "HistoryEntry",
+    "HistoryStore",
     "ParticipantExists",
     "ParticipantRecord",
     "PendingUpdate",
@@ -27,7 +32,9 @@ __all__ = [
     "SessionFullError",
     "SessionGone",
     "SessionRecord",
+    "SessionStore",
     "Storage",
     "StorageError",
+    "StorageUnavailable",
     "StoredDocument",
 ]

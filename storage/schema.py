@@ -59,6 +59,22 @@ MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (session_id, n)
     );
     """,
+    # 2: log entries numbered per session; a snapshot records the entry it folds up to
+    """
+    CREATE TABLE doc_log (
+        session_id  TEXT NOT NULL REFERENCES sessions (id) ON DELETE CASCADE,
+        seq         INTEGER NOT NULL,
+        data        BLOB NOT NULL,
+        created_at  INTEGER NOT NULL,
+        PRIMARY KEY (session_id, seq)
+    );
+    INSERT INTO doc_log (session_id, seq, data, created_at)
+        SELECT session_id, row_number() OVER (PARTITION BY session_id ORDER BY seq),
+               data, created_at
+        FROM doc_updates;
+    DROP TABLE doc_updates;
+    ALTER TABLE doc_snapshots ADD COLUMN upto INTEGER NOT NULL DEFAULT 0;
+    """,
 )
 
 LATEST = len(MIGRATIONS)

@@ -1,8 +1,9 @@
-"""The ``Storage`` Protocol on SQLite through aiosqlite.
+"""The storage Protocols on SQLite through aiosqlite.
 
 One connection is the single writer: WAL, foreign keys on, explicit
 ``BEGIN IMMEDIATE`` transactions. A lock keeps one coroutine's statements
-from landing inside another's transaction on the shared connection.
+from landing inside another's transaction on the shared connection. Every
+driver error leaves this module as :class:`~storage.errors.StorageUnavailable`.
 """
 
 from __future__ import annotations
@@ -10,22 +11,26 @@ from __future__ import annotations
 import asyncio
 import logging
 import sqlite3
-from collections.abc import AsyncIterator, Iterable, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
+from contextlib import asynccontextmanager, contextmanager, suppress
 from typing import Any
 
 import aiosqlite
 
-from .base import (
+from .errors import (
     DuplicateSessionId,
-    HistoryEntry,
     ParticipantExists,
-    ParticipantRecord,
-    PendingUpdate,
     SessionFullError,
     SessionGone,
-    SessionRecord,
     StorageError,
+    StorageUnavailable,
+)
+from .records import (
+    Appended,
+    HistoryEntry,
+    ParticipantRecord,
+    PendingUpdate,
+    SessionRecord,
     StoredDocument,
 )
 from .schema import migrate
@@ -40,6 +45,17 @@ def _participant(row: Iterable[Any]) -> ParticipantRecord:
     return ParticipantRecord(pid, name, role, color, int(joined_at), bool(online))
 
 
+@contextmanager
+def _driver_errors() -> Iterator[None]:
+    """sqlite3 errors, aiosqlite's closed-connection ValueError and OS errors, as ours."""
+    try:
+        yield
+    except StorageError:
+        raise
+    except (sqlite3.Error, ValueError, OSError) as exc:
+        raise StorageUnavailable(f"database error: {exc}") from exc
+
+
 class SQLiteStorage:
     """SQLite-backed storage; ``path`` may be ``:memory:``."""
 
@@ -50,75 +66,70 @@ class SQLiteStorage:
 
     # ------------------------------------------------------------ lifecycle
     async def open(self) -> None:
-        db = await aiosqlite.connect(self.path, isolation_level=None)
-        try:
-            await db.execute("PRAGMA foreign_keys = ON")
-            await db.execute("PRAGMA journal_mode = WAL")
-            await db.execute("PRAGMA synchronous = NORMAL")
-            await db.execute("PRAGMA busy_timeout = 5000")
-            await migrate(db)
-        except BaseException:
-            await db.close()
-            raise
+        with _driver_errors():
+            db = await aiosqlite.connect(self.path, isolation_level=None)
+            try:
+                await db.execute("PRAGMA foreign_keys = ON")
+                await db.execute("PRAGMA journal_mode = WAL")
+                await db.execute("PRAGMA synchronous = NORMAL")
+                await db.execute("PRAGMA busy_timeout = 5000")
+                await migrate(db)
+            except BaseException:
+                await db.close()
+                raise
         self._db = db
         log.info("storage open: %s", self.path)
 
     async def close(self) -> None:
         if self._db is not None:
             async with self._lock:
-                await self._db.close()
+                with _driver_errors():
+                    await self._db.close()
                 self._db = None
             log.info("storage closed")
 
     @property
     def db(self) -> aiosqlite.Connection:
         if self._db is None:
-            raise StorageError("storage is not open")
+            raise StorageUnavailable("storage is not open")
         return self._db
 
     @asynccontextmanager
     async def _tx(self) -> AsyncIterator[aiosqlite.Connection]:
-        """A write transaction, alone on the connection."""
+        """A write transaction, alone on the connection; the body maps its own constraint
+        violations to domain errors, anything else the driver raises is StorageUnavailable."""
         async with self._lock:
-            db = self.db
-            try:
+            with _driver_errors():
+                db = self.db
                 await db.execute("BEGIN IMMEDIATE")
-            except sqlite3.Error as exc:
-                raise StorageError(str(exc)) from exc
-            try:
-                yield db
-                await db.execute("COMMIT")
-            except BaseException as exc:
-                if db.in_transaction:
-                    await db.execute("ROLLBACK")
-                if isinstance(exc, sqlite3.Error) and not isinstance(exc, sqlite3.IntegrityError):
-                    raise StorageError(str(exc)) from exc
-                raise
+                try:
+                    yield db
+                    await db.execute("COMMIT")
+                except BaseException:
+                    if db.in_transaction:
+                        with suppress(sqlite3.Error, ValueError):
+                            await db.execute("ROLLBACK")
+                    raise
 
     async def _fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
         async with self._lock:
-            try:
+            with _driver_errors():
                 async with self.db.execute(sql, params) as cursor:
                     return list(await cursor.fetchall())
-            except sqlite3.Error as exc:
-                raise StorageError(str(exc)) from exc
 
     async def _fetchone(self, sql: str, params: Sequence[Any] = ()) -> Any:
         rows = await self._fetchall(sql, params)
         return rows[0] if rows else None
 
     async def ping(self) -> None:
-        try:
-            await self._fetchone("SELECT 1")
-        except ValueError as exc:  # aiosqlite: connection closed
-            raise StorageError(str(exc)) from exc
+        await self._fetchone("SELECT 1")
 
     # ------------------------------------------------------------ sessions
     async def create_session(
         self, session: SessionRecord, creator: ParticipantRecord, document: bytes
     ) -> None:
-        try:
-            async with self._tx() as db:
+        async with self._tx() as db:
+            try:
                 await db.execute(
                     "INSERT INTO sessions (id, created_at, updated_at, expires_at, creator_id)"
                     " VALUES (?, ?, ?, ?, ?)",
@@ -130,13 +141,14 @@ class SQLiteStorage:
                         session.creator_id,
                     ),
                 )
-                await self._insert_participant(db, session.id, creator, 0)
-                await db.execute(
-                    "INSERT INTO doc_snapshots (session_id, state, updated_at) VALUES (?, ?, ?)",
-                    (session.id, document, session.created_at),
-                )
-        except sqlite3.IntegrityError as exc:
-            raise DuplicateSessionId(session.id) from exc
+            except sqlite3.IntegrityError as exc:
+                raise DuplicateSessionId(session.id) from exc
+            await self._insert_participant(db, session.id, creator, 0)
+            await db.execute(
+                "INSERT INTO doc_snapshots (session_id, state, updated_at, upto)"
+                " VALUES (?, ?, ?, 0)",
+                (session.id, document, session.created_at),
+            )
 
     async def get_session(self, session_id: str) -> SessionRecord | None:
         row = await self._fetchone(
@@ -253,53 +265,85 @@ class SQLiteStorage:
     # ------------------------------------------------------------ documents
     async def load_document(self, session_id: str) -> StoredDocument:
         async with self._lock:
-            db = self.db
-            await db.execute("BEGIN")  # one consistent read of snapshot and tail
-            try:
-                async with db.execute(
-                    "SELECT state FROM doc_snapshots WHERE session_id = ?", (session_id,)
-                ) as cursor:
-                    row = await cursor.fetchone()
-                async with db.execute(
-                    "SELECT data FROM doc_updates WHERE session_id = ? ORDER BY seq", (session_id,)
-                ) as cursor:
-                    updates = [r[0] for r in await cursor.fetchall()]
-            finally:
-                await db.execute("COMMIT")
-        return StoredDocument(bytes(row[0]) if row else None, updates)
+            with _driver_errors():
+                db = self.db
+                await db.execute("BEGIN")  # one consistent read of snapshot and tail
+                try:
+                    async with db.execute(
+                        "SELECT state, upto FROM doc_snapshots WHERE session_id = ?",
+                        (session_id,),
+                    ) as cursor:
+                        row = await cursor.fetchone()
+                    upto = int(row[1]) if row else 0
+                    async with db.execute(
+                        "SELECT seq, data FROM doc_log WHERE session_id = ? AND seq > ?"
+                        " ORDER BY seq",
+                        (session_id, upto),
+                    ) as cursor:
+                        tail = list(await cursor.fetchall())
+                finally:
+                    await db.execute("COMMIT")
+        return StoredDocument(
+            bytes(row[0]) if row else None,
+            [bytes(data) for _, data in tail],
+            upto=upto,
+            last_seq=int(tail[-1][0]) if tail else upto,
+        )
 
-    async def append_updates(self, updates: Sequence[PendingUpdate]) -> None:
-        """One group commit; updates of sessions deleted meanwhile are dropped."""
+    @staticmethod
+    async def _last_seq(db: aiosqlite.Connection, session_id: str) -> int | None:
+        """The newest sequence number of a session's log, or None if the session is gone."""
+        async with db.execute(
+            "SELECT max(coalesce((SELECT max(seq) FROM doc_log WHERE session_id = s.id), 0),"
+            " coalesce((SELECT upto FROM doc_snapshots WHERE session_id = s.id), 0))"
+            " FROM sessions s WHERE s.id = ?",
+            (session_id,),
+        ) as cursor:
+            row = await cursor.fetchone()
+        return None if row is None else int(row[0])
+
+    async def append_updates(self, updates: Sequence[PendingUpdate]) -> dict[str, Appended]:
+        """One group commit, numbering each session's entries after its newest one."""
         if not updates:
-            return
+            return {}
+        first: dict[str, int] = {}
+        following: dict[str, int] = {}  # the number the session's next entry gets
+        latest: dict[str, int] = {}
+        rows: list[tuple[str, int, bytes, int]] = []
         async with self._tx() as db:
+            for update in updates:
+                sid = update.session_id
+                if sid not in following:
+                    last = await self._last_seq(db, sid)
+                    following[sid] = -1 if last is None else last + 1  # -1: deleted meanwhile
+                    first[sid] = following[sid]
+                if following[sid] < 0:
+                    continue
+                rows.append((sid, following[sid], update.data, update.at))
+                following[sid] += 1
+                latest[sid] = max(update.at, latest.get(sid, 0))
             await db.executemany(
-                "INSERT INTO doc_updates (session_id, data, created_at)"
-                " SELECT ?, ?, ? WHERE EXISTS (SELECT 1 FROM sessions WHERE id = ?)",
-                [(u.session_id, u.data, u.at, u.session_id) for u in updates],
+                "INSERT INTO doc_log (session_id, seq, data, created_at) VALUES (?, ?, ?, ?)", rows
             )
-            latest: dict[str, int] = {}
-            for u in updates:
-                latest[u.session_id] = max(u.at, latest.get(u.session_id, 0))
             await db.executemany(
                 "UPDATE sessions SET updated_at = max(updated_at, ?) WHERE id = ?",
                 [(at, sid) for sid, at in latest.items()],
             )
+        return {sid: Appended(first[sid], following[sid] - 1) for sid in latest}
 
-    async def compact(self, session_id: str, snapshot: bytes) -> None:
-        """Replace the snapshot with ``snapshot`` and drop the log it covers.
-
-        The caller guarantees ``snapshot`` contains every logged update.
-        """
+    async def compact(self, session_id: str, snapshot: bytes, upto: int) -> None:
         async with self._tx() as db:
             await db.execute(
-                "INSERT INTO doc_snapshots (session_id, state, updated_at)"
-                " SELECT ?, ?, updated_at FROM sessions WHERE id = ?"
+                "INSERT INTO doc_snapshots (session_id, state, updated_at, upto)"
+                " SELECT ?, ?, updated_at, ? FROM sessions WHERE id = ?"
                 " ON CONFLICT (session_id) DO UPDATE SET state = excluded.state,"
-                " updated_at = excluded.updated_at",
-                (session_id, snapshot, session_id),
+                " updated_at = excluded.updated_at, upto = excluded.upto"
+                " WHERE excluded.upto >= doc_snapshots.upto",
+                (session_id, snapshot, upto, session_id),
             )
-            await db.execute("DELETE FROM doc_updates WHERE session_id = ?", (session_id,))
+            await db.execute(
+                "DELETE FROM doc_log WHERE session_id = ? AND seq <= ?", (session_id, upto)
+            )
 
     # ------------------------------------------------------------ history
     async def add_history(self, session_id: str, at: int, code: str, language: str) -> int:

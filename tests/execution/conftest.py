@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from execution_support import ExecutorFactory
 
-from rest.execution import ExecutionLimits, Executor
+from execution import ExecutionLimits, Executor
 
 
 @pytest.fixture

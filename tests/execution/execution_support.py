@@ -8,7 +8,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TypeVar
 
-from rest.execution import Executor
+from execution import Executor
 
 T = TypeVar("T")
 ExecutorFactory = Callable[..., Awaitable[Executor]]

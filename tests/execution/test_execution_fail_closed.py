@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from execution_support import ExecutorFactory
 
-from rest.execution import ExecutionLimits, Executor, SandboxUnavailable
+from execution import ExecutionLimits, Executor, SandboxUnavailable
 
 # Real bubblewrap, started inside a user namespace that may not create further user
 # namespaces: what a host with blocked unprivileged user namespaces looks like to bwrap.

@@ -7,7 +7,7 @@ import subprocess
 import pytest
 from execution_support import ExecutorFactory
 
-from rest.execution import Executor, InvalidRunRequest, UnsupportedLanguage
+from execution import Executor, InvalidRunRequest, UnsupportedLanguage
 
 pytestmark = pytest.mark.sandbox
 

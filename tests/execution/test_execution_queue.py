@@ -9,7 +9,7 @@ import time
 import pytest
 from execution_support import ExecutorFactory, pids_with_marker, reexec_with_marker, wait_until
 
-from rest.execution import Executor, QueueFull, RunResult, SandboxUnavailable
+from execution import Executor, QueueFull, RunResult, SandboxUnavailable
 
 pytestmark = pytest.mark.sandbox
 

@@ -16,7 +16,7 @@ from execution_support import (
     wait_until,
 )
 
-from rest.execution import Executor
+from execution import Executor
 
 pytestmark = pytest.mark.sandbox
 

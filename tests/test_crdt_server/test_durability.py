@@ -17,7 +17,7 @@ from server_process import ServerProcess, create_session, free_port, read_sessio
 from support.node_client import NodeClient
 from support.waiting import wait_until
 
-from rest.keys import ROOMS, STORAGE
+from rest.keys import LIVE, STORAGE
 
 pytestmark = pytest.mark.node
 
@@ -139,10 +139,10 @@ async def test_the_log_is_compacted_past_its_threshold_and_reloads_identically(
             return bool(body["data"]["code"] == text)
 
         await wait_until(server_has_it, timeout=10, what="all 300 edits")
-        await api.app[ROOMS].log.flush()
+        await api.app[LIVE].rooms.log.flush()
         stored = await api.app[STORAGE].load_document(sid)
         assert len(stored.updates) < 50 and stored.snapshot is not None
-    reloaded = await api.app[ROOMS].storage.load_document(sid)
+    reloaded = await api.app[LIVE].rooms.storage.load_document(sid)
     doc: Doc[Any] = Doc()
     for update in [reloaded.snapshot or b"", *reloaded.updates]:
         doc.apply_update(update)

@@ -14,7 +14,7 @@ from pycrdt_channel import ClientChannel
 from support.node_client import NodeClient
 from support.waiting import wait_until
 
-from rest.keys import ROOMS
+from rest.keys import LIVE
 
 pytestmark = pytest.mark.node
 Client = TestClient[web.Request, web.Application]
@@ -170,7 +170,7 @@ async def test_deleting_a_session_closes_its_sockets_with_4410_and_frees_the_roo
         assert (await api.delete(f"/api/v1/sessions/{sid}")).status == 204
         closed = await node.wait_event("closed", since=mark)
         assert closed["code"] == 4410 and closed["reason"]
-    assert sid not in api.app[ROOMS].rooms
+    assert sid not in api.app[LIVE].rooms.rooms
 
 
 @pytest.mark.parametrize(
@@ -234,6 +234,6 @@ async def test_an_active_room_takes_timed_history_snapshots(make_client: Any) ->
             return list(body["data"])
 
         history = await wait_until(snapshots, timeout=5, what="a timed snapshot")
-        assert sid in api.app[ROOMS].rooms  # taken while the room is live, not at unload
+        assert sid in api.app[LIVE].rooms.rooms  # taken while the room is live, not at unload
     first = await (await api.get(f"/api/v1/sessions/{sid}/history/{history[0]['n']}")).json()
     assert first["data"]["code"] == "v1 then v2" and first["data"]["language"] == "python"

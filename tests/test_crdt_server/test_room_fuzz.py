@@ -9,6 +9,8 @@ from pycrdt import Doc, Text
 
 from crdt_server import protocol
 from crdt_server.awareness import encode_update
+from crdt_server.close_codes import CloseCode
+from crdt_server.core.actor import Actor, Via
 from crdt_server.protocol import ProtocolError
 from crdt_server.room import Room
 
@@ -19,21 +21,21 @@ class FakeLog:
     def __init__(self) -> None:
         self.appended: list[bytes] = []
 
-    def append(self, session_id: str, data: bytes) -> None:
+    def append(self, session_id: str, data: bytes, at: int) -> None:
         self.appended.append(data)
 
 
 class Peer:
     def __init__(self, peer_id: int) -> None:
         self.id = peer_id
-        self.user_id = None
+        self.actor = Actor(Via.YJS, connection=peer_id)
         self.synced = True
         self.sent: list[bytes] = []
 
     def send(self, data: bytes) -> None:
         self.sent.append(data)
 
-    async def close(self, code: int, reason: str) -> None:
+    async def close(self, code: CloseCode, reason: str) -> None:
         raise AssertionError("the room never closes sockets itself")
 
 

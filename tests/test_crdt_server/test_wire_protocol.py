@@ -16,7 +16,7 @@ from support.waiting import wait_until
 from crdt_server import protocol
 from crdt_server.awareness import encode_update
 from crdt_server.protocol import MessageType, SyncType
-from rest.keys import ROOMS
+from rest.keys import LIVE
 
 Client = TestClient[web.Request, web.Application]
 
@@ -119,7 +119,7 @@ async def test_a_bad_frame_closes_only_its_socket_and_the_room_goes_on(
     await other.edit(0, "still fine")
     good.doc.apply_update((await good.message()).payload)
     assert str(good.text) == "still fine"
-    assert len(api.app[ROOMS].rooms[sid].peers) == 2
+    assert len(api.app[LIVE].rooms.rooms[sid].peers) == 2
 
 
 async def test_a_text_frame_on_a_yjs_socket_is_refused_with_1003(
@@ -224,7 +224,7 @@ async def test_an_idle_room_is_flushed_and_unloaded_after_the_grace_time(
     await client.handshake()
     await client.edit(0, "persist me")
     await client.ws.close()
-    rooms = api.app[ROOMS]
+    rooms = api.app[LIVE].rooms
 
     async def unloaded() -> bool:
         return sid not in rooms.rooms
@@ -243,7 +243,7 @@ async def test_fifty_raw_sockets_joining_one_new_room_share_one_load(
     api: Client, http: aiohttp.ClientSession
 ) -> None:
     sid, url = await room_url(api, "x")
-    rooms = api.app[ROOMS]
+    rooms = api.app[LIVE].rooms
 
     async def unloaded() -> bool:  # creating the session over REST loaded it
         return sid not in rooms.rooms

@@ -13,9 +13,9 @@ from envelope import assert_error
 from pycrdt import Array
 from raw_client import RawClient
 
+from execution import Executor
 from rest import create_app
 from rest.app import execution_limits
-from rest.execution import Executor
 
 Client = TestClient[web.Request, web.Application]
 pytestmark = pytest.mark.sandbox

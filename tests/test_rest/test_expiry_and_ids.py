@@ -53,7 +53,7 @@ async def test_concurrent_creates_never_collide(make_client: Any) -> None:
 async def test_a_colliding_id_is_redrawn(make_client: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     api = await make_client()
     draws = itertools.chain(["0123abcd", "0123abcd", "0123abcd"], itertools.repeat("feedbeef"))
-    monkeypatch.setattr("rest.service.secrets.token_hex", lambda _n: next(draws))
+    monkeypatch.setattr("crdt_server.core.sessions.secrets.token_hex", lambda _n: next(draws))
     first = await api.post("/api/v1/sessions", json={})
     second = await api.post("/api/v1/sessions", json={})
     assert (await first.json())["data"]["id"] == "0123abcd"

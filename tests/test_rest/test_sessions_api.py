@@ -11,7 +11,7 @@ from envelope import assert_error
 from pycrdt import Doc, Text
 
 from crdt_server.document import CODE
-from rest.keys import ROOMS, STORAGE
+from rest.keys import LIVE, STORAGE
 
 Client = TestClient[web.Request, web.Application]
 SESSION_KEYS = {
@@ -105,7 +105,7 @@ async def test_a_rest_write_is_a_minimal_edit_that_merges_with_a_concurrent_clie
     api: Client,
 ) -> None:
     data = await create(api, {"code": "def f():\n    return 42\n\nprint(f())\n"})
-    room = await api.app[ROOMS].get(data["id"])
+    room = await api.app[LIVE].rooms.get(data["id"])
     # A client that synced the document renames f -> foo while REST edits the last line.
     client = Doc()
     client.apply_update(room.doc.get_update())

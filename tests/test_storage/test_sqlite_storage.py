@@ -10,14 +10,16 @@ import pytest
 from pycrdt import Doc, Text
 
 from storage import (
+    Appended,
     DuplicateSessionId,
     ParticipantRecord,
     PendingUpdate,
     SessionFullError,
     SessionRecord,
     SQLiteStorage,
+    StorageUnavailable,
 )
-from storage.schema import LATEST
+from storage.schema import LATEST, MIGRATIONS
 
 
 def session(sid: str = "0123abcd", expires_at: int = 10_000) -> SessionRecord:
@@ -95,7 +97,7 @@ async def test_deleting_a_session_cascades_to_everything_it_owns(store: SQLiteSt
     await store.append_updates([PendingUpdate("0123abcd", b"\x00\x00", 5)])
     await store.add_history("0123abcd", 5, "code", "python")
     assert await store.delete_session("0123abcd")
-    for table in ["participants", "doc_snapshots", "doc_updates", "history"]:
+    for table in ["participants", "doc_snapshots", "doc_log", "history"]:
         async with store.db.execute(f"SELECT count(*) FROM {table}") as cursor:
             assert (await cursor.fetchone())[0] == 0, table  # type: ignore[index]
 
@@ -115,15 +117,92 @@ async def test_a_document_loads_as_snapshot_plus_tail_and_compaction_drops_the_t
 ) -> None:
     doc, updates = typed_updates(40)
     await store.create_session(session(), person(), updates[0])
-    await store.append_updates([PendingUpdate("0123abcd", u, 2) for u in updates[1:]])
+    appended = await store.append_updates([PendingUpdate("0123abcd", u, 2) for u in updates[1:]])
+    assert appended == {"0123abcd": Appended(1, 39)}
     stored = await store.load_document("0123abcd")
     assert stored.snapshot == updates[0] and len(stored.updates) == 39
-    await store.compact("0123abcd", doc.get_update())
+    assert (stored.upto, stored.last_seq) == (0, 39)
+    await store.compact("0123abcd", doc.get_update(), 39)
     stored = await store.load_document("0123abcd")
-    assert stored.updates == []
+    assert stored.updates == [] and (stored.upto, stored.last_seq) == (39, 39)
     loaded: Doc = Doc()
     loaded.apply_update(stored.snapshot or b"")
     assert str(loaded.get("code", type=Text)) == str(doc.get("code", type=Text))
+
+
+async def test_log_entries_are_numbered_per_session_and_never_renumbered(
+    store: SQLiteStorage,
+) -> None:
+    await store.create_session(session("aaaa0001"), person(), b"\x00\x00")
+    await store.create_session(session("aaaa0002"), person(), b"\x00\x00")
+    mixed = [PendingUpdate(sid, b"u", 1) for sid in ("aaaa0001", "aaaa0002", "aaaa0001")]
+    assert await store.append_updates(mixed) == {
+        "aaaa0001": Appended(1, 2),
+        "aaaa0002": Appended(1, 1),
+    }
+    await store.compact("aaaa0001", b"\x00\x00", 2)  # folds the whole log
+    again = await store.append_updates([PendingUpdate("aaaa0001", b"v", 2)])
+    assert again == {"aaaa0001": Appended(3, 3)}  # numbering goes on after compaction
+
+
+async def test_compaction_deletes_only_the_entries_it_folded(store: SQLiteStorage) -> None:
+    doc, updates = typed_updates(6)
+    await store.create_session(session(), person(), updates[0])
+    await store.append_updates([PendingUpdate("0123abcd", u, 2) for u in updates[1:4]])
+    folded: Doc = Doc()
+    for update in updates[:4]:
+        folded.apply_update(update)
+    # Entries 4 and 5 arrive (from another writer, say) after the snapshot was taken.
+    await store.append_updates([PendingUpdate("0123abcd", u, 3) for u in updates[4:]])
+    await store.compact("0123abcd", folded.get_update(), 3)
+    stored = await store.load_document("0123abcd")
+    assert stored.updates == updates[4:] and (stored.upto, stored.last_seq) == (3, 5)
+    loaded: Doc = Doc()
+    for update in [stored.snapshot or b"", *stored.updates]:
+        loaded.apply_update(update)
+    assert str(loaded.get("code", type=Text)) == str(doc.get("code", type=Text))
+
+
+async def test_a_snapshot_folding_less_never_replaces_one_folding_more(
+    store: SQLiteStorage,
+) -> None:
+    _, updates = typed_updates(4)
+    await store.create_session(session(), person(), updates[0])
+    await store.append_updates([PendingUpdate("0123abcd", u, 2) for u in updates[1:]])
+    await store.compact("0123abcd", b"newer", 3)
+    await store.compact("0123abcd", b"older", 1)
+    stored = await store.load_document("0123abcd")
+    assert stored.snapshot == b"newer" and stored.upto == 3 and stored.updates == []
+
+
+async def test_a_schema_1_log_is_numbered_per_session_when_migrated(tmp_path: Path) -> None:
+    path = tmp_path / "v1.db"
+    with sqlite3.connect(path) as db:
+        db.executescript(MIGRATIONS[0] + "PRAGMA user_version = 1;")
+        for sid in ("aaaa0001", "aaaa0002"):
+            db.execute("INSERT INTO sessions VALUES (?, 1, 1, 9999, 'owner')", (sid,))
+            db.execute("INSERT INTO doc_snapshots VALUES (?, x'0000', 1)", (sid,))
+        for sid, data in [("aaaa0001", b"a"), ("aaaa0002", b"x"), ("aaaa0001", b"b")]:
+            db.execute("INSERT INTO doc_updates (session_id, data, created_at) VALUES (?, ?, 1)",
+                       (sid, data))  # fmt: skip
+    storage = SQLiteStorage(str(path))
+    await storage.open()
+    first = await storage.load_document("aaaa0001")
+    assert first.updates == [b"a", b"b"] and (first.upto, first.last_seq) == (0, 2)
+    assert (await storage.load_document("aaaa0002")).last_seq == 1
+    await storage.close()
+
+
+async def test_driver_errors_surface_as_storage_unavailable(tmp_path: Path) -> None:
+    storage = SQLiteStorage(str(tmp_path / "s.db"))
+    await storage.open()
+    await storage.db.close()  # the connection dies under the storage (a driver-level failure)
+    with pytest.raises(StorageUnavailable):
+        await storage.get_session("0123abcd")
+    with pytest.raises(StorageUnavailable):
+        await storage.append_updates([PendingUpdate("0123abcd", b"u", 1)])
+    with pytest.raises(StorageUnavailable):
+        await SQLiteStorage(str(tmp_path / "missing" / "dir.db")).open()
 
 
 async def test_updates_of_a_deleted_session_are_dropped_not_failed(store: SQLiteStorage) -> None:

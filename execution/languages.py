@@ -20,7 +20,9 @@ from typing import Literal
 
 from .model import LanguageInfo
 
-# esbuild installed by scripts/install-execution.sh from the pinned package-lock.json.
+#: Where scripts/install-execution.sh installs the pinned esbuild, for any kind of install.
+INSTALLED_ESBUILD = Path("/usr/local/lib/codeinterview/esbuild")
+#: The checkout's own npm tree (the script runs ``npm ci`` there first).
 NODE_TOOLS_DIR = Path(__file__).resolve().parent / "node"
 _SEARCH_DIRS = ("/usr/bin", "/usr/sbin")
 
@@ -103,6 +105,11 @@ SPECS: tuple[LanguageSpec, ...] = (
     ),
 )  # fmt: skip
 
+#: Every name and alias the engine knows, on any host -> its canonical name.
+KNOWN_NAMES: Mapping[str, str] = {
+    name: spec.name for spec in SPECS for name in (spec.name, *spec.aliases)
+}
+
 
 @dataclass(frozen=True)
 class HostLanguage:
@@ -124,10 +131,19 @@ def find_program(name: str) -> str | None:
     return None
 
 
-def find_esbuild(tools_dir: Path = NODE_TOOLS_DIR) -> str | None:
-    """The native esbuild binary npm put under ``node_modules/@esbuild/<platform>``."""
+def find_esbuild(
+    configured: str | None = None,
+    installed: Path = INSTALLED_ESBUILD,
+    tools_dir: Path = NODE_TOOLS_DIR,
+) -> str | None:
+    """The esbuild binary: the configured path, else the installed one, else the checkout's.
+
+    A configured path that is not executable finds nothing: the operator asked for that one.
+    """
+    if configured:
+        return configured if os.access(configured, os.X_OK) else None
     pattern = str(tools_dir / "node_modules/@esbuild/linux-*/bin/esbuild")
-    for candidate in sorted(glob.glob(pattern)):
+    for candidate in (str(installed), *sorted(glob.glob(pattern))):
         if os.access(candidate, os.X_OK):
             return candidate
     return None

@@ -19,7 +19,15 @@ from .errors import (
     SandboxUnavailable,
     UnsupportedLanguage,
 )  # fmt: skip
-from .languages import HostLanguage, LanguageSpec, discover, find_esbuild, parse_version
+from .languages import (
+    KNOWN_NAMES,
+    SPECS,
+    HostLanguage,
+    LanguageSpec,
+    discover,
+    find_esbuild,
+    parse_version,
+)
 from .model import ExecutionLimits, LanguageInfo, RunResult
 from .process import Bounds, Launch, Outcome, execute
 from .sandbox import (
@@ -61,13 +69,15 @@ _SMOKE = HostLanguage(
 class Executor:
     """Runs untrusted code: at most ``max_concurrent`` at once, ``max_queue`` waiting."""
 
-    def __init__(self, limits: ExecutionLimits, *, bwrap_path: str = "bwrap") -> None:
+    def __init__(
+        self, limits: ExecutionLimits, *, bwrap_path: str = "bwrap", esbuild_path: str = ""
+    ) -> None:
         self.limits = limits
         self._bwrap_path = bwrap_path  # a missing path makes the sandbox unavailable (tests)
+        self._esbuild_path = esbuild_path  # empty: where the install script puts it
         self._tools: Tools | None = None
         self._reason: str | None = "the executor has not been started"
         self._languages: dict[str, tuple[HostLanguage, LanguageInfo]] = {}
-        self._names: dict[str, str] = {}  # every accepted name and alias -> canonical name
         self._slots = asyncio.Semaphore(limits.max_concurrent)
         self._waiting = 0
         self._running = 0
@@ -144,10 +154,15 @@ class Executor:
     async def run(
         self, code: str, language: str, stdin: str = "", timeout_ms: int | None = None
     ) -> RunResult:
-        """Run ``code``; raises QueueFull, SandboxUnavailable or UnsupportedLanguage."""
-        sandboxed = self._ready()
-        host = self._lookup(language)
+        """Run ``code``; raises QueueFull, SandboxUnavailable or UnsupportedLanguage.
+
+        The request is checked first (an unknown language is a bad request on any host),
+        then whether anything may run here, then whether this host has the language.
+        """
+        name = self._canonical(language)
         timeout_s = self._timeout_s(timeout_ms)
+        sandboxed = self._ready()
+        host = self._lookup(name)
         await self._take_slot()
         self._running += 1
         task = asyncio.create_task(self._run_in_slot(host, code, stdin, timeout_s, sandboxed))
@@ -173,14 +188,23 @@ class Executor:
             return False
         raise SandboxUnavailable(f"code execution is unavailable: {self._reason}")
 
-    def _lookup(self, language: str) -> HostLanguage:
-        name = self._names.get(language.strip().lower())
+    @staticmethod
+    def _canonical(language: str) -> str:
+        """The canonical name of a language the engine knows at all, else UnsupportedLanguage."""
+        name = KNOWN_NAMES.get(language.strip().lower())
         if name is None:
-            known = ", ".join(self._languages) or "none"
+            known = ", ".join(spec.name for spec in SPECS)
+            raise UnsupportedLanguage(f"unknown language {language!r} (known: {known})")
+        return name
+
+    def _lookup(self, name: str) -> HostLanguage:
+        entry = self._languages.get(name)
+        if entry is None:
+            here = ", ".join(self._languages) or "none"
             raise UnsupportedLanguage(
-                f"language {language!r} is not available here (available: {known})"
+                f"language {name!r} is not installed on this host (available: {here})"
             )
-        return self._languages[name][0]
+        return entry[0]
 
     def _timeout_s(self, timeout_ms: int | None) -> float:
         if timeout_ms is None:
@@ -271,14 +295,12 @@ class Executor:
 
     async def _probe_languages(self, tools: Tools) -> None:
         """Keep the languages whose version command works in the sandbox as it will run."""
-        hosts = discover(find_esbuild())
+        hosts = discover(find_esbuild(self._esbuild_path))
         infos = await asyncio.gather(*(self._probe(host) for host in hosts))
         for host, info in zip(hosts, infos, strict=True):
             if info is None:
                 continue
             self._languages[host.spec.name] = (host, info)
-            for name in (host.spec.name, *host.spec.aliases):
-                self._names[name] = host.spec.name
         listed = ", ".join(f"{info.name} {info.version}" for info in self.languages())
         log.info("languages: %s", listed or "none")
 

@@ -73,7 +73,10 @@ async def watch(
         await asyncio.sleep(INTERVAL_S)
         used = await asyncio.to_thread(measure)
         if used > limit_bytes:
-            log.info("run used %s MiB of memory in total, limit %s MiB: killing it",
-                     used >> 20, limit_bytes >> 20)
+            log.info(
+                "run used %s MiB of memory in total, limit %s MiB: killing it",
+                used >> 20,
+                limit_bytes >> 20,
+            )
             on_exceeded()
             return

@@ -1,0 +1,65 @@
+"""WebSocket close codes: the standard ones we use, ours in 4400-4499, and the one table
+that maps the session core's refusals to them.
+
+The stock y-websocket provider (v3) stops reconnecting on exactly 4400-4499, so every
+permanent refusal uses that range; anything else makes it retry. The values below
+1100 are those of aiohttp's ``WSCloseCode``; this module does not import aiohttp so the
+rooms can close their peers with these codes too.
+"""
+
+from __future__ import annotations
+
+from enum import IntEnum
+
+from .core.errors import (
+    Forbidden,
+    InvalidInput,
+    NotFound,
+    ParticipantNotFound,
+    SessionDeleted,
+    SessionError,
+    SessionExpired,
+    SessionFull,
+    SessionNotFound,
+    Unavailable,
+    VersionUnknown,
+)
+
+
+class CloseCode(IntEnum):
+    NORMAL = 1000
+    GOING_AWAY = 1001  # server shutting down
+    UNSUPPORTED_DATA = 1003  # a frame of the other protocol, an unknown message type
+    INVALID_DATA = 1007  # a malformed frame
+    POLICY_VIOLATION = 1008  # too many invalid events
+    MESSAGE_TOO_BIG = 1009
+    TRY_AGAIN_LATER = 1013  # storage unavailable; the client may retry
+    BAD_REQUEST = 4400  # malformed session id or query
+    UNAUTHORIZED = 4401
+    FORBIDDEN = 4403
+    NOT_FOUND = 4404  # session or participant
+    CONFLICT = 4409
+    GONE = 4410  # expired or deleted
+
+
+CLOSE_CODES: dict[type[SessionError], CloseCode] = {
+    InvalidInput: CloseCode.BAD_REQUEST,
+    SessionNotFound: CloseCode.NOT_FOUND,
+    ParticipantNotFound: CloseCode.NOT_FOUND,
+    NotFound: CloseCode.NOT_FOUND,
+    SessionExpired: CloseCode.GONE,
+    SessionDeleted: CloseCode.GONE,
+    SessionFull: CloseCode.CONFLICT,
+    VersionUnknown: CloseCode.CONFLICT,
+    Forbidden: CloseCode.FORBIDDEN,
+    Unavailable: CloseCode.TRY_AGAIN_LATER,
+}
+
+
+def close_for(error: SessionError) -> tuple[CloseCode, str]:
+    """The close code and reason a socket refused with ``error`` gets."""
+    for kind in type(error).__mro__:
+        code = CLOSE_CODES.get(kind)
+        if code is not None:
+            return code, error.message
+    return CloseCode.POLICY_VIOLATION, error.message

@@ -1,0 +1,324 @@
+"""The session rules, in one place for every transport: admission, create, join, write.
+
+REST and the socket handler both come here: a session exists, has not expired, has
+room for one more, knows the participant a client names, and the actor's role allows
+the action. Refusals are plain domain errors (:mod:`crdt_server.core.errors`); each
+transport maps them once. Storage failures become :class:`Unavailable`.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
+from typing import Protocol
+
+from storage import (
+    DuplicateSessionId,
+    HistoryEntry,
+    ParticipantExists,
+    ParticipantRecord,
+    SessionFullError,
+    SessionGone,
+    SessionRecord,
+    SessionStore,
+    StorageError,
+)
+
+from ..clock import now_ms
+from ..document import DEFAULT_LANGUAGE, LANGUAGE, YDoc, meta_map, read_code, read_language
+from ..document import seed_update as seed_document
+from ..room import version_tag
+from ..rooms import RoomManager, RoomStore
+from ..settings import Settings
+from .actor import Actor, Role, role_of
+from .errors import (
+    InvalidInput,
+    NotFound,
+    ParticipantNotFound,
+    SessionDeleted,
+    SessionExpired,
+    SessionFull,
+    SessionNotFound,
+    Unavailable,
+    VersionUnknown,
+)
+from .naming import pick_color, pick_name
+from .permissions import Action, require
+
+#: A session id: 8 lowercase hex characters.
+SESSION_ID = re.compile(r"^[0-9a-f]{8}$")
+_ID_ATTEMPTS = 20
+
+
+class CoreStore(SessionStore, RoomStore, Protocol):
+    """Everything the session core reads and writes."""
+
+
+@dataclass(frozen=True, slots=True)
+class NewUser:
+    """Who joins; whatever is left out is assigned."""
+
+    id: str | None = None
+    name: str | None = None
+    color: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SessionState:
+    """A session as clients see it: the record, the live code and who takes part."""
+
+    session: SessionRecord
+    code: str
+    language: str
+    version: str  # names this state of the document, for a later write based on it
+    participants: list[ParticipantRecord]
+
+
+@contextmanager
+def _storage() -> Iterator[None]:
+    """Storage failures the rules do not handle themselves, as one domain error."""
+    try:
+        yield
+    except StorageError as exc:
+        raise Unavailable(f"storage unavailable: {exc}") from exc
+
+
+def actor_for(participant: ParticipantRecord | None, base: Actor) -> Actor:
+    """``base`` (a transport and connection) acting as ``participant``."""
+    if participant is None:
+        return base
+    return replace(base, participant_id=participant.id, role=role_of(participant.role))
+
+
+class SessionCore:
+    """Session rules over storage and the live rooms."""
+
+    def __init__(self, settings: Settings, store: CoreStore, rooms: RoomManager) -> None:
+        self._settings = settings
+        self._store = store
+        self._rooms = rooms
+
+    # ------------------------------------------------------------ lookups
+    async def get(self, session_id: str) -> SessionRecord:
+        """The live session, or InvalidInput, SessionNotFound or SessionExpired."""
+        if not SESSION_ID.match(session_id):
+            raise InvalidInput("malformed session id: expected 8 lowercase hex characters")
+        with _storage():
+            record = await self._store.get_session(session_id)
+        if record is None:
+            raise SessionNotFound(f"session {session_id} not found")
+        if record.expires_at <= now_ms():
+            raise SessionExpired(f"session {session_id} has expired")
+        return record
+
+    async def participant(self, session_id: str, participant_id: str) -> ParticipantRecord:
+        with _storage():
+            found = await self._store.get_participant(session_id, participant_id)
+        if found is None:
+            raise ParticipantNotFound(f"participant {participant_id} not found")
+        return found
+
+    async def admit(
+        self, session_id: str, participant_id: str | None
+    ) -> tuple[SessionRecord, ParticipantRecord | None]:
+        """A connection joining a session, maybe naming its participant (who it acts as)."""
+        record = await self.get(session_id)
+        named = None
+        if participant_id is not None:
+            named = await self.participant(record.id, participant_id)
+        return record, named
+
+    # ------------------------------------------------------------ reads
+    async def state(self, record: SessionRecord) -> SessionState:
+        """The session's live view; an idle session is read from storage, not loaded."""
+        room = self._rooms.rooms.get(record.id)
+        with _storage():
+            if room is not None:
+                base = room.base()
+                room.bases.remember(base)  # the version this reader saw, for its next write
+                code, language, version = base.text, room.language, base.version
+            else:
+                doc: YDoc = await self._rooms.stored(record.id)
+                code, language = read_code(doc), read_language(doc)
+                version = version_tag(doc.get_update())
+            participants = await self._store.list_participants(record.id)
+        return SessionState(record, code, language, version, participants)
+
+    async def participants(self, record: SessionRecord) -> list[ParticipantRecord]:
+        with _storage():
+            return await self._store.list_participants(record.id)
+
+    # ------------------------------------------------------------ sessions
+    def _check_code(self, code: str | None) -> None:
+        if code is not None and len(code) > self._settings.max_code_chars:
+            raise InvalidInput(
+                f"code: at most {self._settings.max_code_chars} characters are allowed"
+            )
+
+    async def create(
+        self, creator: NewUser | None, code: str | None, language: str | None
+    ) -> SessionState:
+        """A new session whose creator is its interviewer, its document seeded once."""
+        self._check_code(code)
+        owner = _new_participant(creator, Role.INTERVIEWER, [])
+        language = language or DEFAULT_LANGUAGE
+        document = seed_document(code or "", language)
+        ttl_ms = int(self._settings.session_ttl_seconds * 1000)
+        for _ in range(_ID_ATTEMPTS):
+            now = now_ms()
+            record = SessionRecord(secrets.token_hex(4), now, now, now + ttl_ms, owner.id)
+            owner = replace(owner, joined_at=now)
+            try:
+                await self._store.create_session(record, owner, document)
+            except DuplicateSessionId:
+                continue
+            except StorageError as exc:
+                raise Unavailable(f"storage unavailable: {exc}") from exc
+            return SessionState(record, code or "", language, version_tag(document), [owner])
+        raise Unavailable("could not allocate a session id; try again")
+
+    async def write(
+        self,
+        actor: Actor,
+        record: SessionRecord,
+        code: str | None,
+        language: str | None,
+        base_version: str | None = None,
+    ) -> SessionState:
+        """A whole-text write merged as a minimal edit of the base it was made from.
+
+        ``base_version`` names the version the writer read (it must still be remembered);
+        without it the remembered version the text is closest to is taken.
+        """
+        require(actor, Action.EDIT)
+        self._check_code(code)
+        room = await self._rooms.get(record.id)
+        base = None
+        if base_version is not None:
+            base = room.bases.find(base_version)
+            if base is None and room.base().version != base_version:
+                raise VersionUnknown(
+                    f"version {base_version} is not known (any more): read the session again"
+                )
+        elif code is not None:
+            base = room.closest_base(code, room.bases)
+        changed = code is not None and room.write_code(code, actor, base, room.bases)
+        if language is not None and room.language != language:
+
+            def set_language(doc: YDoc) -> None:
+                meta_map(doc)[LANGUAGE] = language
+
+            changed = room.edit(set_language, actor) or changed
+        if changed:
+            await self._rooms.log.flush()  # durable before we answer
+            record = replace(record, updated_at=max(record.updated_at, room.changed_at))
+        return await self.state(record)
+
+    async def delete(self, actor: Actor, record: SessionRecord) -> None:
+        require(actor, Action.MANAGE)
+        with _storage():
+            await self._store.delete_session(record.id)
+        await self._rooms.discard(record.id, SessionDeleted("session deleted"))
+
+    async def expire(self) -> list[str]:
+        """Delete every expired session with all it owns; its sockets are closed first."""
+        with _storage():
+            expired = await self._store.expired_sessions(now_ms())
+            for session_id in expired:
+                await self._rooms.discard(session_id, SessionExpired("session expired"))
+                await self._store.delete_session(session_id)
+        return expired
+
+    # ------------------------------------------------------------ participants
+    async def join(self, record: SessionRecord, user: NewUser | None) -> SessionState:
+        """Add a candidate, or update the participant who joins again with the same id."""
+        with _storage():
+            joined = await self._join(record.id, user)
+        fresh = replace(record, updated_at=max(record.updated_at, joined))
+        return await self.state(fresh)
+
+    async def _join(self, session_id: str, user: NewUser | None) -> int:
+        """Returns the time of the join."""
+        store, now = self._store, now_ms()
+        if user is not None and user.id is not None:
+            existing = await store.update_participant(
+                session_id, user.id, name=user.name, color=user.color
+            )
+            if existing is not None:
+                await store.touch_session(session_id, now)
+                return now
+        others = await store.list_participants(session_id)
+        participant = _new_participant(user, Role.CANDIDATE, others)
+        try:
+            await store.add_participant(session_id, participant, self._settings.max_participants)
+        except SessionFullError:
+            cap = self._settings.max_participants
+            raise SessionFull(f"session is full ({cap} participants)") from None
+        except ParticipantExists:  # a concurrent join with the same id won the race
+            return await self._join(session_id, user)
+        except SessionGone:
+            raise SessionNotFound(f"session {session_id} not found") from None
+        return participant.joined_at
+
+    async def update_participant(
+        self,
+        actor: Actor,
+        record: SessionRecord,
+        participant_id: str,
+        *,
+        name: str | None = None,
+        color: str | None = None,
+        role: str | None = None,
+        is_online: bool | None = None,
+    ) -> ParticipantRecord:
+        if role is not None:
+            require(actor, Action.MANAGE)
+        with _storage():
+            updated = await self._store.update_participant(
+                record.id, participant_id, name=name, color=color, role=role, is_online=is_online
+            )
+            if updated is None:
+                raise ParticipantNotFound(f"participant {participant_id} not found")
+            await self._store.touch_session(record.id, now_ms())
+        return updated
+
+    async def remove_participant(
+        self, actor: Actor, record: SessionRecord, participant_id: str
+    ) -> None:
+        require(actor, Action.MANAGE)
+        with _storage():
+            if not await self._store.delete_participant(record.id, participant_id):
+                raise ParticipantNotFound(f"participant {participant_id} not found")
+            await self._store.touch_session(record.id, now_ms())
+
+    # ------------------------------------------------------------ history
+    async def history(self, actor: Actor, record: SessionRecord) -> list[HistoryEntry]:
+        require(actor, Action.READ_HISTORY)
+        with _storage():
+            return await self._store.list_history(record.id)
+
+    async def snapshot(self, actor: Actor, record: SessionRecord, n: int) -> HistoryEntry:
+        require(actor, Action.READ_HISTORY)
+        with _storage():
+            entry = await self._store.get_history(record.id, n)
+        if entry is None:
+            raise NotFound(f"no snapshot {n} in session {record.id}")
+        return entry
+
+
+def _new_participant(
+    user: NewUser | None, role: Role, others: list[ParticipantRecord]
+) -> ParticipantRecord:
+    user = user or NewUser()
+    return ParticipantRecord(
+        id=user.id or str(uuid.uuid4()),
+        name=user.name or pick_name({p.name for p in others}),
+        role=role,
+        color=user.color or pick_color([p.color for p in others]),
+        joined_at=now_ms(),
+        is_online=False,  # online only while a socket naming the participant is open
+    )

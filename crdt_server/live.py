@@ -1,0 +1,88 @@
+"""The live side in one object: update log, rooms, presence, the session core, runs, and
+their background jobs, started and stopped in dependency order.
+
+``rest.create_app`` builds one :class:`Live` over an open storage, calls :meth:`start`
+at start-up, :meth:`close_sockets` when shutdown begins and :meth:`stop` at clean-up.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from execution import Executor
+
+from .core.errors import Unavailable
+from .core.runs import Runs
+from .core.sessions import CoreStore, SessionCore
+from .presence import Presence
+from .rooms import RoomManager
+from .settings import Settings
+from .update_log import UpdateLog
+
+log = logging.getLogger(__name__)
+
+
+class Live:
+    """Everything behind the transports, with one lifecycle."""
+
+    def __init__(self, settings: Settings, storage: CoreStore, executor: Executor) -> None:
+        self.settings = settings
+        self.executor = executor
+        self.log = UpdateLog(
+            storage,
+            interval_s=settings.commit_interval_ms / 1000,
+            compact_updates=settings.compact_after_updates,
+            compact_bytes=settings.compact_after_bytes,
+            snapshot_of=lambda sid: self.rooms.snapshot_of(sid),
+        )
+        self.rooms = RoomManager(
+            storage,
+            self.log,
+            grace_s=settings.room_grace_seconds,
+            history_interval_s=settings.history_interval_seconds,
+        )
+        self.presence = Presence(storage, self.rooms)
+        self.sessions = SessionCore(settings, storage, self.rooms)
+        self.runs = Runs(self.sessions, storage, self.rooms, self.ready_executor)
+        self._probe: asyncio.Task[None] | None = None
+        self._expiry: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        """Mark everyone offline, start the writer and the rooms' jobs, probe the sandbox."""
+        await self.presence.reset()
+        self.log.start()
+        self.rooms.start()
+        self._expiry = asyncio.create_task(self._expire_forever(), name="expiry")
+        # Start-up does not wait for the sandbox probe; runs do.
+        self._probe = asyncio.create_task(self.executor.start(), name="sandbox-probe")
+
+    async def ready_executor(self) -> Executor:
+        """The executor, once its start-up probe has finished."""
+        if self._probe is not None:
+            await asyncio.shield(self._probe)
+        return self.executor
+
+    async def close_sockets(self) -> None:
+        """Shutdown step one: close every socket so handlers return."""
+        await self.rooms.close_peers()
+
+    async def stop(self) -> None:
+        """Stop the jobs, flush every room and the log, stop the sandboxes."""
+        if self._expiry is not None:
+            self._expiry.cancel()
+        tasks = [task for task in (self._expiry, self._probe) if task is not None]
+        await asyncio.gather(*tasks, return_exceptions=True)
+        await self.rooms.close()
+        await self.log.stop()
+        await self.executor.stop()
+
+    async def _expire_forever(self) -> None:
+        while True:
+            try:
+                expired = await self.sessions.expire()
+                if expired:
+                    log.info("deleted %d expired sessions", len(expired))
+            except Unavailable:
+                log.exception("expiry job failed; retrying next interval")
+            await asyncio.sleep(self.settings.cleanup_interval_seconds)

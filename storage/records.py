@@ -1,0 +1,68 @@
+"""The plain records storage takes and returns: no driver types ever cross this seam."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class SessionRecord:
+    id: str
+    created_at: int
+    updated_at: int
+    expires_at: int
+    creator_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class ParticipantRecord:
+    id: str
+    name: str
+    role: str
+    color: str
+    joined_at: int
+    is_online: bool
+
+
+@dataclass(frozen=True, slots=True)
+class StoredDocument:
+    """A document as stored: a snapshot folding the log up to ``upto``, and the tail after it.
+
+    ``last_seq`` is the sequence number of the newest entry read (``upto`` when the tail
+    is empty): a document built from this record holds every entry up to it.
+    """
+
+    snapshot: bytes | None
+    updates: list[bytes]
+    upto: int = 0
+    last_seq: int = 0
+
+    @property
+    def tail_bytes(self) -> int:
+        return sum(len(u) for u in self.updates)
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryEntry:
+    n: int
+    at: int
+    size: int
+    code: str
+    language: str
+
+
+@dataclass(frozen=True, slots=True)
+class PendingUpdate:
+    """One update a room accepted, waiting for the next group commit."""
+
+    session_id: str
+    data: bytes
+    at: int
+
+
+@dataclass(frozen=True, slots=True)
+class Appended:
+    """The sequence numbers one group commit gave a session's entries: ``first..last``."""
+
+    first: int
+    last: int
