@@ -16,7 +16,8 @@ from aiohttp import web
 
 from rest import create_app
 
-from .settings import Settings, parse_cli
+from .cli import parse_cli
+from .settings import Settings
 
 log = logging.getLogger("crdt_server")
 

@@ -68,14 +68,14 @@ class Live:
         await self.rooms.close_peers()
 
     async def stop(self) -> None:
-        """Stop the jobs, flush every room and the log, stop the sandboxes."""
+        """Stop the jobs and the sandboxes (runs in flight end), then flush rooms and the log."""
         if self._expiry is not None:
             self._expiry.cancel()
         tasks = [task for task in (self._expiry, self._probe) if task is not None]
         await asyncio.gather(*tasks, return_exceptions=True)
+        await self.executor.stop()
         await self.rooms.close()
         await self.log.stop()
-        await self.executor.stop()
 
     async def _expire_forever(self) -> None:
         while True:

@@ -1,17 +1,13 @@
-"""The one settings object: defaults, a line of help per field, env and CLI sources.
+"""The one settings object: defaults and a line of help per field, read once.
 
 Everything configurable lives here. ``Settings()`` reads ``CODEINTERVIEW_*``
-environment variables; :func:`parse_cli` layers command-line flags on top.
-Nothing else in the project reads ``os.environ``.
+environment variables; :func:`crdt_server.cli.parse_cli` layers command-line
+flags on top. Nothing else in the project reads ``os.environ``.
 """
 
 from __future__ import annotations
 
-import argparse
-from collections.abc import Sequence
-from typing import Any
-
-from pydantic import Field, ValidationError
+from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 ENV_PREFIX = "CODEINTERVIEW_"
@@ -114,59 +110,3 @@ def flag_for(field: str) -> str:
 def env_for(field: str) -> str:
     """The environment variable of a settings field."""
     return ENV_PREFIX + field.upper()
-
-
-def build_parser(defaults: Settings) -> argparse.ArgumentParser:
-    """An argparse parser with one flag per settings field; defaults come from the environment."""
-    parser = argparse.ArgumentParser(
-        prog="python -m crdt_server",
-        description="CodeInterview collaboration server: REST and y-websocket on one port.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
-    )
-    for name, field in Settings.model_fields.items():
-        annotation = field.annotation
-        kind: Any = annotation if annotation in (int, float) else str
-        if annotation is bool:
-            kind = _boolean
-        parser.add_argument(
-            flag_for(name),
-            dest=name,
-            type=kind,
-            default=getattr(defaults, name),
-            help=f"{field.description} [env {env_for(name)}]",
-        )
-    return parser
-
-
-def _boolean(text: str) -> bool:
-    lowered = text.strip().lower()
-    if lowered in ("1", "true", "yes", "on"):
-        return True
-    if lowered in ("0", "false", "no", "off"):
-        return False
-    raise argparse.ArgumentTypeError(f"expected true or false, got {text!r}")
-
-
-def parse_cli(argv: Sequence[str] | None = None) -> Settings:
-    """Settings from the environment, overridden by command-line flags."""
-    parser = build_parser(Settings.model_construct())
-    try:
-        defaults = Settings()
-    except ValidationError as exc:
-        parser.error(_describe(exc, env=True))
-    parser = build_parser(defaults)
-    args = parser.parse_args(argv)
-    try:
-        return Settings.model_validate(vars(args))
-    except ValidationError as exc:
-        parser.error(_describe(exc, env=False))
-
-
-def _describe(exc: ValidationError, *, env: bool) -> str:
-    """One line per invalid setting, named as the user wrote it."""
-    parts = []
-    for error in exc.errors(include_url=False):
-        field = str(error["loc"][0]) if error["loc"] else "?"
-        where = env_for(field) if env else flag_for(field)
-        parts.append(f"{where}: {error['msg']}")
-    return "; ".join(parts)

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Install everything the tests need on a fresh Debian machine (Python 3.11, Node 20, root),
-# then run the whole suite: type checks and pytest. Extra arguments go to pytest.
+# then run the whole suite: lint, format check, type checks and pytest. Extra arguments go
+# to pytest.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -13,5 +14,6 @@ bash scripts/install-execution.sh
 bash scripts/install-browser-test-deps.sh
 
 .venv/bin/ruff check .
+.venv/bin/ruff format --check .
 .venv/bin/mypy
 .venv/bin/python -m pytest "$@"

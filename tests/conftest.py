@@ -2,22 +2,21 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import pytest
-from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
+from support.app_client import Client, ClientFactory, SettingsFactory
 
 from crdt_server.settings import Settings
 from rest import create_app
 
-ClientFactory = Callable[..., Awaitable[TestClient[web.Request, web.Application]]]
-
 
 @pytest.fixture
-def settings_for(tmp_path: Path) -> Callable[..., Settings]:
+def settings_for(tmp_path: Path) -> SettingsFactory:
     """Settings on a fresh database file in the test's temp dir, with overrides."""
 
     def build(**overrides: Any) -> Settings:
@@ -29,11 +28,11 @@ def settings_for(tmp_path: Path) -> Callable[..., Settings]:
 
 
 @pytest.fixture
-async def make_client(settings_for: Callable[..., Settings]) -> AsyncIterator[ClientFactory]:
+async def make_client(settings_for: SettingsFactory) -> AsyncIterator[ClientFactory]:
     """Start servers (aiohttp's TestServer: real sockets on 127.0.0.1); all stopped at the end."""
-    clients: list[TestClient[web.Request, web.Application]] = []
+    clients: list[Client] = []
 
-    async def start(**overrides: Any) -> TestClient[web.Request, web.Application]:
+    async def start(**overrides: Any) -> Client:
         client = TestClient(TestServer(create_app(settings_for(**overrides))))
         await client.start_server()
         clients.append(client)
@@ -45,5 +44,12 @@ async def make_client(settings_for: Callable[..., Settings]) -> AsyncIterator[Cl
 
 
 @pytest.fixture
-async def api(make_client: ClientFactory) -> TestClient[web.Request, web.Application]:
+async def api(make_client: ClientFactory) -> Client:
     return await make_client()
+
+
+@pytest.fixture
+async def http() -> AsyncIterator[aiohttp.ClientSession]:
+    """A plain HTTP and WebSocket client session, closed after the test."""
+    async with aiohttp.ClientSession() as session:
+        yield session

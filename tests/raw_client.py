@@ -33,14 +33,38 @@ class RawClient:
     async def message(self, timeout: float = 5.0) -> Message:
         return protocol.decode(await self.frame(timeout))
 
-    async def handshake(self) -> None:
-        """Send our step 1, apply the server's step 2 (skipping its step 1 and awareness)."""
+    async def handshake(self) -> list[Message]:
+        """Send our step 1, apply the server's step 2; returns what arrived before that answer.
+
+        On a socket that already synced this is the positive marker for "nothing else came":
+        the server answers through the same queue, in order, as everything it sends this
+        socket, so what it had sent before it read our step 1 is in the returned list.
+        """
         await self.ws.send_bytes(protocol.sync_step1(self.doc.get_state()))
+        before: list[Message] = []
         while True:
             message = await self.message()
             if message.type == MessageType.SYNC and message.subtype == SyncType.STEP2:
                 self.doc.apply_update(message.payload)
-                return
+                return before
+            before.append(message)
+
+    async def frames_before_pong(self, timeout: float = 5.0) -> list[bytes]:
+        """Ping, read up to the pong; returns the frames that came first (needs autoping=False).
+
+        aiohttp answers a ping only when the handler reads, so before the server has chosen
+        the protocol (no ``?protocol=``) the pong marks "the server is waiting for us": a frame
+        it sent before reading arrives before the pong.
+        """
+        await self.ws.ping(b"marker")
+        frames: list[bytes] = []
+        async with asyncio.timeout(timeout):
+            while True:
+                message = await self.ws.receive()
+                if message.type == aiohttp.WSMsgType.PONG:
+                    return frames
+                assert message.type == aiohttp.WSMsgType.BINARY, message
+                frames.append(bytes(message.data))
 
     async def edit(self, index: int, text: str) -> bytes:
         """Insert locally and send the update; returns the frame sent."""

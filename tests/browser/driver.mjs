@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 /**
  * Drives Debian's chromium (/usr/bin/chromium, or $CHROMIUM) with playwright-core for the Python
- * browser tests (tests/test_browser/browser_driver.py runs it as a subprocess).
+ * browser tests (tests/support/browser_driver.py runs it as a subprocess).
  *
  * Protocol, one JSON object per line:
  *   stdin   {"id": 1, "cmd": "open", "page": "ada", "url": "http://127.0.0.1:PORT/demo/?..."}

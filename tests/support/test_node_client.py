@@ -1,6 +1,7 @@
-"""The Node client harness works, proven against the reference y-websocket server.
+"""The Node client harness itself works, proven against the reference y-websocket server.
 
-If these pass and a server test fails, the bug is in our server, not in the harness.
+If these pass and a server test fails, the bug is in our server, not in the harness. The
+collaboration scenarios against our server are in tests/test_crdt_server/test_live_sync.py.
 """
 
 from __future__ import annotations
@@ -82,77 +83,6 @@ async def connected(c: NodeClient, url: str, user: str) -> int:
     client_id = await c.connect(url, ROOM, params={"userId": user})
     await c.wait_synced()
     return client_id
-
-
-async def converged(a: NodeClient, b: NodeClient) -> bool:
-    """Same state vector on both sides means both saw every update."""
-    return await a.state_vector() == await b.state_vector()
-
-
-async def test_two_clients_converge_after_concurrent_random_edits(server_url: str) -> None:
-    async with NodeClient.start() as a, NodeClient.start() as b:
-        await connected(a, server_url, "alice")
-        await connected(b, server_url, "bob")
-        alphabet = "xyz é😀🎉\n"
-        await asyncio.gather(
-            a.random_edits(150, seed=1, max_delay_ms=3, alphabet=alphabet),
-            b.random_edits(150, seed=2, max_delay_ms=3, alphabet=alphabet),
-        )
-        await wait_until(lambda: converged(a, b), timeout=15, what="state vectors equal")
-        text = await a.text()
-        assert text == await b.text()
-        assert text, "random edits left an empty document"
-        text.encode("utf-8")  # raises on a lone surrogate: no pair was split
-
-
-async def test_offline_edits_on_both_sides_merge_on_reconnect(server_url: str) -> None:
-    async with NodeClient.start() as a, NodeClient.start() as b:
-        await connected(a, server_url, "alice")
-        await connected(b, server_url, "bob")
-        await a.insert(0, "hello")
-        await b.wait_text("hello")
-
-        for c in (a, b):
-            await c.disconnect()
-            await c.wait_event("status", status="disconnected")
-        await a.insert(0, "A-")
-        await b.insert(5, "-B")
-        assert await a.text() == "A-hello"  # really offline: B's edit did not arrive
-
-        for c in (a, b):
-            await c.reconnect()
-        for c in (a, b):
-            await c.wait_synced()
-            await c.wait_text("A-hello-B")
-
-
-async def test_one_client_sees_the_other_clients_awareness_state(server_url: str) -> None:
-    async with NodeClient.start() as a, NodeClient.start() as b:
-        await connected(a, server_url, "alice")
-        b_id = await connected(b, server_url, "bob")
-        state = {"user": {"name": "bob", "color": "#f00"}, "cursor": {"anchor": 3}}
-        await b.awareness_set(state)
-
-        async def a_sees_bob() -> bool:
-            return (await a.awareness()).get(b_id) == state
-
-        await wait_until(a_sees_bob, timeout=10, what="bob's awareness at alice")
-
-
-async def test_a_killed_clients_awareness_disappears_at_the_other(server_url: str) -> None:
-    async with NodeClient.start() as a, NodeClient.start() as b:
-        await connected(a, server_url, "alice")
-        b_id = await connected(b, server_url, "bob")
-        await b.awareness_set_field("user", {"name": "bob"})
-        await a.wait_for(
-            lambda ev: ev["event"] == "awareness_changed" and b_id in ev["added"] + ev["updated"]
-        )
-        mark = a.mark()
-        await b.kill()  # SIGKILL: no awareness goodbye, only the TCP connection drops
-        await a.wait_for(
-            lambda ev: ev["event"] == "awareness_changed" and b_id in ev["removed"], since=mark
-        )
-        assert b_id not in await a.awareness()
 
 
 async def test_one_process_hosts_several_named_clients(server_url: str) -> None:

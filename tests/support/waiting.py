@@ -3,19 +3,38 @@
 from __future__ import annotations
 
 import asyncio
+import inspect
 from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from typing import TypeVar, cast, overload
 
 T = TypeVar("T")
 
 
+@overload
 async def wait_until(
-    predicate: Callable[[], Awaitable[T]],
+    predicate: Callable[[], Awaitable[T | None]],
+    timeout: float = 10.0,
+    interval: float = 0.05,
+    what: str | None = None,
+) -> T: ...
+
+
+@overload
+async def wait_until(
+    predicate: Callable[[], T | None],
+    timeout: float = 10.0,
+    interval: float = 0.05,
+    what: str | None = None,
+) -> T: ...
+
+
+async def wait_until(
+    predicate: Callable[[], Awaitable[T | None]] | Callable[[], T | None],
     timeout: float = 10.0,
     interval: float = 0.05,
     what: str | None = None,
 ) -> T:
-    """Poll `predicate` until it returns something truthy and return that value.
+    """Poll `predicate` (plain or async) until it returns something truthy; return that value.
 
     For conditions nobody pushes an event for (e.g. "both docs converged").
     Raises TimeoutError naming `what` and the last value seen, so a failing
@@ -25,7 +44,8 @@ async def wait_until(
     try:
         async with asyncio.timeout(timeout):
             while True:
-                last = await predicate()
+                value = predicate()
+                last = cast("T | None", await value) if inspect.isawaitable(value) else value
                 if last:
                     return last
                 await asyncio.sleep(interval)  # poll interval, bounded by the deadline

@@ -1,14 +1,13 @@
-"""A real server process and one headless chromium per test (see browser_driver.py)."""
+"""A real server process and one headless chromium per test (see support/browser_driver.py)."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from pathlib import Path
 
-import aiohttp
 import pytest
-from browser_driver import Browser
 from server_process import ServerProcess
+from support.browser_driver import Browser
 
 SERVER_ARGS = ["--log-level", "warning", "--room-grace-seconds", "0.5"]
 
@@ -25,9 +24,3 @@ async def browser() -> AsyncIterator[Browser]:
     async with Browser.start() as started:
         yield started
         assert started.page_errors() == [], started.page_errors()
-
-
-@pytest.fixture
-async def http() -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession() as session:
-        yield session

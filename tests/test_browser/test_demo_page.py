@@ -10,8 +10,8 @@ from pathlib import Path
 
 import aiohttp
 import pytest
-from browser_driver import Browser
 from server_process import ServerProcess, create_session, read_session
+from support.browser_driver import Browser
 from support.waiting import wait_until
 
 pytestmark = pytest.mark.browser

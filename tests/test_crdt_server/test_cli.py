@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+import secrets
 import signal
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 import pytest
 from server_process import ServerProcess
+from support.sandbox import pids_with_marker, reexec_with_marker
+from support.waiting import wait_until
 
 from crdt_server.settings import Settings, env_for, flag_for
 
@@ -79,27 +83,31 @@ async def test_settings_come_from_codeinterview_environment_variables(tmp_path: 
         assert await server.stop() == 0
 
 
-async def test_a_request_in_flight_finishes_during_shutdown(tmp_path: Path) -> None:
-    async with (
-        ServerProcess(["--db", str(tmp_path / "f.db")]) as server,
-        aiohttp.ClientSession() as http,
-    ):
+@pytest.mark.sandbox
+async def test_a_request_in_flight_when_sigterm_arrives_still_gets_its_real_response(
+    tmp_path: Path, http: aiohttp.ClientSession
+) -> None:
+    marker = f"in-flight-{secrets.token_hex(8)}"
+    code = reexec_with_marker('import time; time.sleep(1); print("done")', marker)
+    async with ServerProcess(["--db", str(tmp_path / "f.db")]) as server:
+        assert server.proc is not None
 
-        async def create() -> int:
-            async with http.post(
-                server.url + "/api/v1/sessions", json={"code": "x" * 100_000}
-            ) as r:
-                return r.status
+        async def execute() -> tuple[int, dict[str, Any]]:
+            payload = {"code": code, "language": "python"}
+            async with http.post(server.url + "/api/v1/execute", json=payload) as response:
+                return response.status, await response.json()
 
-        pending = [asyncio.create_task(create()) for _ in range(20)]
-        await asyncio.sleep(0)
-        done, _ = await asyncio.wait(pending, timeout=0.05)
-        code = await server.stop()
-        statuses = [
-            s for s in await asyncio.gather(*pending, return_exceptions=True) if isinstance(s, int)
-        ]
-        assert code == 0
-        assert all(s == 201 for s in statuses) and len(statuses) >= len(done)
+        request = asyncio.create_task(execute())
+        # The sleeper is running in the server's sandbox: the request is in flight for ~1 s more.
+        await wait_until(lambda: pids_with_marker(marker), what="the run to start on the server")
+        server.proc.send_signal(signal.SIGTERM)
+        assert not request.done()
+        status, body = await asyncio.wait_for(request, timeout=10)
+        assert status == 200, body
+        assert body["data"]["stdout"] == "done\n" and body["data"]["exitCode"] == 0, body
+        assert body["data"]["timedOut"] is False
+        assert await server.stop() == 0, server.log
+    assert "shutting down" in server.log and "Traceback" not in server.log
 
 
 @pytest.mark.parametrize("value", ["-1", "70000"])

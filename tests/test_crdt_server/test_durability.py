@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import signal
-from collections.abc import AsyncIterator
+import sqlite3
 from pathlib import Path
 from typing import Any
 
@@ -14,22 +15,35 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient
 from pycrdt import Doc, Text
 from server_process import ServerProcess, create_session, free_port, read_session
+from support.app_client import ClientFactory
 from support.node_client import NodeClient
 from support.waiting import wait_until
 
+from crdt_server.document import read_code
 from rest.keys import LIVE, STORAGE
 
 pytestmark = pytest.mark.node
 
 
-@pytest.fixture
-async def http() -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession() as session:
-        yield session
-
-
 def server(db: Path, port: int) -> ServerProcess:
     return ServerProcess(["--db", str(db), "--port", str(port), "--room-grace-seconds", "0.5"])
+
+
+def committed_code(db: Path, session_id: str) -> str:
+    """The session's code as committed to the database file, read beside the running server."""
+    with contextlib.closing(sqlite3.connect(f"file:{db}?mode=ro", uri=True)) as conn:
+        snapshot = "SELECT state FROM doc_snapshots WHERE session_id = ?"
+        log = "SELECT data FROM doc_log WHERE session_id = ? ORDER BY seq"
+        rows = conn.execute(snapshot, (session_id,)).fetchall()
+        rows += conn.execute(log, (session_id,)).fetchall()
+    doc: Doc[Any] = Doc()
+    for (update,) in rows:
+        doc.apply_update(update)
+    return read_code(doc)
+
+
+async def session_code(http: aiohttp.ClientSession, server: ServerProcess, sid: str) -> str:
+    return str((await read_session(http, server, sid))["code"])
 
 
 async def test_a_graceful_restart_keeps_the_text_and_reconnecting_clients_duplicate_nothing(
@@ -46,17 +60,15 @@ async def test_a_graceful_restart_keeps_the_text_and_reconnecting_clients_duplic
         assert await first.stop(signal.SIGTERM) == 0
         await node.wait_event("status", status="disconnected", since=mark)
         async with server(db, port) as second:
-            assert (await read_session(http, second, sid))[
-                "code"
-            ] == "start\ntyped before restart\n"
+            assert await session_code(http, second, sid) == "start\ntyped before restart\n"
             await node.wait_event("status", status="connected", since=mark, timeout=15)
             await node.insert(0, "after\n")
             await node.wait_text("after\nstart\ntyped before restart\n")
 
             async def server_has_it() -> bool:
-                return (await read_session(http, second, sid))[
-                    "code"
-                ] == "after\nstart\ntyped before restart\n"
+                return (
+                    await session_code(http, second, sid) == "after\nstart\ntyped before restart\n"
+                )
 
             await wait_until(server_has_it, timeout=10, what="the edit after restart")
 
@@ -73,10 +85,14 @@ async def test_after_kill_9_committed_edits_survive_and_clients_push_unsaved_one
             await typist.insert(0, "committed line\n")
 
             async def committed() -> bool:
-                return (await read_session(http, first, sid))["code"] == "committed line\n"
+                return await session_code(http, first, sid) == "committed line\n"
 
             await wait_until(committed, timeout=5, what="the first edit")
-            await asyncio.sleep(0.3)  # past the 50 ms group-commit window
+            await wait_until(
+                lambda: committed_code(db, sid) == "committed line\n",
+                timeout=5,
+                what="the first edit in the database file",
+            )
             await typist.insert(15, "unsaved line\n")
             await first.stop(signal.SIGKILL)
         async with server(db, port) as second, NodeClient.start() as fresh:
@@ -88,7 +104,7 @@ async def test_after_kill_9_committed_edits_survive_and_clients_push_unsaved_one
             await typist.wait_text(expected)
 
             async def server_has_all() -> bool:
-                return (await read_session(http, second, sid))["code"] == expected
+                return await session_code(http, second, sid) == expected
 
             await wait_until(server_has_all, timeout=10, what="the pushed-back edit")
             assert await second.stop() == 0
@@ -108,21 +124,26 @@ async def test_a_kill_9_mid_typing_loses_nothing_that_a_client_still_holds(
                 asyncio.create_task(node.random_edits(150, seed=i, max_delay_ms=4, client=n))
                 for i, n in enumerate(("a", "b"))
             ]
-            await asyncio.sleep(0.4)
+            await wait_until(
+                lambda: len(committed_code(db, sid)) >= 10,
+                timeout=10,
+                what="some of the typing in the database file",
+            )
+            assert not all(task.done() for task in typing), "the typing ended before the kill"
             await first.stop(signal.SIGKILL)
             await asyncio.gather(*typing)
         async with server(db, port) as second:
 
             async def converged() -> str | None:
                 texts = {await node.text(client="a"), await node.text(client="b")}
-                server_text = (await read_session(http, second, sid))["code"]
+                server_text = await session_code(http, second, sid)
                 return server_text if texts == {server_text} else None
 
             await wait_until(converged, timeout=30, what="convergence after kill -9")
 
 
 async def test_the_log_is_compacted_past_its_threshold_and_reloads_identically(
-    make_client: Any,
+    make_client: ClientFactory,
 ) -> None:
     api: TestClient[web.Request, web.Application] = await make_client(compact_after_updates=50)
     response = await api.post("/api/v1/sessions", json={})

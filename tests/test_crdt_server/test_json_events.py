@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from typing import Any
 
 import aiohttp
@@ -12,19 +11,15 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient
 from json_ws import JsonWs
 from raw_client import RawClient
+from support.app_client import ClientFactory
 from support.node_client import NodeClient
 from support.waiting import wait_until
 
 from crdt_server import protocol
 from crdt_server.awareness import encode_update
+from rest.keys import LIVE
 
 Client = TestClient[web.Request, web.Application]
-
-
-@pytest.fixture
-async def http() -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession() as session:
-        yield session
 
 
 async def session_with(api: Client, code: str = "", users: int = 0) -> tuple[str, list[str]]:
@@ -214,8 +209,17 @@ async def participant_online(api: Client, sid: str, user: str) -> bool:
 
 
 async def test_presence_follows_sockets_and_is_announced_to_json_clients(
-    api: Client, http: aiohttp.ClientSession
+    api: Client, http: aiohttp.ClientSession, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    presence = api.app[LIVE].presence
+    departed: list[str] = []
+    depart = presence.depart
+
+    async def recorded_depart(session_id: str, user_id: str) -> None:
+        await depart(session_id, user_id)
+        departed.append(user_id)  # after any "offline" it decided: the marker to wait for
+
+    monkeypatch.setattr(presence, "depart", recorded_depart)
     sid, (u0, u1) = await session_with(api, users=2)
     observer = await json_client(api, http, sid, f"?protocol=json&userId={u0}")
     await observer.expect("code_change")  # sent once the seat is taken
@@ -226,8 +230,12 @@ async def test_presence_follows_sockets_and_is_announced_to_json_clients(
     joined = await observer.expect("user_join")
     assert joined["data"]["user"]["id"] == u1 and joined["data"]["user"]["name"] == "U1"
     await first.close()
-    await asyncio.sleep(0.2)  # give a wrong "offline" time to show up
+    await wait_until(lambda: u1 in departed, timeout=5, what="the JSON socket's departure")
     assert await participant_online(api, sid, u1)  # the Yjs socket is still open
+    patched = await api.patch(f"/api/v1/sessions/{sid}", json={"code": "after the departure"})
+    assert patched.status == 200
+    await observer.expect("code_change", lambda d: d["code"] == "after the departure")
+    assert not [e for e in observer.events if e["type"] == "user_leave"]  # none queued before
     await second.ws.close()
     left = await observer.expect("user_leave")
     assert left["data"]["userId"] == u1
@@ -304,7 +312,7 @@ async def test_bad_input_gets_an_error_event_applies_nothing_and_keeps_the_socke
 
 
 async def test_a_run_of_errors_closes_the_socket_with_1008(
-    make_client: Any, http: aiohttp.ClientSession
+    make_client: ClientFactory, http: aiohttp.ClientSession
 ) -> None:
     api = await make_client(json_max_errors=3)
     sid, _ = await session_with(api)
@@ -315,7 +323,7 @@ async def test_a_run_of_errors_closes_the_socket_with_1008(
 
 
 async def test_an_oversized_json_frame_is_refused_with_1009(
-    make_client: Any, http: aiohttp.ClientSession
+    make_client: ClientFactory, http: aiohttp.ClientSession
 ) -> None:
     api = await make_client(max_message_bytes=2048)
     sid, _ = await session_with(api)
@@ -333,7 +341,7 @@ async def test_a_yjs_client_never_receives_a_text_frame(
     await yjs.handshake()
     await json_side.send("code_change", {"code": "from json"})
     await json_side.send("cursor_position", {"position": {"lineNumber": 1, "column": 2}})
-    kinds = []
+    kinds: list[aiohttp.WSMsgType] = []
     while len(kinds) < 2:  # the document update and the cursor, both binary
         message = await yjs.ws.receive(timeout=5)
         kinds.append(message.type)

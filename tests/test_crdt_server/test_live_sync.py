@@ -11,6 +11,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient
 from pycrdt import Doc, Provider, Text
 from pycrdt_channel import ClientChannel
+from support.app_client import ClientFactory
 from support.node_client import NodeClient
 from support.waiting import wait_until
 
@@ -46,16 +47,18 @@ async def converged(node: NodeClient, names: list[str], api: Client, sid: str) -
 
 async def test_two_clients_converge_after_concurrent_random_edits(api: Client) -> None:
     sid = await new_session(api, "seed\n")
+    alphabet = "xyz é😀🎉\n"  # multi-byte and surrogate-pair characters, typed and deleted
     async with NodeClient.start() as node:
         for name in ("alice", "bob"):
             await node.connect(ws_base(api), sid, client=name)
             await node.wait_synced(client=name)
         await asyncio.gather(
-            node.random_edits(200, seed=1, max_delay_ms=3, client="alice"),
-            node.random_edits(200, seed=2, max_delay_ms=3, client="bob"),
+            node.random_edits(200, seed=1, max_delay_ms=3, alphabet=alphabet, client="alice"),
+            node.random_edits(200, seed=2, max_delay_ms=3, alphabet=alphabet, client="bob"),
         )
         text = await converged(node, ["alice", "bob"], api, sid)
     assert len(text) > 50
+    text.encode("utf-8")  # raises on a lone surrogate: no pair was split
 
 
 async def test_ten_clients_converge_after_concurrent_random_edits(api: Client) -> None:
@@ -78,10 +81,13 @@ async def test_offline_edits_on_both_sides_merge_on_reconnect(api: Client) -> No
         for name in ("alice", "bob"):
             await node.connect(ws_base(api), sid, client=name)
             await node.wait_synced(client=name)
-        await node.disconnect(client="alice")
-        await node.disconnect(client="bob")
+        for name in ("alice", "bob"):
+            mark = node.mark()
+            await node.disconnect(client=name)
+            await node.wait_event("status", since=mark, client=name, status="disconnected")
         await node.insert(0, "A:", client="alice")
         await node.insert(12, "B!", client="bob")
+        assert await node.text(client="alice") == "A:line1\nline2\n"  # really offline
         await node.reconnect(client="alice")
         await node.reconnect(client="bob")
         text = await converged(node, ["alice", "bob"], api, sid)
@@ -115,6 +121,24 @@ async def test_a_joiner_sees_present_awareness_at_once_and_a_killed_client_vanis
 
 async def _has(node: NodeClient, client_id: int) -> bool:
     return client_id in await node.awareness()
+
+
+async def test_an_awareness_state_set_while_connected_reaches_the_other_client(
+    api: Client,
+) -> None:
+    sid = await new_session(api)
+    async with NodeClient.start() as node:
+        await node.connect(ws_base(api), sid, client="alice")
+        bob_id = await node.connect(ws_base(api), sid, client="bob")
+        for name in ("alice", "bob"):
+            await node.wait_synced(client=name)
+        state = {"user": {"name": "bob", "color": "#f00"}, "cursor": {"anchor": 3}}
+        await node.awareness_set(state, client="bob")
+
+        async def alice_sees_bob() -> bool:
+            return (await node.awareness(client="alice")).get(bob_id) == state
+
+        await wait_until(alice_sees_bob, timeout=10, what="bob's awareness at alice")
 
 
 async def test_a_rest_write_during_live_edits_merges_with_them(api: Client) -> None:
@@ -185,7 +209,7 @@ async def test_a_refused_room_closes_with_a_permanent_44xx_code(
     assert closed["code"] == code and closed["reason"]
 
 
-async def test_an_expired_session_closes_with_4410(make_client: Any) -> None:
+async def test_an_expired_session_closes_with_4410(make_client: ClientFactory) -> None:
     api = await make_client(session_ttl_seconds=0.3, cleanup_interval_seconds=3600)
     sid = await new_session(api)
 
@@ -221,7 +245,7 @@ async def test_a_pycrdt_provider_edits_beside_node_clients(api: Client) -> None:
     assert await rest_code(api, sid) == "from node\nshared\nfrom python\n"
 
 
-async def test_an_active_room_takes_timed_history_snapshots(make_client: Any) -> None:
+async def test_an_active_room_takes_timed_history_snapshots(make_client: ClientFactory) -> None:
     api = await make_client(history_interval_seconds=0.2)
     sid = await new_session(api, "v1")
     async with NodeClient.start() as node:

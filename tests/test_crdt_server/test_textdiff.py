@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from typing import Any
 
 import pytest
 from pycrdt import Doc, Text
@@ -60,7 +61,7 @@ def test_large_texts_are_diffed_by_lines_and_keep_unchanged_lines() -> None:
 
 
 def test_replace_text_edits_a_pycrdt_text_across_multibyte_characters() -> None:
-    doc: Doc = Doc()
+    doc: Doc[Any] = Doc()
     text = doc.get("code", type=Text)
     text.insert(0, "x = 'héllo 😀 wörld'\n")
     for target in ["x = 'héllo 😀😀 wörld'\n", "y = '😀'\n", "", "日本語 é"]:
@@ -69,10 +70,10 @@ def test_replace_text_edits_a_pycrdt_text_across_multibyte_characters() -> None:
 
 
 def test_an_unchanged_prefix_and_suffix_survive_a_concurrent_edit() -> None:
-    server: Doc = Doc()
+    server: Doc[Any] = Doc()
     text = server.get("code", type=Text)
     text.insert(0, "alpha\nbeta\ngamma\n")
-    client: Doc = Doc()
+    client: Doc[Any] = Doc()
     client.apply_update(server.get_update())
     ctext = client.get("code", type=Text)
     sv = client.get_state()

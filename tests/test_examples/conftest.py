@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from pathlib import Path
 
-import aiohttp
 import pytest
 from server_process import ServerProcess
 
@@ -17,9 +16,3 @@ async def server(tmp_path: Path) -> AsyncIterator[ServerProcess]:
     async with ServerProcess(["--db", str(tmp_path / "examples.db"), *SERVER_ARGS]) as process:
         yield process
         assert await process.stop() == 0, process.log
-
-
-@pytest.fixture
-async def http() -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession() as session:
-        yield session

@@ -7,8 +7,8 @@ from typing import Any
 
 import aiohttp
 import pytest
-from example_process import EXAMPLES, ExampleProcess, python_example
 from server_process import ServerProcess, create_session, read_session
+from support.example_process import EXAMPLES, ExampleProcess, python_example
 from support.waiting import wait_until
 
 NODE_MODULES = EXAMPLES / "node_modules"

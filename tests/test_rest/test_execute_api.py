@@ -12,6 +12,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from envelope import assert_error
 from pycrdt import Array
 from raw_client import RawClient
+from support.app_client import ClientFactory, SettingsFactory
 
 from execution import Executor
 from rest import create_app
@@ -91,7 +92,9 @@ async def test_a_session_run_by_an_unknown_participant_is_404(api: Client) -> No
     )
 
 
-async def test_without_a_sandbox_execution_is_503_and_says_why(settings_for: Any) -> None:
+async def test_without_a_sandbox_execution_is_503_and_says_why(
+    settings_for: SettingsFactory,
+) -> None:
     settings = settings_for()
     executor = Executor(execution_limits(settings), bwrap_path="/nonexistent/bwrap")
     client = TestClient(TestServer(create_app(settings, executor=executor)))
@@ -109,7 +112,7 @@ async def test_without_a_sandbox_execution_is_503_and_says_why(settings_for: Any
 
 
 async def test_twenty_concurrent_runs_all_finish_correctly_or_are_refused_with_429(
-    make_client: Any,
+    make_client: ClientFactory,
 ) -> None:
     api = await make_client(execution_max_concurrent=2, execution_max_queue=3)
 

@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-from typing import Any
 
 import pytest
 from envelope import assert_error
+from support.app_client import ClientFactory
 from support.waiting import wait_until
 
 from rest.keys import STORAGE
 
 
-async def test_an_expired_session_answers_410_until_the_job_deletes_it(make_client: Any) -> None:
+async def test_an_expired_session_answers_410_until_the_job_deletes_it(
+    make_client: ClientFactory,
+) -> None:
     api = await make_client(session_ttl_seconds=0.3, cleanup_interval_seconds=3600)
     sid = (await (await api.post("/api/v1/sessions", json={})).json())["data"]["id"]
     assert (await api.get(f"/api/v1/sessions/{sid}")).status == 200
@@ -29,7 +31,7 @@ async def test_an_expired_session_answers_410_until_the_job_deletes_it(make_clie
 
 
 async def test_the_background_job_deletes_expired_sessions_with_everything_they_own(
-    make_client: Any,
+    make_client: ClientFactory,
 ) -> None:
     api = await make_client(session_ttl_seconds=0.2, cleanup_interval_seconds=0.1)
     sid = (await (await api.post("/api/v1/sessions", json={"code": "x"})).json())["data"]["id"]
@@ -42,7 +44,7 @@ async def test_the_background_job_deletes_expired_sessions_with_everything_they_
     assert await api.app[STORAGE].list_participants(sid) == []
 
 
-async def test_concurrent_creates_never_collide(make_client: Any) -> None:
+async def test_concurrent_creates_never_collide(make_client: ClientFactory) -> None:
     api = await make_client()
     responses = await asyncio.gather(*(api.post("/api/v1/sessions", json={}) for _ in range(100)))
     ids = [(await r.json())["data"]["id"] for r in responses]
@@ -50,7 +52,9 @@ async def test_concurrent_creates_never_collide(make_client: Any) -> None:
     assert len(set(ids)) == 100
 
 
-async def test_a_colliding_id_is_redrawn(make_client: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_a_colliding_id_is_redrawn(
+    make_client: ClientFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
     api = await make_client()
     draws = itertools.chain(["0123abcd", "0123abcd", "0123abcd"], itertools.repeat("feedbeef"))
     monkeypatch.setattr("crdt_server.core.sessions.secrets.token_hex", lambda _n: next(draws))

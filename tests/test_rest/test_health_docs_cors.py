@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any
 
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 from envelope import assert_error
+from support.app_client import ClientFactory, SettingsFactory
 
 from rest import create_app
 from rest.app import OPERATIONS
@@ -76,7 +78,9 @@ async def test_a_localhost_origin_gets_cors_headers_and_preflight_is_answered(ap
     assert response.headers["Access-Control-Allow-Origin"] == origin
 
 
-async def test_a_foreign_origin_gets_no_cors_headers_unless_configured(make_client: Any) -> None:
+async def test_a_foreign_origin_gets_no_cors_headers_unless_configured(
+    make_client: ClientFactory,
+) -> None:
     api = await make_client()
     response = await api.get("/api/v1/health", headers={"Origin": "https://evil.example"})
     assert "Access-Control-Allow-Origin" not in response.headers
@@ -85,11 +89,51 @@ async def test_a_foreign_origin_gets_no_cors_headers_unless_configured(make_clie
     assert response.headers["Access-Control-Allow-Origin"] == "https://app.example"
 
 
-async def test_every_response_carries_a_request_id_and_a_given_one_is_kept(api: Client) -> None:
-    response = await api.get("/api/v1/health", headers={"X-Request-Id": "abc-123"})
-    assert response.headers["X-Request-Id"] == "abc-123"
-    response = await api.get("/api/v1/health", headers={"X-Request-Id": "bad id\u00e9"})
-    assert response.headers["X-Request-Id"] != "bad id"
+SAFE_REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
+
+
+@pytest.mark.parametrize(
+    "given", ["abc-123", "A.b_c-9", "0123abcd", "x" * 64, "7f3c2b1e-4d5a-4b6c-8e9f-0a1b2c3d4e5f"]
+)
+async def test_a_well_formed_request_id_is_echoed(api: Client, given: str) -> None:
+    response = await api.get("/api/v1/health", headers={"X-Request-Id": given})
+    assert response.headers["X-Request-Id"] == given
+    missing = await api.get("/api/v1/nowhere", headers={"X-Request-Id": given})
+    assert missing.status == 404 and missing.headers["X-Request-Id"] == given
+
+
+@pytest.mark.parametrize(
+    "given",
+    [
+        "x" * 65,  # too long
+        "bad id",  # a space
+        "abc;def",
+        "abc; Set-Cookie: session=stolen",  # header injection attempt
+        "abc,def",
+        "abc\tdef",
+        "<script>alert(1)</script>",
+        "../../etc/passwd",
+        "abc\u00e9",  # not ASCII
+        " ",
+    ],
+)
+async def test_a_malformed_request_id_is_replaced_by_a_fresh_safe_token(
+    api: Client, given: str
+) -> None:
+    ids = []
+    for path in ["/api/v1/health", "/api/v1/health", "/api/v1/nowhere"]:
+        response = await api.get(path, headers={"X-Request-Id": given})
+        rid = response.headers["X-Request-Id"]
+        assert rid != given.strip() and SAFE_REQUEST_ID.fullmatch(rid), rid
+        assert "Set-Cookie" not in response.headers
+        ids.append(rid)
+    assert len(set(ids)) == len(ids), ids  # fresh for every request, not a fixed fallback
+
+
+async def test_a_request_without_an_id_gets_a_fresh_safe_token(api: Client) -> None:
+    first, second = await api.get("/api/v1/health"), await api.get("/api/v1/health")
+    ids = [first.headers["X-Request-Id"], second.headers["X-Request-Id"]]
+    assert all(SAFE_REQUEST_ID.fullmatch(rid) for rid in ids) and ids[0] != ids[1], ids
 
 
 class BrokenStorage(SQLiteStorage):
@@ -98,7 +142,7 @@ class BrokenStorage(SQLiteStorage):
 
 
 async def test_a_crash_is_a_500_envelope_with_a_logged_request_id_and_no_internals(
-    settings_for: Any, caplog: pytest.LogCaptureFixture
+    settings_for: SettingsFactory, caplog: pytest.LogCaptureFixture
 ) -> None:
     settings = settings_for()
     client = TestClient(TestServer(create_app(settings, BrokenStorage(settings.db_path))))

@@ -9,6 +9,7 @@ from typing import Any
 from aiohttp import web
 from aiohttp.test_utils import TestClient
 from envelope import assert_error
+from support.app_client import ClientFactory
 
 Client = TestClient[web.Request, web.Application]
 
@@ -54,7 +55,9 @@ async def test_assigned_colours_are_distinct_within_a_session(api: Client) -> No
     assert gaps[0] >= 15
 
 
-async def test_the_participant_after_the_cap_gets_409_session_full(make_client: Any) -> None:
+async def test_the_participant_after_the_cap_gets_409_session_full(
+    make_client: ClientFactory,
+) -> None:
     api = await make_client(max_participants=3)
     sid = await new_session(api)
     await join(api, sid)
@@ -63,7 +66,7 @@ async def test_the_participant_after_the_cap_gets_409_session_full(make_client: 
     await assert_error(response, 409, "SESSION_FULL")
 
 
-async def test_concurrent_joins_never_exceed_the_cap(make_client: Any) -> None:
+async def test_concurrent_joins_never_exceed_the_cap(make_client: ClientFactory) -> None:
     api = await make_client(max_participants=5)
     sid = await new_session(api)
     responses = await asyncio.gather(

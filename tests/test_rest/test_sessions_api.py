@@ -9,7 +9,9 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient
 from envelope import assert_error
 from pycrdt import Doc, Text
+from support.app_client import ClientFactory
 
+from crdt_server.core.actor import Actor, Via
 from crdt_server.document import CODE
 from rest.keys import LIVE, STORAGE
 
@@ -107,7 +109,7 @@ async def test_a_rest_write_is_a_minimal_edit_that_merges_with_a_concurrent_clie
     data = await create(api, {"code": "def f():\n    return 42\n\nprint(f())\n"})
     room = await api.app[LIVE].rooms.get(data["id"])
     # A client that synced the document renames f -> foo while REST edits the last line.
-    client = Doc()
+    client: Doc[Any] = Doc()
     client.apply_update(room.doc.get_update())
     text = client.get(CODE, type=Text)
     sv = client.get_state()
@@ -118,7 +120,7 @@ async def test_a_rest_write_is_a_minimal_edit_that_merges_with_a_concurrent_clie
         f"/api/v1/sessions/{data['id']}/code",
         json={"code": "def f():\n    return 42\n\nprint(f(), 'done')\n"},
     )
-    room.apply_update(offline, None)
+    room.apply_update(offline, Actor(Via.YJS))  # the client's peer connection
     body = (await (await api.get(f"/api/v1/sessions/{data['id']}")).json())["data"]
     assert body["code"] == "def foo():\n    return 42\n\nprint(f(), 'done')\n"
 
@@ -192,13 +194,13 @@ async def test_malformed_json_and_non_object_bodies_are_400(api: Client) -> None
         await assert_error(response, 400, "INVALID_REQUEST")
 
 
-async def test_a_body_over_the_limit_is_413(make_client: Any) -> None:
+async def test_a_body_over_the_limit_is_413(make_client: ClientFactory) -> None:
     api = await make_client(max_body_bytes=4096)
     response = await api.post("/api/v1/sessions", json={"code": "x" * 8192})
     await assert_error(response, 413, "PAYLOAD_TOO_LARGE")
 
 
-async def test_code_over_the_character_limit_is_400(make_client: Any) -> None:
+async def test_code_over_the_character_limit_is_400(make_client: ClientFactory) -> None:
     api = await make_client(max_code_chars=10)
     body = await assert_error(
         await api.post("/api/v1/sessions", json={"code": "x" * 11}), 400, "INVALID_REQUEST"

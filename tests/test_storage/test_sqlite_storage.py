@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import sqlite3
+import threading
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from pycrdt import Doc, Text
+from support.waiting import wait_until
 
 from storage import (
     Appended,
@@ -102,8 +105,8 @@ async def test_deleting_a_session_cascades_to_everything_it_owns(store: SQLiteSt
             assert (await cursor.fetchone())[0] == 0, table  # type: ignore[index]
 
 
-def typed_updates(count: int) -> tuple[Doc, list[bytes]]:
-    doc: Doc = Doc()
+def typed_updates(count: int) -> tuple[Doc[Any], list[bytes]]:
+    doc: Doc[Any] = Doc()
     text = doc.get("code", type=Text)
     updates: list[bytes] = []
     doc.observe(lambda event: updates.append(event.update))
@@ -125,7 +128,7 @@ async def test_a_document_loads_as_snapshot_plus_tail_and_compaction_drops_the_t
     await store.compact("0123abcd", doc.get_update(), 39)
     stored = await store.load_document("0123abcd")
     assert stored.updates == [] and (stored.upto, stored.last_seq) == (39, 39)
-    loaded: Doc = Doc()
+    loaded: Doc[Any] = Doc()
     loaded.apply_update(stored.snapshot or b"")
     assert str(loaded.get("code", type=Text)) == str(doc.get("code", type=Text))
 
@@ -149,7 +152,7 @@ async def test_compaction_deletes_only_the_entries_it_folded(store: SQLiteStorag
     doc, updates = typed_updates(6)
     await store.create_session(session(), person(), updates[0])
     await store.append_updates([PendingUpdate("0123abcd", u, 2) for u in updates[1:4]])
-    folded: Doc = Doc()
+    folded: Doc[Any] = Doc()
     for update in updates[:4]:
         folded.apply_update(update)
     # Entries 4 and 5 arrive (from another writer, say) after the snapshot was taken.
@@ -157,7 +160,7 @@ async def test_compaction_deletes_only_the_entries_it_folded(store: SQLiteStorag
     await store.compact("0123abcd", folded.get_update(), 3)
     stored = await store.load_document("0123abcd")
     assert stored.updates == updates[4:] and (stored.upto, stored.last_seq) == (3, 5)
-    loaded: Doc = Doc()
+    loaded: Doc[Any] = Doc()
     for update in [stored.snapshot or b"", *stored.updates]:
         loaded.apply_update(update)
     assert str(loaded.get("code", type=Text)) == str(doc.get("code", type=Text))
@@ -201,8 +204,16 @@ async def test_driver_errors_surface_as_storage_unavailable(tmp_path: Path) -> N
         await storage.get_session("0123abcd")
     with pytest.raises(StorageUnavailable):
         await storage.append_updates([PendingUpdate("0123abcd", b"u", 1)])
+    threads = set(threading.enumerate())
     with pytest.raises(StorageUnavailable):
         await SQLiteStorage(str(tmp_path / "missing" / "dir.db")).open()
+    # aiosqlite stops a connection that failed to open without awaiting the stop: its worker
+    # thread must finish while this loop runs, or it reports to a closed loop in a later test
+    await wait_until(
+        lambda: not set(threading.enumerate()) - threads,
+        timeout=5,
+        what="the failed connection's worker thread to stop",
+    )
 
 
 async def test_updates_of_a_deleted_session_are_dropped_not_failed(store: SQLiteStorage) -> None:

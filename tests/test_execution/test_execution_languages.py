@@ -5,7 +5,7 @@ from __future__ import annotations
 import subprocess
 
 import pytest
-from execution_support import ExecutorFactory
+from support.sandbox import ExecutorFactory
 
 from execution import Executor, InvalidRunRequest, UnsupportedLanguage
 

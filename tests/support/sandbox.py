@@ -1,32 +1,16 @@
-"""Helpers for the execution tests: deadline-bound waiting and looking at host processes."""
+"""Helpers for the execution tests: the executor factory type and host processes by marker."""
 
 from __future__ import annotations
 
-import asyncio
 import os
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import TypeVar
 
 from execution import Executor
 
-T = TypeVar("T")
 ExecutorFactory = Callable[..., Awaitable[Executor]]
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
-
-
-async def wait_until(
-    predicate: Callable[[], T], timeout: float = 10.0, what: str = "condition"
-) -> T:
-    """Poll a cheap predicate until it is truthy; fail naming ``what`` at the deadline."""
-    try:
-        async with asyncio.timeout(timeout):
-            while not (value := predicate()):
-                await asyncio.sleep(0.02)
-            return value
-    except TimeoutError:
-        raise AssertionError(f"timed out after {timeout}s waiting for {what}") from None
 
 
 def pids_with_marker(marker: str) -> list[int]:

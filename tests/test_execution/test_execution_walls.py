@@ -8,13 +8,8 @@ import time
 from pathlib import Path
 
 import pytest
-from execution_support import (
-    PROJECT_DIR,
-    ExecutorFactory,
-    pids_with_marker,
-    reexec_with_marker,
-    wait_until,
-)
+from support.sandbox import PROJECT_DIR, ExecutorFactory, pids_with_marker, reexec_with_marker
+from support.waiting import wait_until
 
 from execution import Executor
 

@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-from execution_support import ExecutorFactory
+from support.sandbox import ExecutorFactory
 
 from execution import ExecutionLimits, Executor
 

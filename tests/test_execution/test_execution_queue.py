@@ -7,7 +7,8 @@ import secrets
 import time
 
 import pytest
-from execution_support import ExecutorFactory, pids_with_marker, reexec_with_marker, wait_until
+from support.sandbox import ExecutorFactory, pids_with_marker, reexec_with_marker
+from support.waiting import wait_until
 
 from execution import Executor, QueueFull, RunResult, SandboxUnavailable
 

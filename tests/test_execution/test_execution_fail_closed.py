@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from execution_support import ExecutorFactory
+from support.sandbox import ExecutorFactory
 
 from execution import ExecutionLimits, Executor, SandboxUnavailable
 
