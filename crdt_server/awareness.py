@@ -13,7 +13,13 @@ from collections.abc import Hashable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from .protocol import awareness_message, encode_varuint, read_string, read_varuint
+from .close_codes import CloseCode
+from .limits import Limits
+from .protocol import ProtocolError, awareness_message, encode_varuint, read_string, read_varuint
+from .strict_json import JsonRejected, loads
+
+#: What every Yjs client decodes exactly (Number.MAX_SAFE_INTEGER + 1).
+_SAFE = 2**53
 
 NULL_STATE = "null"
 
@@ -33,15 +39,33 @@ class Change:
     state: str
 
 
-def decode_update(update: bytes) -> list[tuple[int, int, str]]:
-    """(client id, clock, JSON state) per entry; raises ProtocolError when malformed."""
+def decode_update(update: bytes, max_state_bytes: int = 1 << 30) -> list[tuple[int, int, str]]:
+    """(client id, clock, JSON state) per entry; raises ProtocolError when malformed,
+    when a number is past what Yjs clients decode, or a state is too large or not JSON."""
     count, pos = read_varuint(update, 0)
+    if count * 3 > len(update) - pos:
+        raise ProtocolError(f"{count} awareness entries cannot fit in {len(update)} bytes")
     entries = []
     for _ in range(count):
         client_id, pos = read_varuint(update, pos)
         clock, pos = read_varuint(update, pos)
+        size, _ = read_varuint(update, pos)
+        if size > max_state_bytes:
+            raise ProtocolError(
+                f"awareness state of {size} bytes (at most {max_state_bytes})",
+                CloseCode.MESSAGE_TOO_BIG,
+            )
         state, pos = read_string(update, pos)
+        if client_id >= _SAFE or clock >= _SAFE:
+            raise ProtocolError("awareness client id or clock past 2**53")
+        if state != NULL_STATE:
+            try:
+                loads(state)
+            except JsonRejected as exc:
+                raise ProtocolError(f"awareness state is not JSON: {exc}") from None
         entries.append((client_id, clock, state))
+    if pos != len(update):
+        raise ProtocolError("bytes left over after the awareness entries")
     return entries
 
 
@@ -57,8 +81,31 @@ def encode_update(entries: Iterable[tuple[int, int, str]]) -> bytes:
 class Awareness:
     """The awareness states of one room."""
 
-    def __init__(self) -> None:
+    def __init__(self, limits: Limits | None = None) -> None:
         self.entries: dict[int, Entry] = {}
+        self._limits = limits or Limits()
+        self._owned: dict[Hashable, set[int]] = {}  # client ids each connection introduced
+
+    def _admit(self, decoded: list[tuple[int, int, str]], owner: Hashable | None) -> None:
+        """Refuse an update whose new client ids would pass a bound (before any is applied)."""
+        new = {cid for cid, _, _ in decoded if cid not in self.entries}
+        claimed = {cid for cid, _, _ in decoded if cid in new or self.entries[cid].owner is None}
+        if owner is not None and claimed:
+            owned = self._owned.get(owner, set())
+            if len(owned | claimed) > self._limits.max_awareness_states:
+                raise ProtocolError(
+                    f"at most {self._limits.max_awareness_states} awareness states per connection",
+                    CloseCode.POLICY_VIOLATION,
+                )
+        room = self._limits.max_awareness_entries
+        if len(self.entries) + len(new) > room:
+            gone = [cid for cid, e in self.entries.items() if e.state == NULL_STATE]
+            for cid in gone[: len(self.entries) + len(new) - room]:
+                del self.entries[cid]  # forget the oldest removed states first
+            if len(self.entries) + len(new) > room:
+                raise ProtocolError(
+                    "too many awareness states in this room", CloseCode.POLICY_VIOLATION
+                )
 
     def apply(self, update: bytes, owner: Hashable | None) -> tuple[list[Change], bytes | None]:
         """Apply a client's awareness update.
@@ -72,10 +119,12 @@ class Awareness:
         changes: list[Change] = []
         rewritten = False
         forward: list[tuple[int, int, str]] = []
-        for client_id, clock, state in decode_update(update):
+        decoded = decode_update(update, self._limits.max_awareness_state_bytes)
+        self._admit(decoded, owner)
+        for client_id, clock, state in decoded:
             entry = self.entries.get(client_id)
             if entry is None:
-                entry = self.entries[client_id] = Entry(clock, state, owner)
+                entry = self.entries[client_id] = Entry(clock, state, None)
             elif clock > entry.clock or (
                 clock == entry.clock and state == NULL_STATE and entry.state != NULL_STATE
             ):
@@ -86,6 +135,8 @@ class Awareness:
                 continue
             if entry.owner is None:
                 entry.owner = owner
+                if owner is not None:
+                    self._owned.setdefault(owner, set()).add(client_id)
             forward.append((client_id, entry.clock, state))
             changes.append(Change(client_id, state))
         message = awareness_message(encode_update(forward)) if rewritten else None
@@ -114,6 +165,7 @@ class Awareness:
         an old state by another client cannot bring a ghost back.
         """
         removed = []
+        self._owned.pop(owner, None)
         for client_id, entry in self.entries.items():
             if entry.owner == owner:
                 entry.owner = None

@@ -12,15 +12,19 @@ from __future__ import annotations
 from enum import IntEnum
 
 from .core.errors import (
+    DocumentDamaged,
+    DocumentTooLarge,
     Forbidden,
     InvalidInput,
     NotFound,
     ParticipantNotFound,
+    RateLimited,
     SessionDeleted,
     SessionError,
     SessionExpired,
     SessionFull,
     SessionNotFound,
+    StorageFull,
     Unavailable,
     VersionUnknown,
 )
@@ -52,6 +56,10 @@ CLOSE_CODES: dict[type[SessionError], CloseCode] = {
     SessionFull: CloseCode.CONFLICT,
     VersionUnknown: CloseCode.CONFLICT,
     Forbidden: CloseCode.FORBIDDEN,
+    DocumentTooLarge: CloseCode.MESSAGE_TOO_BIG,
+    DocumentDamaged: CloseCode.CONFLICT,
+    RateLimited: CloseCode.TRY_AGAIN_LATER,
+    StorageFull: CloseCode.TRY_AGAIN_LATER,
     Unavailable: CloseCode.TRY_AGAIN_LATER,
 }
 
@@ -61,5 +69,5 @@ def close_for(error: SessionError) -> tuple[CloseCode, str]:
     for kind in type(error).__mro__:
         code = CLOSE_CODES.get(kind)
         if code is not None:
-            return code, error.message
-    return CloseCode.POLICY_VIOLATION, error.message
+            return code, error.message[:120]  # a close reason must fit in 123 bytes
+    return CloseCode.POLICY_VIOLATION, error.message[:120]

@@ -12,7 +12,7 @@ per 50 ms, always ending with the latest text.
 from __future__ import annotations
 
 import asyncio
-import json
+import functools
 import logging
 import random
 from collections.abc import Awaitable, Callable
@@ -29,11 +29,15 @@ from .connection import next_connection_id
 from .core.actor import Actor, Via, role_of
 from .document import LANGUAGE, Language, YDoc, meta_map
 from .merge import Bases
+from .protocol import DocumentFull, DocumentQuarantined, ProtocolError
 from .room import Room
+from .strict_json import JsonRejected, dumps, loads
 
 log = logging.getLogger(__name__)
 
 COALESCE_S = 0.05
+#: Largest line or column a cursor may name (Monaco's own limits are far below).
+MAX_POSITION = 10_000_000
 
 
 class Outbox(Protocol):
@@ -55,8 +59,8 @@ class LanguageChange(_Event):
 
 
 class Position(BaseModel):
-    line_number: Annotated[int, Field(ge=1, alias="lineNumber")]
-    column: Annotated[int, Field(ge=1)]
+    line_number: Annotated[int, Field(ge=1, le=MAX_POSITION, alias="lineNumber")]
+    column: Annotated[int, Field(ge=1, le=MAX_POSITION)]
 
 
 class CursorPosition(_Event):
@@ -74,6 +78,25 @@ class BadEvent(Exception):
     def __init__(self, code: str, message: str) -> None:
         super().__init__(message)
         self.code = code
+
+
+@functools.lru_cache(maxsize=256)
+def cursor_of(state: str) -> tuple[tuple[tuple[str, int], ...], str | None] | None:
+    """The cursor and user id in an awareness state, if it holds one this contract can
+    express; parsed once per distinct state however many JSON clients hear of it."""
+    try:
+        parsed = loads(state)
+        cursor = parsed["cursor"]
+        line, column = cursor["lineNumber"], cursor["column"]
+    except (JsonRejected, KeyError, TypeError):
+        return None
+    if not all(isinstance(v, int) and 1 <= v <= MAX_POSITION for v in (line, column)):
+        return None
+    user = parsed.get("user")
+    user_id = user.get("id") if isinstance(user, dict) else None
+    return (("lineNumber", line), ("column", column)), (
+        user_id if isinstance(user_id, str) and len(user_id) <= 128 else None
+    )
 
 
 def participant_json(p: ParticipantRecord) -> dict[str, Any]:
@@ -123,7 +146,7 @@ class JsonClient:
 
     # ------------------------------------------------------------ outgoing
     def _emit(self, kind: str, data: dict[str, Any]) -> None:
-        self._outbox.send_text(json.dumps({"type": kind, "data": data}, ensure_ascii=False))
+        self._outbox.send_text(dumps({"type": kind, "data": data}))
 
     def start(self) -> None:
         """The current state first: the full code, the language, then the cursors."""
@@ -173,20 +196,13 @@ class JsonClient:
         for change in changes:
             if change.state == NULL_STATE or change.client_id == self._awareness_id:
                 continue
-            try:
-                state = json.loads(change.state)
-                cursor = state["cursor"]
-                position = {
-                    "lineNumber": int(cursor["lineNumber"]),
-                    "column": int(cursor["column"]),
-                }
-            except (ValueError, KeyError, TypeError):
-                continue  # not a cursor this contract can express
-            user = state.get("user") if isinstance(state.get("user"), dict) else {}
-            self._emit(
-                "cursor_position",
-                {"position": position, "userId": user.get("id"), "timestamp": now_ms()},
-            )
+            seen = cursor_of(change.state)
+            if seen is not None:  # else not a cursor this contract can express
+                position, user_id = seen
+                self._emit(
+                    "cursor_position",
+                    {"position": dict(position), "userId": user_id, "timestamp": now_ms()},
+                )
 
     def presence_changed(self, participant: ParticipantRecord, online: bool) -> None:
         if online:
@@ -208,6 +224,9 @@ class JsonClient:
         """Handle one text frame; bad input gets an error event, a run of them closes 1008."""
         try:
             await self._dispatch(raw)
+        except ProtocolError as exc:  # the room was reset: this client reconnects
+            await self.close(exc.close_code, str(exc)[:120])
+            return
         except BadEvent as exc:
             self._errors += 1
             self._emit("error", {"message": str(exc), "code": exc.code})
@@ -218,27 +237,32 @@ class JsonClient:
 
     async def _dispatch(self, raw: str) -> None:
         try:
-            message = json.loads(raw)
-        except ValueError:
-            raise BadEvent("INVALID_JSON", "the frame is not valid JSON") from None
+            message = loads(raw)
+        except JsonRejected as exc:
+            raise BadEvent("INVALID_JSON", f"the frame is not valid JSON: {exc}") from None
         if not isinstance(message, dict) or not isinstance(message.get("type"), str):
             raise BadEvent("INVALID_EVENT", 'expected {"type": string, "data": object}')
         model = EVENTS.get(message["type"])
         if model is None:
             raise BadEvent("UNKNOWN_TYPE", f"unknown event type {message['type']!r}")
         try:
-            event = model.model_validate(message.get("data"))
+            event = model.model_validate(message.get("data"), strict=True)
         except ValidationError as exc:
             first = exc.errors(include_url=False)[0]
             where = ".".join(map(str, first["loc"])) or "data"
             raise BadEvent("INVALID_EVENT", f"{message['type']}: {where}: {first['msg']}") from None
         await self._check_user(event.user_id)
-        if isinstance(event, CodeChange):
-            self._code_change(event.code)
-        elif isinstance(event, LanguageChange):
-            self._language_change(event.language)
-        elif isinstance(event, CursorPosition):
-            self._cursor(event.position)
+        try:
+            if isinstance(event, CodeChange):
+                self._code_change(event.code)
+            elif isinstance(event, LanguageChange):
+                self._language_change(event.language)
+            elif isinstance(event, CursorPosition):
+                self._cursor(event.position)
+        except DocumentFull as exc:
+            raise BadEvent("DOCUMENT_TOO_LARGE", str(exc)) from None
+        except DocumentQuarantined as exc:
+            raise BadEvent("DOCUMENT_DAMAGED", str(exc)) from None
 
     async def _check_user(self, user_id: str | None) -> None:
         if user_id is None or user_id == self.user_id:

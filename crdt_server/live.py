@@ -15,6 +15,7 @@ from execution import Executor
 from .core.errors import Unavailable
 from .core.runs import Runs
 from .core.sessions import CoreStore, SessionCore
+from .limits import Limits
 from .presence import Presence
 from .rooms import RoomManager
 from .settings import Settings
@@ -41,6 +42,7 @@ class Live:
             self.log,
             grace_s=settings.room_grace_seconds,
             history_interval_s=settings.history_interval_seconds,
+            limits=Limits.from_settings(settings),
         )
         self.presence = Presence(storage, self.rooms)
         self.sessions = SessionCore(settings, storage, self.rooms)

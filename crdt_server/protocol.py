@@ -33,6 +33,38 @@ class ProtocolError(ValueError):
         self.close_code = close_code
 
 
+class DocumentFull(ProtocolError):
+    """An update would grow the document past its size limit; nothing was applied."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, CloseCode.MESSAGE_TOO_BIG)
+
+
+class RoomReset(ProtocolError):
+    """The room's document raised while applying an update and was retired unread; the
+    client should reconnect (the room reloads from storage)."""
+
+    def __init__(self, message: str = "the document was reset; reconnect") -> None:
+        super().__init__(message, CloseCode.TRY_AGAIN_LATER)
+
+
+class DocumentQuarantined(ProtocolError):
+    """Part of the stored document could not be loaded: the session is read-only until an
+    operator looks at it (its good prefix stays readable, nothing is compacted away)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(f"the document is damaged and read-only: {reason}", CloseCode.CONFLICT)
+
+
+class RoomCrowded(ProtocolError):
+    """The session already has its maximum of open sockets."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(
+            f"the session has its maximum of {limit} sockets", CloseCode.TRY_AGAIN_LATER
+        )
+
+
 #: An update with no structs and no deletions: nothing to apply, store or forward.
 EMPTY_UPDATE = b"\x00\x00"
 

@@ -26,9 +26,19 @@ from .close_codes import CloseCode
 from .connection import Peer
 from .core.actor import Actor
 from .document import YDoc, code_text, read_code, read_language
+from .limits import Limits
 from .merge import Base, Bases, closest, edit_of
-from .protocol import EMPTY_UPDATE, MessageType, ProtocolError, SyncType
-from .textdiff import replace_text
+from .protocol import (
+    EMPTY_UPDATE,
+    DocumentFull,
+    DocumentQuarantined,
+    MessageType,
+    ProtocolError,
+    RoomReset,
+    SyncType,
+)
+from .textdiff import replace_text, utf8_len
+from .update_check import UpdateRejected, check_state_vector, check_update
 from .update_log import UpdateLog
 
 log = logging.getLogger(__name__)
@@ -63,11 +73,22 @@ def version_tag(state: bytes) -> str:
 class Room:
     """The live state of one session."""
 
-    def __init__(self, session_id: str, doc: YDoc, update_log: UpdateLog) -> None:
+    def __init__(
+        self,
+        session_id: str,
+        doc: YDoc,
+        update_log: UpdateLog,
+        limits: Limits | None = None,
+        on_broken: Callable[[Room], None] | None = None,
+    ) -> None:
         self.session_id = session_id
         self.doc = doc
+        self.limits = limits or Limits()
         self.peers: dict[int, Peer] = {}
-        self.awareness = Awareness()
+        self.awareness = Awareness(self.limits)
+        self.size = 0  # the document's bytes, roughly: its state at load plus what was accepted
+        self.broken = False  # the Doc raised: it is never read again
+        self.quarantined: str | None = None  # why the stored document loaded only in part
         self.version = 0  # bumped on every accepted change
         self.history_version = 0  # the version last written to history
         self.changed_at = 0  # when the last change was accepted (Unix ms)
@@ -75,11 +96,28 @@ class Room:
         self.unload_timer: asyncio.TimerHandle | None = None
         self.bases = Bases()  # versions REST clients were shown, for their next write
         self._log = update_log
+        self._on_broken = on_broken
         self._cached_at = -1  # the version the cached views below belong to
         self._code: str | None = None
         self._base: Base | None = None
 
     # ------------------------------------------------------------ views
+    def _usable(self) -> None:
+        if self.broken:
+            raise RoomReset()
+
+    def _writable(self) -> None:
+        self._usable()
+        if self.quarantined is not None:
+            raise DocumentQuarantined(self.quarantined)
+
+    def _break(self) -> None:
+        """pycrdt raised inside the Doc: retire the room without reading the Doc again."""
+        self.broken = True
+        log.error("room %s retired: its document raised while applying an update", self.session_id)
+        if self._on_broken is not None:
+            self._on_broken(self)
+
     def _cache(self) -> None:
         if self._cached_at != self.version:
             self._cached_at, self._code, self._base = self.version, None, None
@@ -87,6 +125,7 @@ class Room:
     @property
     def code(self) -> str:
         """The code, read once per version however many clients ask."""
+        self._usable()
         self._cache()
         if self._code is None:
             self._code = read_code(self.doc)
@@ -98,6 +137,7 @@ class Room:
 
     def base(self) -> Base:
         """The current version with its full state, encoded once per version."""
+        self._usable()
         self._cache()
         if self._base is None:
             state = self.doc.get_update()
@@ -150,8 +190,13 @@ class Room:
                 peer.send(message)
 
     # ------------------------------------------------------------ incoming
-    def receive(self, peer: Peer, frame: bytes) -> None:
-        """Handle one binary frame of ``peer``; raises ProtocolError on bad input."""
+    def receive(self, peer: Peer, frame: bytes, *, checked: bool = False) -> None:
+        """Handle one binary frame of ``peer``; raises ProtocolError on bad input.
+
+        ``checked``: the frame's update already passed :func:`check_update` (the socket
+        handler checks large ones off the event loop).
+        """
+        self._usable()
         message = protocol.decode(frame)
         if message.type == MessageType.SYNC:
             if message.subtype == SyncType.STEP1:
@@ -159,7 +204,11 @@ class Room:
             else:
                 exact = message.subtype == SyncType.UPDATE and message.exact
                 self.apply_update(
-                    message.payload, peer.actor, frame if exact else None, exclude=peer
+                    message.payload,
+                    peer.actor,
+                    frame if exact else None,
+                    exclude=peer,
+                    checked=checked,
                 )
         elif message.type == MessageType.AWARENESS:
             self.apply_awareness(message.payload, peer, frame if message.exact else None)
@@ -170,11 +219,21 @@ class Room:
 
     def _answer_step1(self, peer: Peer, state_vector: bytes) -> None:
         try:
-            diff = self.doc.get_update(state_vector)
-        except BaseException as exc:
-            if isinstance(exc, Exception) or _is_panic(exc):
-                raise ProtocolError("invalid state vector in sync step 1") from exc
-            raise
+            clients = check_state_vector(state_vector)
+        except UpdateRejected as exc:
+            raise ProtocolError(f"invalid state vector in sync step 1: {exc}") from None
+        if clients == 0:  # a fresh client: the whole state, encoded once per version
+            diff = self.base().state
+        else:
+            try:
+                diff = self.doc.get_update(state_vector)
+            except BaseException as exc:
+                if _is_panic(exc):
+                    self._break()
+                    raise RoomReset() from exc
+                if isinstance(exc, Exception):
+                    raise ProtocolError("invalid state vector in sync step 1") from exc
+                raise
         peer.send(protocol.sync_step2(diff))
         peer.synced = True
 
@@ -185,21 +244,32 @@ class Room:
         frame: bytes | None = None,
         *,
         exclude: Peer | None = None,
+        checked: bool = False,
     ) -> bool:
-        """Apply ``actor``'s update, forward it to the others, queue it for the log.
+        """Check ``actor``'s update, apply it, forward it to the others, queue it for the log.
 
-        ``frame`` is the update's message as it arrived, forwarded as is when given;
-        ``exclude`` is the peer it came from, which does not get it back.
-        Returns False for an empty update (nothing applied).
+        Nothing reaches pycrdt, storage or another client unless it is well-formed and
+        keeps the document within its size limit. ``frame`` is the update's message as it
+        arrived, forwarded as is when given; ``exclude`` is the peer it came from, which
+        does not get it back. Returns False for an empty update (nothing applied).
         """
+        self._writable()
         if update == EMPTY_UPDATE:
             return False
+        if not checked:
+            try:
+                check_update(update)
+            except UpdateRejected as exc:
+                raise ProtocolError(str(exc)) from None
+        self._fits(len(update))
         try:
             self.doc.apply_update(update)
         except BaseException as exc:
             if isinstance(exc, Exception) or _is_panic(exc):
-                raise ProtocolError("update could not be applied") from exc
+                self._break()
+                raise RoomReset("the update could not be applied; the document was reset") from exc
             raise
+        self.size += len(update)
         self.broadcast(frame or protocol.sync_update(update), exclude=exclude)
         self._accepted(update, actor)
         return True
@@ -231,19 +301,32 @@ class Room:
         def collect(event: TransactionEvent) -> None:
             updates.append(event.update)
 
+        self._writable()
         subscription = self.doc.observe(collect)
         try:
             with self.doc.transaction(origin=actor.label):
                 change(self.doc)
-        finally:
+        except BaseException as exc:
+            if _is_panic(exc):  # the Doc may be corrupted: never touch it again
+                self._break()
+                raise RoomReset("a server edit raised; the document was reset") from exc
             self.doc.unobserve(subscription)
+            raise
+        self.doc.unobserve(subscription)
         changed = False
         for update in updates:
             if update != EMPTY_UPDATE:
+                self.size += len(update)
                 self.broadcast(protocol.sync_update(update), exclude=None)
                 self._accepted(update, actor)
                 changed = True
         return changed
+
+    def _fits(self, size: int) -> None:
+        if self.size + size > self.limits.max_document_bytes:
+            raise DocumentFull(
+                f"the document would pass its limit of {self.limits.max_document_bytes} bytes"
+            )
 
     def write_code(
         self, text: str, actor: Actor, base: Base | None = None, remember: Bases | None = None
@@ -253,6 +336,8 @@ class Room:
         Edits others made since ``base`` survive: they merge with this one. ``remember``
         keeps the writer's resulting version, the base of its next write.
         """
+        self._writable()
+        self._fits(utf8_len(text))
         current = self._base if self._cached_at == self.version else None
         if base is None or (current is not None and current.version == base.version):
             changed = self.edit(lambda doc: replace_text(code_text(doc), text), actor)

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Protocol
+from collections.abc import Coroutine
+from typing import Any, Protocol
 
 from pycrdt import Doc
 
@@ -20,7 +21,10 @@ from .close_codes import CloseCode, close_for
 from .connection import Peer
 from .core.errors import SessionError
 from .document import YDoc
+from .limits import Limits
+from .protocol import RoomCrowded
 from .room import Room, RoomListener
+from .update_check import UpdateRejected, check_update
 from .update_log import UpdateLog
 
 log = logging.getLogger(__name__)
@@ -30,15 +34,34 @@ class RoomStore(DocumentStore, HistoryStore, Protocol):
     """What rooms persist: their documents and the timed history of their code."""
 
 
-def build_doc(stored: StoredDocument, session_id: str) -> YDoc:
-    """A document from its snapshot and log tail; an unreadable entry is skipped and logged."""
+def build_doc(stored: StoredDocument, session_id: str) -> tuple[YDoc, str | None]:
+    """A document from its snapshot and log tail, and why it holds only part of them.
+
+    Every stored entry is checked before pycrdt sees it; at the first bad one the load
+    stops with the good prefix (a Doc that raised is rebuilt from that prefix, never read
+    again), so a damaged log is quarantined instead of crashing whoever opens it.
+    """
+    parts = ([stored.snapshot] if stored.snapshot else []) + stored.updates
     doc: YDoc = Doc()
-    for update in ([stored.snapshot] if stored.snapshot else []) + stored.updates:
+    for index, update in enumerate(parts):
+        try:
+            check_update(update)
+        except UpdateRejected as exc:
+            reason = f"stored entry {index} of {len(parts)} is invalid ({exc})"
+            log.error("session %s quarantined: %s", session_id, reason)
+            return doc, reason
         try:
             doc.apply_update(update)
-        except Exception:
-            log.exception("skipping an unreadable stored update of %s", session_id)
-    return doc
+        except BaseException as exc:
+            if not isinstance(exc, Exception) and type(exc).__name__ != "PanicException":
+                raise
+            reason = f"stored entry {index} of {len(parts)} could not be applied"
+            log.error("session %s quarantined: %s", session_id, reason)
+            good: YDoc = Doc()
+            for update in parts[:index]:
+                good.apply_update(update)
+            return good, reason
+    return doc, None
 
 
 class RoomManager:
@@ -51,8 +74,10 @@ class RoomManager:
         *,
         grace_s: float,
         history_interval_s: float,
+        limits: Limits | None = None,
     ) -> None:
         self.storage = storage
+        self.limits = limits or Limits()
         self.log = update_log
         self.rooms: dict[str, Room] = {}
         self._grace = grace_s
@@ -64,7 +89,11 @@ class RoomManager:
     def snapshot_of(self, session_id: str) -> bytes | None:
         """The full state of a loaded document (the update log's compaction source)."""
         room = self.rooms.get(session_id)
-        return None if room is None else room.base().state
+        if room is None or room.quarantined is not None:
+            return None  # a damaged log is kept as it is, for an operator to look at
+        state = room.base().state
+        room.size = len(state)  # compaction folds history: the document is this big now
+        return state
 
     # ------------------------------------------------------------ lifecycle
     def start(self) -> None:
@@ -88,7 +117,10 @@ class RoomManager:
                 room.unload_timer.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         for room in list(self.rooms.values()):
-            await self._persist(room)
+            try:  # one room that cannot be saved must not keep the others (or exit) waiting
+                await self._persist(room)
+            except Exception:
+                log.exception("room %s could not be saved at shutdown", room.session_id)
             del self.rooms[room.session_id]
 
     # ------------------------------------------------------------ loading
@@ -104,16 +136,20 @@ class RoomManager:
             task.add_done_callback(lambda _t: self._loads.pop(session_id, None))
         return await asyncio.shield(task)
 
-    async def stored(self, session_id: str) -> YDoc:
-        """The session's document as stored, without loading a room (a read of an idle one)."""
+    async def stored(self, session_id: str) -> tuple[YDoc, str | None]:
+        """The session's document as stored, without loading a room (a read of an idle one),
+        and why it is quarantined, if it is."""
         await self.log.flush()  # what the last incarnation accepted is in storage first
         return build_doc(await self.storage.load_document(session_id), session_id)
 
     async def _load(self, session_id: str) -> Room:
         await self.log.flush()  # updates of an earlier incarnation must be in storage first
         stored = await self.storage.load_document(session_id)
-        room = Room(session_id, build_doc(stored, session_id), self.log)
+        doc, damaged = build_doc(stored, session_id)
+        room = Room(session_id, doc, self.log, self.limits, on_broken=self.retire)
+        room.quarantined = damaged
         room.bases.remember(room.base())  # what a reader of the idle session saw
+        room.size = len(room.base().state)
         self.rooms[session_id] = room
         self.log.track(session_id, len(stored.updates), stored.tail_bytes, stored.last_seq)
         self._schedule_unload(room)
@@ -122,8 +158,11 @@ class RoomManager:
 
     # ------------------------------------------------------------ peers
     async def _claim(self, session_id: str) -> Room:
-        """The loaded room, kept from unloading: someone is about to join it."""
+        """The loaded room, kept from unloading: someone is about to join it (if it has room:
+        else RoomCrowded)."""
         room = await self.get(session_id)
+        if len(room.peers) + len(room.listeners) >= self.limits.max_sockets:
+            raise RoomCrowded(self.limits.max_sockets)
         if room.unload_timer is not None:
             room.unload_timer.cancel()
             room.unload_timer = None
@@ -159,9 +198,7 @@ class RoomManager:
 
     def _spawn_unload(self, room: Room) -> None:
         room.unload_timer = None
-        task = asyncio.create_task(self._unload(room), name=f"unload-{room.session_id}")
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        self._spawn(self._unload(room))
 
     async def _unload(self, room: Room) -> None:
         version = room.version
@@ -178,6 +215,24 @@ class RoomManager:
         """Flush the log, compact the document and take a history snapshot if it changed."""
         await self.log.compact(room.session_id)
         await self._record_history(room)
+
+    def retire(self, room: Room) -> None:
+        """Drop a room whose Doc raised, unread and uncompacted: its accepted updates are in
+        the log queue, so the next load rebuilds it from storage. Its sockets are told to
+        reconnect."""
+        if self.rooms.get(room.session_id) is room:
+            del self.rooms[room.session_id]
+            self.log.forget(room.session_id)
+        if room.unload_timer is not None:
+            room.unload_timer.cancel()
+            room.unload_timer = None
+        for connection in room.connections():
+            self._spawn(connection.close(CloseCode.TRY_AGAIN_LATER, "document reset; reconnect"))
+
+    def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.create_task(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
     # ------------------------------------------------------------ deletion
     async def discard(self, session_id: str, why: SessionError) -> None:

@@ -57,6 +57,49 @@ class Settings(BaseSettings):
     max_message_bytes: int = Field(
         32 * 1024 * 1024, ge=1024, description="Largest WebSocket frame accepted (else close 1009)."
     )
+    max_sessions_per_client_per_hour: int = Field(
+        60, ge=1, description="Sessions one client address may create per hour (else 429)."
+    )
+    max_sockets_per_session: int = Field(
+        64, ge=2, description="Open sockets one session may have (else close 1013)."
+    )
+    max_storage_bytes: int = Field(
+        0,
+        ge=0,
+        description="Storage high-water mark: past it new sessions get 507, existing ones "
+        "keep working; 0: no mark.",
+    )
+    max_document_bytes: int = Field(
+        8 * 1024 * 1024,
+        ge=64 * 1024,
+        description="Largest document a session may grow to; updates past it are refused (1009).",
+    )
+    max_awareness_states: int = Field(
+        8, ge=1, description="Awareness states (cursors) one connection may publish."
+    )
+    max_awareness_state_bytes: int = Field(
+        16 * 1024, ge=256, description="Largest awareness state (one cursor and name, as JSON)."
+    )
+    max_outbox_bytes: int = Field(
+        32 * 1024 * 1024,
+        ge=1024 * 1024,
+        description="Bytes queued for a socket that does not read; past it the socket is "
+        "closed (1013).",
+    )
+    handshake_timeout_seconds: float = Field(
+        15.0,
+        gt=0,
+        description="An HTTP connection idle this long (no request, or half-sent headers, or "
+        "between keep-alive requests) is closed.",
+    )
+    join_timeout_seconds: float = Field(
+        10.0, gt=0, description="A socket that sends no first frame in this time is closed."
+    )
+    allowed_hosts: str = Field(
+        "",
+        description="Host header values served, comma-separated ('*': any); empty: localhost, "
+        "127.0.0.1, [::1] and --host (DNS-rebinding protection).",
+    )
     heartbeat_seconds: float = Field(
         30.0, gt=0, description="WebSocket ping interval; a peer silent past it is dropped."
     )
@@ -92,6 +135,15 @@ class Settings(BaseSettings):
         description="DANGER: run code WITHOUT the sandbox when bubblewrap is unusable. "
         "Only for a developer's own laptop.",
     )
+
+    def allowed_host_list(self) -> list[str]:
+        """The Host names served; by default the loopback names and the bound host."""
+        given = [h.strip().lower() for h in self.allowed_hosts.split(",") if h.strip()]
+        if given:
+            return given
+        if self.host in ("0.0.0.0", "::", ""):
+            return ["*"]  # bound to every interface: the operator names the hosts
+        return sorted({"localhost", "127.0.0.1", "[::1]", "::1", self.host.lower()})
 
     def cors_origin_list(self) -> list[str]:
         """The configured origins, split and trimmed."""

@@ -16,8 +16,9 @@ from collections import deque
 
 from aiohttp import WSMessage, WSMsgType, web
 
-from storage import ParticipantRecord
+from storage import ParticipantRecord, StorageError
 
+from . import protocol
 from .close_codes import CloseCode, close_for
 from .connection import next_connection_id
 from .core.actor import Actor, Via
@@ -28,20 +29,30 @@ from .keys import LIVE, SETTINGS
 from .presence import Seat
 from .protocol import ProtocolError
 from .room import Room
+from .update_check import UpdateRejected, check_update
 
 log = logging.getLogger(__name__)
 
 PROTOCOLS = ("json", "yjs", "y-websocket")
+#: Updates at least this large are checked in a worker thread (the check is pure Python).
+_CHECK_OFF_LOOP_BYTES = 64 * 1024
 
 
 class Outbox:
-    """Frames queued by the room, written in order by one pump task; sending never blocks."""
+    """Frames queued by the room, written in order by one pump task; sending never blocks.
 
-    def __init__(self, ws: web.WebSocketResponse) -> None:
+    A socket that does not read (or reads slower than its room writes) is closed with
+    1013 once ``max_bytes`` are queued for it, instead of holding the memory.
+    """
+
+    def __init__(self, ws: web.WebSocketResponse, max_bytes: int) -> None:
         self._ws = ws
         self._queue: deque[bytes | str] = deque()
+        self._queued = 0  # bytes (or characters) waiting
+        self._max = max_bytes
         self._wake = asyncio.Event()
         self.closing = False
+        self._closer: asyncio.Task[None] | None = None
         self._pump = asyncio.create_task(self._run())
 
     def send(self, data: bytes) -> None:
@@ -51,9 +62,19 @@ class Outbox:
         self._push(text)
 
     def _push(self, frame: bytes | str) -> None:
-        if not self.closing:
-            self._queue.append(frame)
-            self._wake.set()
+        if self.closing:
+            return
+        self._queued += len(frame)
+        if self._queued > self._max:
+            log.info("closing a socket that does not read: %d bytes queued", self._queued)
+            self._queue.clear()
+            self._queued = 0
+            self._closer = asyncio.create_task(
+                self.close(CloseCode.TRY_AGAIN_LATER, "too much data queued: read faster")
+            )
+            return
+        self._queue.append(frame)
+        self._wake.set()
 
     async def _run(self) -> None:
         ws, queue = self._ws, self._queue
@@ -63,6 +84,7 @@ class Outbox:
                 self._wake.clear()
                 while queue:
                     frame = queue.popleft()
+                    self._queued -= len(frame)
                     if isinstance(frame, bytes):
                         await ws.send_bytes(frame)
                     else:
@@ -77,14 +99,17 @@ class Outbox:
     async def stop(self) -> None:
         self.closing = True
         self._pump.cancel()
-        await asyncio.gather(self._pump, return_exceptions=True)
+        tasks = [self._pump] if self._closer is None else [self._pump, self._closer]
+        await asyncio.gather(*tasks, return_exceptions=True)
 
 
 class SocketPeer(Outbox):
     """A y-websocket client: a room :class:`~crdt_server.connection.Peer`."""
 
-    def __init__(self, ws: web.WebSocketResponse, participant: ParticipantRecord | None) -> None:
-        super().__init__(ws)
+    def __init__(
+        self, ws: web.WebSocketResponse, participant: ParticipantRecord | None, max_bytes: int
+    ) -> None:
+        super().__init__(ws, max_bytes)
         self.id = next_connection_id()
         self.actor = actor_for(participant, Actor(Via.YJS, connection=self.id))
         self.synced = False
@@ -107,7 +132,7 @@ async def _serve_yjs(
     while True:
         if frame is not None:
             try:
-                room.receive(peer, frame)
+                room.receive(peer, frame, checked=await _checked_off_loop(frame))
             except ProtocolError as exc:
                 log.info("closing socket %s of %s: %s", peer.id, room.session_id, exc)
                 await peer.close(exc.close_code, str(exc))
@@ -121,6 +146,21 @@ async def _serve_yjs(
             return
         else:
             return
+
+
+async def _checked_off_loop(frame: bytes) -> bool:
+    """Check a large update in a worker thread, so the loop keeps serving everyone else;
+    True when it was checked (small ones are checked inline by the room)."""
+    if len(frame) < _CHECK_OFF_LOOP_BYTES:
+        return False
+    message = protocol.decode(frame)
+    if message.type != protocol.MessageType.SYNC or message.subtype == protocol.SyncType.STEP1:
+        return False
+    try:
+        await asyncio.to_thread(check_update, message.payload)
+    except UpdateRejected as exc:
+        raise ProtocolError(str(exc)) from None
+    return True
 
 
 async def _serve_json(ws: web.WebSocketResponse, client: JsonClient, first: str | None) -> None:
@@ -166,8 +206,20 @@ async def websocket(request: web.Request) -> web.StreamResponse:
     protocol = request.query.get("protocol")
     loading = asyncio.ensure_future(request.app[LIVE].rooms.get(session_id))  # load meanwhile
     try:
-        first = await _first_frame(ws, protocol)
-        await loading
+        async with asyncio.timeout(settings.join_timeout_seconds):
+            room = await loading  # (the first frame waits in the socket's buffer meanwhile)
+            if room.quarantined is not None:
+                reason = "the document is damaged and read-only"
+                await ws.close(code=CloseCode.CONFLICT, message=reason.encode())
+                return ws
+            first = await _first_frame(ws, protocol)
+    except TimeoutError:
+        await ws.close(code=CloseCode.POLICY_VIOLATION, message=b"no first frame in time")
+        return ws
+    except StorageError:
+        log.exception("loading the room of %s for a socket failed", session_id)
+        await ws.close(code=CloseCode.TRY_AGAIN_LATER, message=b"storage unavailable")
+        return ws
     finally:
         loading.cancel()
     if protocol is None and first is None:
@@ -189,13 +241,17 @@ async def _run_yjs(
 ) -> None:
     live = request.app[LIVE]
     rooms = live.rooms
-    peer = SocketPeer(ws, participant)
+    peer = SocketPeer(ws, participant, request.app[SETTINGS].max_outbox_bytes)
     seat = Seat(live.presence, session_id)
     room: Room | None = None
     try:
         if participant is not None:
             await seat.take(participant.id)  # before the first frame we send: REST agrees
-        room = await rooms.join(session_id, peer)
+        try:
+            room = await rooms.join(session_id, peer)
+        except ProtocolError as exc:  # the session has its maximum of sockets
+            await peer.close(exc.close_code, str(exc))
+            return
         await _serve_yjs(ws, room, peer, first)
     finally:
         if room is not None:
@@ -212,7 +268,7 @@ async def _run_json(
 ) -> None:
     live, settings = request.app[LIVE], request.app[SETTINGS]
     rooms = live.rooms
-    outbox = Outbox(ws)
+    outbox = Outbox(ws, settings.max_outbox_bytes)
     seat = Seat(live.presence, session_id)
     room = await rooms.get(session_id)
 
@@ -240,8 +296,12 @@ async def _run_json(
     try:
         if participant is not None:
             await seat.take(participant.id)
-        attached = client.room = await rooms.attach(session_id, client.id, client)
-        client.start()
+        try:
+            attached = client.room = await rooms.attach(session_id, client.id, client)
+            client.start()
+        except ProtocolError as exc:  # crowded, or the room was reset meanwhile
+            await outbox.close(exc.close_code, str(exc))
+            return
         await _serve_json(ws, client, first)
     finally:
         client.stop()

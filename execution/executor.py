@@ -9,13 +9,16 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import shutil
+from collections.abc import Sequence
 from dataclasses import replace
+from functools import partial
 
+from .admission import Admission, Ticket
 from .errors import (
     ExecutionError,
     InvalidRunRequest,
-    QueueFull,
     SandboxUnavailable,
     UnsupportedLanguage,
 )  # fmt: skip
@@ -67,7 +70,11 @@ _SMOKE = HostLanguage(
 
 
 class Executor:
-    """Runs untrusted code: at most ``max_concurrent`` at once, ``max_queue`` waiting."""
+    """Runs untrusted code: at most ``max_concurrent`` at once, ``max_queue`` waiting.
+
+    Each run is pinned to one CPU (slot i -> CPU i mod cores): rlimits bound a process,
+    not a run, so without cgroups the pin is what keeps a forking run to one core.
+    """
 
     def __init__(
         self, limits: ExecutionLimits, *, bwrap_path: str = "bwrap", esbuild_path: str = ""
@@ -78,9 +85,8 @@ class Executor:
         self._tools: Tools | None = None
         self._reason: str | None = "the executor has not been started"
         self._languages: dict[str, tuple[HostLanguage, LanguageInfo]] = {}
-        self._slots = asyncio.Semaphore(limits.max_concurrent)
-        self._waiting = 0
-        self._running = 0
+        self._admission = Admission(limits)
+        self._cpus = sorted(os.sched_getaffinity(0))  # the CPUs this server may use
         self._tasks: set[asyncio.Task[RunResult]] = set()
         self._stopping = False
 
@@ -96,7 +102,7 @@ class Executor:
     @property
     def running(self) -> int:
         """Runs holding a slot right now (never more than ``max_concurrent``)."""
-        return self._running
+        return self._admission.running
 
     def languages(self) -> list[LanguageInfo]:
         """What this host can run, with versions; empty when nothing may run."""
@@ -152,22 +158,32 @@ class Executor:
         await asyncio.gather(*tasks, return_exceptions=True)
 
     async def run(
-        self, code: str, language: str, stdin: str = "", timeout_ms: int | None = None
+        self,
+        code: str,
+        language: str,
+        stdin: str = "",
+        timeout_ms: int | None = None,
+        *,
+        owners: Sequence[str] = (),
     ) -> RunResult:
         """Run ``code``; raises QueueFull, SandboxUnavailable or UnsupportedLanguage.
 
-        The request is checked first (an unknown language is a bad request on any host),
-        then whether anything may run here, then whether this host has the language.
+        ``owners`` name who asks (e.g. ``"client:203.0.113.7"``, ``"session:0123abcd"``):
+        each may hold only its share of slots and of the line (QueueFull beyond it), and
+        waiting owners take turns. The request is checked first (an unknown language is a
+        bad request on any host), then whether anything may run here, then whether this
+        host has the language.
         """
         name = self._canonical(language)
         timeout_s = self._timeout_s(timeout_ms)
         sandboxed = self._ready()
         host = self._lookup(name)
-        await self._take_slot()
-        self._running += 1
-        task = asyncio.create_task(self._run_in_slot(host, code, stdin, timeout_s, sandboxed))
+        ticket = await self._take_slot(owners)
+        cpu = self._cpus[ticket.slot % len(self._cpus)]
+        task = asyncio.create_task(self._run_in_slot(host, code, stdin, timeout_s, sandboxed, cpu))
         self._tasks.add(task)
-        task.add_done_callback(self._release_slot)  # even if cancelled before it started
+        # Even if cancelled before it started: the slot is free once the task is done.
+        task.add_done_callback(partial(self._release_slot, ticket))
         try:
             return await asyncio.shield(task)
         except asyncio.CancelledError:
@@ -213,31 +229,23 @@ class Executor:
             raise InvalidRunRequest("timeoutMs must be positive")
         return min(timeout_ms, self.limits.max_timeout_ms) / 1000
 
-    async def _take_slot(self) -> None:
-        """Wait for a free slot in the bounded line, or raise QueueFull."""
-        if self._slots.locked() and self._waiting >= self.limits.max_queue:
-            raise QueueFull("too many code runs are waiting; try again shortly")
-        self._waiting += 1
-        try:  # acquire() in this task: a free slot is taken before any other run is looked at
-            async with asyncio.timeout(self.limits.queue_timeout_ms / 1000):
-                await self._slots.acquire()
-        except TimeoutError:
-            raise QueueFull("no free slot to run code within the queue timeout") from None
-        finally:
-            self._waiting -= 1
+    async def _take_slot(self, owners: Sequence[str]) -> Ticket:
+        """Wait for a free slot within the owners' shares and the bounded line, or QueueFull."""
+        ticket = await self._admission.acquire(owners)
         if self._stopping:
-            self._slots.release()
+            self._admission.release(ticket)
             raise SandboxUnavailable("the executor is stopped")
+        return ticket
 
-    def _release_slot(self, task: asyncio.Task[RunResult]) -> None:
+    def _release_slot(self, ticket: Ticket, task: asyncio.Task[RunResult]) -> None:
         """A run's task is done, so its sandbox is gone: free its slot."""
         self._tasks.discard(task)
-        self._running -= 1
-        self._slots.release()
+        self._admission.release(ticket)
 
     async def _run_in_slot(
-        self, host: HostLanguage, code: str, stdin: str, timeout_s: float, sandboxed: bool
-    ) -> RunResult:
+        self, host: HostLanguage, code: str, stdin: str, timeout_s: float, sandboxed: bool,
+        cpu: int,
+    ) -> RunResult:  # fmt: skip
         """One run in its slot (``run`` took it; the task's done-callback frees it)."""
         bounds = Bounds(
             timeout_s=timeout_s,
@@ -245,33 +253,35 @@ class Executor:
             kill_bytes=self.limits.max_output_bytes * _FLOOD_FACTOR,
             memory_bytes=self.limits.memory_mb * _MIB,
         )
-        outcome = await self._launch(host, code.encode(), stdin.encode(), bounds, sandboxed)
+        outcome = await self._launch(
+            host, code.encode(), stdin.encode(), bounds, sandboxed, cpu=cpu
+        )
         return _result(host.spec.name, outcome, sandboxed)
 
     async def _launch(
         self, host: HostLanguage, code: bytes, stdin: bytes, bounds: Bounds, sandboxed: bool,
-        template: str | None = None,
+        template: str | None = None, cpu: int | None = None,
     ) -> Outcome:  # fmt: skip
         try:
-            return await self._launch_once(host, code, stdin, bounds, sandboxed, template)
+            return await self._launch_once(host, code, stdin, bounds, sandboxed, template, cpu)
         except OSError as exc:  # out of processes or fds, a tool vanished...
             log.exception("could not launch %s", host.spec.name)
             raise ExecutionError(f"could not start the program: {exc.strerror or exc}") from exc
 
     async def _launch_once(
         self, host: HostLanguage, code: bytes, stdin: bytes, bounds: Bounds, sandboxed: bool,
-        template: str | None,
+        template: str | None, cpu: int | None,
     ) -> Outcome:  # fmt: skip
         assert self._tools is not None
-        tools, limits = self._tools, self.limits
+        tools, limits, timeout_s = self._tools, self.limits, bounds.timeout_s
         if sandboxed:
-            launch = sandboxed_launch(tools, limits, host, code, bounds.timeout_s, template)
+            launch = sandboxed_launch(tools, limits, host, code, timeout_s, template, cpu)
             return await execute(launch, stdin, bounds)
         log.debug("running %s WITHOUT a sandbox", host.spec.name)
         scratch = await asyncio.to_thread(make_scratch)
         try:
             unsafe: Launch = await asyncio.to_thread(
-                unsandboxed_launch, tools, limits, host, code, bounds.timeout_s, scratch, template
+                unsandboxed_launch, tools, limits, host, code, timeout_s, scratch, template, cpu
             )
             return await execute(unsafe, stdin, bounds)
         finally:

@@ -22,6 +22,11 @@ class ExecutionLimits:
     max_concurrent: int = field(default_factory=_cpu_count)
     # Runs allowed to wait for a slot beyond the running ones; more raise QueueFull.
     max_queue: int = 32
+    # Slots one owner (a client, a session: the keys ``Executor.run`` is given) may hold at
+    # once, and places in the line it may hold beyond them; past either, QueueFull at once.
+    # 0 picks the default: half the slots (at least one), and twice that in the line.
+    max_running_per_owner: int = 0
+    max_queued_per_owner: int = 0
     # How long a queued run waits for a slot before it is refused with QueueFull.
     queue_timeout_ms: int = 30_000
     # Wall-clock limit when the request names none (compile + run).
@@ -39,6 +44,9 @@ class ExecutionLimits:
     max_output_bytes: int = 64 * 1024
     # Size of the writable /tmp (a tmpfs, the only writable place in the sandbox).
     tmpfs_mb: int = 64
+    # Files and directories /tmp may hold: every inode is kernel memory that neither the
+    # tmpfs size nor the memory limit counts (about 1 KiB each).
+    max_tmp_files: int = 4096
     # File descriptors per process (RLIMIT_NOFILE).
     max_open_files: int = 256
     # Run code WITHOUT the sandbox when bubblewrap cannot be used. Developer laptops only:
@@ -50,9 +58,16 @@ class ExecutionLimits:
         for name in (
             "max_concurrent", "queue_timeout_ms", "default_timeout_ms", "max_timeout_ms",
             "memory_mb", "max_processes", "max_output_bytes", "tmpfs_mb", "max_open_files",
+            "max_tmp_files",
         ):  # fmt: skip
             if getattr(self, name) <= 0:
                 raise ValueError(f"ExecutionLimits.{name} must be positive")
+        if self.max_running_per_owner < 0 or self.max_queued_per_owner < 0:
+            raise ValueError("ExecutionLimits per-owner bounds must not be negative")
+        # A frozen dataclass: resolve the "0 = default" per-owner bounds once, here.
+        running = self.max_running_per_owner or max(1, self.max_concurrent // 2)
+        object.__setattr__(self, "max_running_per_owner", running)
+        object.__setattr__(self, "max_queued_per_owner", self.max_queued_per_owner or 2 * running)
         if self.max_queue < 0:
             raise ValueError("ExecutionLimits.max_queue must not be negative")
         if self.default_timeout_ms > self.max_timeout_ms:

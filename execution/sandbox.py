@@ -7,11 +7,18 @@ tmpfs /tmp, the only writable place. No environment from the server, no nested u
 namespaces, a seccomp deny-list, rlimits via prlimit, and the sandbox is the kernel's
 preferred OOM victim. When the server runs as root it first drops to an unprivileged user,
 because RLIMIT_NPROC does not bind real root.
+
+Two things bubblewrap cannot do are done around it. ``taskset`` pins the whole run to one
+CPU (seccomp stops it widening that again), so its processes together get one core at most.
+And /tmp and /dev/shm are tmpfs mounts with an inode cap (``nr_inodes``, which bwrap 0.8 has
+no flag for): ``unshare`` gives bwrap a user and mount namespace of its own, a short
+shell script mounts the two tmpfs over /dev/shm there, and bwrap binds them in.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import math
 import os
 import pwd
@@ -27,6 +34,8 @@ from .languages import HostLanguage, find_program, render
 from .model import ExecutionLimits
 from .process import Launch
 from .seccomp import filter_fd
+
+log = logging.getLogger(__name__)
 
 SANDBOX_USER = "codeinterview-exec"  # created by scripts/install-execution.sh
 _MIB = 1024 * 1024
@@ -52,6 +61,8 @@ class Tools:
     sh: str
     wrappers: tuple[str, ...]  # nice and choom, when present: the sandbox yields to the server
     identity: Identity
+    taskset: str | None = None  # pins a run to one CPU; without it runs are not pinned
+    scratch: tuple[str, ...] = ()  # unshare, mount, mkdir: set with bwrap, all are needed
     bwrap: str | None = None  # set once bubblewrap proved to work
     disable_userns: bool = False
     seccomp: bytes | None = None
@@ -80,7 +91,13 @@ def host_tools() -> Tools:
         wrappers += [nice, "-n", "10"]
     if choom := find_program("choom"):
         wrappers += [choom, "-n", "1000", "--"]
-    return Tools(prlimit=prlimit, sh=sh, wrappers=tuple(wrappers), identity=sandbox_identity())
+    taskset = find_program("taskset")
+    if taskset is None:
+        log.warning("taskset (util-linux) not found: a run's processes may use every core")
+    return Tools(
+        prlimit=prlimit, sh=sh, wrappers=tuple(wrappers), identity=sandbox_identity(),
+        taskset=taskset,
+    )  # fmt: skip
 
 
 async def capture(argv: list[str], timeout_s: float = 10.0) -> tuple[int | None, str]:
@@ -115,7 +132,10 @@ async def with_bwrap(tools: Tools, bwrap_path: str) -> Tools:
     version = (int(match.group(1)), int(match.group(2)))
     if version < (0, 7):
         raise SandboxUnavailable(f"bubblewrap {output} is too old: need >= 0.7 (for --size)")
-    return replace(tools, bwrap=path, disable_userns=version >= (0, 8))
+    scratch = tuple(find_program(name) or "" for name in ("unshare", "mount", "mkdir"))
+    if not all(scratch):
+        raise SandboxUnavailable("unshare and mount (util-linux) and mkdir are required")
+    return replace(tools, bwrap=path, disable_userns=version >= (0, 8), scratch=scratch)
 
 
 def _prlimit(
@@ -157,6 +177,38 @@ def _root_layout(language: HostLanguage) -> list[str]:
     return args
 
 
+def _pin(tools: Tools, cpu: int | None) -> list[str]:
+    """taskset in front: affinity is inherited by bwrap and everything the run starts."""
+    if cpu is None or tools.taskset is None:
+        return []
+    return [tools.taskset, "--cpu-list", str(cpu)]
+
+
+# Runs in the namespace unshare made (as its root): mounts the run's /tmp and /dev/shm over
+# /dev/shm, which only this namespace sees, then becomes bwrap. Arguments: mount, mkdir,
+# /tmp's size and inodes, /dev/shm's size and inodes, then bwrap's command line.
+_SCRATCH_SCRIPT = (
+    "set -e; m=$1; d=$2; o=nosuid,nodev,size; shift 2\n"
+    '"$m" -t tmpfs -o "$o=$1,nr_inodes=$2,mode=0755" codeinterview-tmp /dev/shm\n'
+    '"$d" /dev/shm/tmp /dev/shm/shm\n'
+    '"$m" -t tmpfs -o "$o=$3,nr_inodes=$4,mode=1777" codeinterview-shm /dev/shm/shm\n'
+    'shift 4; unset PWD; exec "$@"'  # sh exports PWD: bwrap's pid 1 keeps no environment
+)
+_SHM_FILES = 64  # POSIX semaphores and shared memory objects: each one is a file here
+_SCRATCH_DIRS = 3  # the tmpfs root and its tmp/ and shm/ directories take inodes too
+
+
+def _scratch(tools: Tools, limits: ExecutionLimits) -> list[str]:
+    """unshare + the mount script, up to where bwrap's own command line starts."""
+    unshare, mount, mkdir = tools.scratch
+    return [
+        unshare, "--user", "--map-root-user", "--mount", "--propagation", "private", "--",
+        tools.sh, "-c", _SCRATCH_SCRIPT, "scratch", mount, mkdir,
+        str(limits.tmpfs_mb * _MIB), str(limits.max_tmp_files + _SCRATCH_DIRS),
+        str(_MIB), str(_SHM_FILES + 1),
+    ]  # fmt: skip
+
+
 def sandboxed_launch(
     tools: Tools,
     limits: ExecutionLimits,
@@ -164,8 +216,12 @@ def sandboxed_launch(
     code: bytes,
     timeout_s: float,
     template: str | None = None,
+    cpu: int | None = None,
 ) -> Launch:
-    """bwrap around prlimit around ``sh -c <language script>`` (or ``template``)."""
+    """bwrap around prlimit around ``sh -c <language script>`` (or ``template``).
+
+    ``cpu``: the one CPU the whole run may use (None: any).
+    """
     spec = language.spec
     paths = dict(language.paths)
     if spec.needs_esbuild:  # the host path is bound at a neutral one
@@ -182,8 +238,10 @@ def sandboxed_launch(
             os.close(fd)
         raise
     argv = [
+        *_pin(tools, cpu),
         *tools.wrappers,
-        *_bwrap_args(tools, limits, language, code_fd=code_fd, info_fd=info_w, seccomp=seccomp_fd),
+        *_scratch(tools, limits),
+        *_bwrap_args(tools, language, code_fd=code_fd, info_fd=info_w, seccomp=seccomp_fd),
         *_prlimit(tools, limits, spec.memory, timeout_s, nproc=True),
         *(tools.sh, "-c", script),
     ]
@@ -193,7 +251,6 @@ def sandboxed_launch(
 
 def _bwrap_args(
     tools: Tools,
-    limits: ExecutionLimits,
     language: HostLanguage,
     *,
     code_fd: int,
@@ -206,14 +263,14 @@ def _bwrap_args(
     esbuild = []
     if spec.needs_esbuild:
         esbuild = ["--ro-bind", language.paths["esbuild"], _SANDBOX_ESBUILD]
+    # bwrap is root of unshare's namespace: --cap-drop ALL empties the bounding set too.
     return [
         tools.bwrap, "--unshare-all", "--unshare-user",
         *(["--disable-userns"] if tools.disable_userns else []),
-        "--die-with-parent", "--new-session", "--uid", "1000", "--gid", "1000",
-        "--hostname", "sandbox", *_root_layout(language),
+        "--cap-drop", "ALL", "--die-with-parent", "--new-session", "--uid", "1000",
+        "--gid", "1000", "--hostname", "sandbox", *_root_layout(language),
         "--proc", "/proc", "--dev", "/dev",
-        "--size", str(limits.tmpfs_mb * _MIB), "--tmpfs", "/tmp",
-        "--size", str(_MIB), "--tmpfs", "/dev/shm",
+        "--bind", "/dev/shm/tmp", "/tmp", "--bind", "/dev/shm/shm", "/dev/shm",
         "--perms", "0444", "--ro-bind-data", str(code_fd), f"/box/{spec.source}",
         *esbuild, "--remount-ro", "/dev", "--remount-ro", "/",
         "--chdir", "/tmp", "--clearenv",
@@ -245,6 +302,7 @@ def unsandboxed_launch(
     timeout_s: float,
     scratch: Path,
     template: str | None = None,
+    cpu: int | None = None,
 ) -> Launch:
     """prlimit around the same script in ``scratch``: NO isolation (allow_unsandboxed only).
 
@@ -266,7 +324,8 @@ def unsandboxed_launch(
     # Without a user namespace RLIMIT_NPROC counts every process of the uid: only bind it
     # when the run has a uid of its own (a root server dropping to the sandbox user).
     nproc = identity.uid is not None
-    argv = [*tools.wrappers, *_prlimit(tools, limits, spec.memory, timeout_s, nproc)]
+    argv = [*_pin(tools, cpu), *tools.wrappers]
+    argv += _prlimit(tools, limits, spec.memory, timeout_s, nproc)
     argv += [tools.sh, "-c", script]
     env = {**_SANDBOX_ENV, "HOME": str(tmp), "TMPDIR": str(tmp)}
     return Launch(argv=argv, env=env, cwd=str(tmp), uid=identity.uid, gid=identity.gid)

@@ -1,11 +1,15 @@
 """A seccomp deny-list for sandboxed code, as raw classic BPF for ``bwrap --seccomp FD``.
 
 Namespaces already cut the network and the filesystem off; this filter shrinks the kernel
-surface behind them (new namespaces, mounts, io_uring, bpf, keyrings, ptrace, TIOCSTI) and
-refuses every socket family but AF_UNIX. Default is ALLOW, so interpreters, threads, fork,
-subprocesses and compilers keep working. Written by hand (about twenty instructions plus one
-per denied call) to avoid a libseccomp binding; only x86-64 has a table, other machines run
-without the filter and the namespaces stay the wall.
+surface behind them (new namespaces, mounts, io_uring, bpf, keyrings, ptrace, TIOCSTI,
+modify_ldt, personality changes) and refuses every socket family but AF_UNIX. It also
+closes ways around the run's limits: memory no limit counts (memfd, SysV shared memory,
+semaphore and message queues, whose pages belong to no process the watchdog sees) and
+widening the CPU affinity the run was pinned to. Default is ALLOW, so interpreters,
+threads, fork, subprocesses and compilers keep working (none of the supported runtimes
+calls the denied ones: checked with strace over the language tests). Written by hand
+(about twenty instructions plus one per denied call) to avoid a libseccomp binding; only
+x86-64 has a table, other machines run without the filter and the namespaces stay the wall.
 """
 
 from __future__ import annotations
@@ -52,9 +56,15 @@ _DENY_X86_64 = {
     "userfaultfd": 323, "io_uring_setup": 425, "io_uring_enter": 426,
     "io_uring_register": 427, "open_tree": 428, "move_mount": 429, "fsopen": 430,
     "fsconfig": 431, "fsmount": 432, "fspick": 433, "pidfd_getfd": 438,
-    "mount_setattr": 442, "quotactl_fd": 443,
+    "mount_setattr": 442, "quotactl_fd": 443, "modify_ldt": 154,
+    "sched_setaffinity": 203,  # the run is pinned to one CPU and must stay there
 }  # fmt: skip
-_SOCKET, _CLONE, _IOCTL, _CLONE3 = 41, 56, 16, 435
+# Calls a kernel may lack; ENOSYS makes programs take their fallback path (files in /tmp).
+_ABSENT_X86_64 = {
+    "shmget": 29, "semget": 64, "msgget": 68, "memfd_create": 319, "memfd_secret": 447,
+}  # fmt: skip
+_SOCKET, _CLONE, _IOCTL, _CLONE3, _PERSONALITY = 41, 56, 16, 435, 135
+_PERSONALITY_QUERY, _PER_LINUX = 0xFFFFFFFF, 0  # reading it, or the default: harmless
 
 
 @dataclass(frozen=True)
@@ -68,6 +78,7 @@ class _Insn:
 def _program() -> list[_Insn | str]:
     """The filter as instructions and labels (a label is a plain string)."""
     deny = [_Insn(_JEQ_K, nr, jt="eperm") for nr in sorted(_DENY_X86_64.values())]
+    deny += [_Insn(_JEQ_K, nr, jt="enosys") for nr in sorted(_ABSENT_X86_64.values())]
     return [
         _Insn(_LD_W_ABS, _OFF_ARCH),
         _Insn(_JEQ_K, _AUDIT_ARCH_X86_64, jf="kill"),  # i386 entry points: other numbers
@@ -77,8 +88,13 @@ def _program() -> list[_Insn | str]:
         _Insn(_JEQ_K, _CLONE, jt="clone"),
         _Insn(_JEQ_K, _IOCTL, jt="ioctl"),
         _Insn(_JEQ_K, _CLONE3, jt="enosys"),  # libc falls back to clone(), whose flags we see
+        _Insn(_JEQ_K, _PERSONALITY, jt="personality"),
         *deny,
         _Insn(_RET_K, _RET_ALLOW),
+        "personality",  # e.g. ADDR_NO_RANDOMIZE would turn ASLR off for what it executes
+        _Insn(_LD_W_ABS, _OFF_ARG0),  # the kernel reads persona as 32-bit
+        _Insn(_JEQ_K, _PERSONALITY_QUERY, jt="allow"),
+        _Insn(_JEQ_K, _PER_LINUX, jt="allow", jf="eperm"),
         "socket",
         _Insn(_LD_W_ABS, _OFF_ARG0),
         _Insn(_JEQ_K, _AF_UNIX, jt="allow", jf="eafnosupport"),

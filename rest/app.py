@@ -21,6 +21,7 @@ from . import execute, health, history, participants, sessions
 from .cors import CorsPolicy, cors_middleware
 from .demo import add_demo_routes
 from .errors import error_middleware
+from .guard import guard_middleware, server_header
 from .keys import LIVE, SETTINGS, STARTED_AT, STORAGE
 from .openapi import add_docs_routes
 from .routing import Operation, register
@@ -71,10 +72,16 @@ def execution_limits(settings: Settings) -> ExecutionLimits:
 def create_app(
     settings: Settings, storage: Storage | None = None, executor: Executor | None = None
 ) -> web.Application:
+    cors = CorsPolicy(settings.cors_origin_list())
     app = web.Application(
         client_max_size=settings.max_body_bytes,
-        middlewares=[cors_middleware(CorsPolicy(settings.cors_origin_list())), error_middleware],
+        middlewares=[
+            cors_middleware(cors),
+            error_middleware,
+            guard_middleware(settings.allowed_host_list(), cors),
+        ],
     )
+    app.on_response_prepare.append(server_header)
     app[SETTINGS] = settings
     app[STORAGE] = storage = storage or SQLiteStorage(settings.db_path)
     app[STARTED_AT] = time.monotonic()

@@ -10,6 +10,7 @@ code; the OpenAPI generator documents every operation's errors from it.
 from __future__ import annotations
 
 import logging
+import math
 import re
 import secrets
 from collections.abc import Awaitable, Callable
@@ -19,21 +20,28 @@ from typing import Any
 from aiohttp import web
 
 from crdt_server.core.errors import (
+    DocumentDamaged,
+    DocumentTooLarge,
     Forbidden,
     InvalidInput,
     NotFound,
     ParticipantNotFound,
+    RateLimited,
     SessionDeleted,
     SessionError,
     SessionExpired,
     SessionFull,
     SessionNotFound,
+    StorageFull,
     Unavailable,
     VersionUnknown,
 )
 from execution import ExecutionError, InvalidRunRequest, QueueFull, SandboxUnavailable
 
 log = logging.getLogger(__name__)
+
+#: Set on a request whose connection must close once it is answered (its body was garbled).
+CLOSE_AFTER = web.RequestKey("close_after", bool)
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -60,16 +68,21 @@ PROBLEMS: dict[type[Exception], Problem] = {
     web.HTTPNotFound: Problem(404, "NOT_FOUND", "No such route"),
     web.HTTPMethodNotAllowed: Problem(405, "METHOD_NOT_ALLOWED", "Wrong method"),
     SessionFull: Problem(409, "SESSION_FULL", "The session has its maximum of participants"),
+    DocumentDamaged: Problem(409, "DOCUMENT_DAMAGED", "The stored document is damaged: read-only"),
     SessionExpired: Problem(410, "SESSION_EXPIRED", "The session has expired"),
     SessionDeleted: Problem(410, "SESSION_EXPIRED", "The session was deleted"),
     VersionUnknown: Problem(412, "VERSION_UNKNOWN", "The base version is no longer known"),
     web.HTTPRequestEntityTooLarge: Problem(413, "PAYLOAD_TOO_LARGE", "Request body too large"),
+    DocumentTooLarge: Problem(413, "DOCUMENT_TOO_LARGE", "The document would pass its limit"),
+    web.HTTPUnsupportedMediaType: Problem(415, "UNSUPPORTED_MEDIA_TYPE", "The body is not JSON"),
+    RateLimited: Problem(429, "RATE_LIMITED", "Too many requests; see Retry-After"),
+    StorageFull: Problem(507, "STORAGE_FULL", "Storage is full: no new sessions"),
     QueueFull: Problem(429, "RATE_LIMITED", "Too many runs waiting"),
     ExecutionError: Problem(500, "INTERNAL_ERROR", "The program could not be started"),
     Unavailable: Problem(503, "SERVICE_UNAVAILABLE", "A dependency is unavailable"),
     SandboxUnavailable: Problem(503, "SANDBOX_UNAVAILABLE", "Code execution is unavailable"),
 }
-_BY_STATUS = {400: "INVALID_REQUEST", 408: "REQUEST_TIMEOUT", 415: "UNSUPPORTED_MEDIA_TYPE"}
+_BY_STATUS = {400: "INVALID_REQUEST", 408: "REQUEST_TIMEOUT"}
 
 
 def problem_for(kind: type[Exception]) -> Problem | None:
@@ -104,6 +117,8 @@ def _from_http(exc: web.HTTPException, request: web.Request) -> web.StreamRespon
         message = f"method {request.method} not allowed on {request.path}"
     elif exc.status == 413:
         message = "request body too large"
+    elif exc.status == 415:
+        message = "the body must be JSON (Content-Type: application/json)"
     else:
         message = exc.reason
     response = envelope(exc.status, code, message)
@@ -125,6 +140,8 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         if problem.status >= 500:
             log.error("request %s: %s %s: %s", rid, request.method, request.path, exc)
         response = envelope(problem.status, problem.code, str(exc), **details)
+        if "retryAfter" in details:
+            response.headers["Retry-After"] = str(math.ceil(details["retryAfter"]))
     except web.HTTPException as exc:
         response = _from_http(exc, request)
     except Exception:
@@ -134,4 +151,6 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         )
     if not response.prepared:
         response.headers[REQUEST_ID_HEADER] = rid
+        if request.get(CLOSE_AFTER):
+            response.force_close()
     return response

@@ -6,6 +6,7 @@ from aiohttp import web
 from pydantic import ValidationError
 
 from crdt_server.core.errors import (
+    DocumentTooLarge,
     Forbidden,
     InvalidInput,
     ParticipantNotFound,
@@ -29,13 +30,19 @@ from .models import (
     respond,
 )
 from .routing import Operation
-from .views import ANONYMOUS, result_view, run_view
+from .views import ANONYMOUS, client_key, result_view, run_view
 
 
 async def execute(request: web.Request) -> web.StreamResponse:
     body = await read_body(request, ExecuteRequest)
     engine = await request.app[LIVE].ready_executor()
-    result = await engine.run(body.code, body.language, body.stdin or "", body.timeout_ms)
+    result = await engine.run(
+        body.code,
+        body.language,
+        body.stdin or "",
+        body.timeout_ms,
+        owners=[client_key(request)],
+    )
     return respond(ExecuteResponse(data=result_view(result)))
 
 
@@ -54,7 +61,9 @@ async def execute_session(request: web.Request) -> web.StreamResponse:
     live = request.app[LIVE]
     record = await live.sessions.get(request.match_info["sessionId"])
     body = await read_body(request, SessionExecuteRequest, empty_ok=True)
-    run = await live.runs.run(ANONYMOUS, record, body.user_id, body.stdin or "")
+    run = await live.runs.run(
+        ANONYMOUS, record, body.user_id, body.stdin or "", client=client_key(request)
+    )
     return respond(RunResponse(data=run_view(run)))
 
 
@@ -78,7 +87,14 @@ async def list_runs(request: web.Request) -> web.StreamResponse:
 
 SESSION = "/sessions/{sessionId}"
 _LOOKUP = (InvalidInput, SessionNotFound, SessionExpired, Unavailable)
-_RUN = (InvalidRunRequest, web.HTTPRequestEntityTooLarge, QueueFull, ExecutionError)
+_RUN = (
+    InvalidRunRequest,
+    web.HTTPRequestEntityTooLarge,
+    web.HTTPUnsupportedMediaType,
+    QueueFull,
+    ExecutionError,
+    DocumentTooLarge,
+)
 OPERATIONS = [
     Operation(
         "POST",

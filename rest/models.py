@@ -6,10 +6,11 @@ Handlers validate bodies with :func:`read_body` and serialise responses with
 
 from __future__ import annotations
 
-import json
 from typing import Annotated, Any, Literal, TypeVar
 
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
+from aiohttp.web_protocol import RequestPayloadError
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 from pydantic.alias_generators import to_camel
 
@@ -17,6 +18,8 @@ from crdt_server.core.actor import Role
 from crdt_server.core.errors import InvalidInput
 from crdt_server.core.sessions import NewUser
 from crdt_server.document import Language
+
+from .errors import CLOSE_AFTER
 
 #: A version tag as the session view gives it (``version``, and the ETag header).
 Version = Annotated[
@@ -119,6 +122,9 @@ class Session(Model):
     code: str
     language: str
     version: str = Field(description="Names this state of the code; send it back as baseVersion")
+    damaged: str | None = Field(
+        None, description="Set when the stored document loaded only in part: it is read-only"
+    )
     participants: list[Participant]
     creator_id: str
 
@@ -240,27 +246,36 @@ def _describe(error: Any) -> str:
     return f"{where}: {error['msg']}"
 
 
+def _is_json(content_type: str) -> bool:
+    return content_type == "application/json" or content_type.endswith("+json")
+
+
 async def read_body(request: web.Request, model: type[M], *, empty_ok: bool = False) -> M:
-    """Parse and validate a JSON object body; every failure is a 400 naming the field."""
-    raw = await request.read()
+    """Parse and validate a JSON object body, strictly; every failure is a 400 naming the
+    field, a body that is not JSON by its Content-Type a 415 (so a cross-site "simple"
+    text/plain or form POST never reaches a handler)."""
+    try:
+        raw = await request.read()
+    except web.HTTPException:
+        raise
+    except (HttpProcessingError, RequestPayloadError, ValueError, OSError) as exc:  # bad encoding
+        request.content.feed_eof()  # nothing more to read: aiohttp must not linger on it
+        request[CLOSE_AFTER] = True  # the connection's framing is lost: answer, then close
+        raise InvalidInput(f"the body could not be read: {exc}") from None
     if not raw.strip():
         if empty_ok:
             return model.model_validate({})
         raise InvalidInput("a JSON object body is required")
+    if not _is_json(request.content_type):
+        raise web.HTTPUnsupportedMediaType(reason="the body must be application/json")
     try:
-        data = json.loads(raw)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise InvalidInput(f"malformed JSON body: {exc}") from None
-    if not isinstance(data, dict):
-        raise InvalidInput("the body must be a JSON object")
-    return validate(model, data)
-
-
-def validate(model: type[M], data: Any) -> M:
-    try:
-        return model.model_validate(data)
+        return model.model_validate_json(raw, strict=True)
     except ValidationError as exc:
         errors = exc.errors(include_url=False, include_context=False, include_input=False)
+        if errors and errors[0]["type"] == "json_invalid":
+            raise InvalidInput(f"malformed JSON body: {errors[0]['msg']}") from None
+        if errors and errors[0]["type"] == "model_type" and not errors[0]["loc"]:
+            raise InvalidInput("the body must be a JSON object") from None
         fields = [{"field": ".".join(map(str, e["loc"])), "message": e["msg"]} for e in errors]
         message = "; ".join(_describe(e) for e in errors)
         raise InvalidInput(message, fields=fields) from None

@@ -83,8 +83,8 @@ async def remove_participant(request: web.Request) -> web.StreamResponse:
 
 BASE = "/sessions/{sessionId}"
 _NOT_FOUND = (InvalidInput, SessionNotFound, SessionExpired, Unavailable)
-_PARTICIPANT = (*_NOT_FOUND, ParticipantNotFound, Forbidden)
-_JOIN = (*_NOT_FOUND, SessionFull, web.HTTPRequestEntityTooLarge)
+_PARTICIPANT = (*_NOT_FOUND, ParticipantNotFound, Forbidden, web.HTTPUnsupportedMediaType)
+_JOIN = (*_NOT_FOUND, SessionFull, web.HTTPRequestEntityTooLarge, web.HTTPUnsupportedMediaType)
 OPERATIONS = [
     Operation(
         "POST",

@@ -5,10 +5,14 @@ from __future__ import annotations
 from aiohttp import web
 
 from crdt_server.core.errors import (
+    DocumentDamaged,
+    DocumentTooLarge,
     Forbidden,
     InvalidInput,
+    RateLimited,
     SessionExpired,
     SessionNotFound,
+    StorageFull,
     Unavailable,
     VersionUnknown,
 )
@@ -23,7 +27,7 @@ from .models import (
     respond,
 )
 from .routing import Operation
-from .views import ANONYMOUS, session_view
+from .views import ANONYMOUS, client_key, session_view
 
 _ETAG = "ETag"
 
@@ -45,7 +49,9 @@ def _if_match(request: web.Request) -> str | None:
 async def create(request: web.Request) -> web.StreamResponse:
     body = await read_body(request, CreateSessionRequest, empty_ok=True)
     creator = None if body.creator is None else body.creator.new_user()
-    state = await request.app[LIVE].sessions.create(creator, body.code, body.language)
+    state = await request.app[LIVE].sessions.create(
+        creator, body.code, body.language, client_key(request)
+    )
     return _answer(SessionEnvelope(data=session_view(state)), status=201)
 
 
@@ -84,7 +90,15 @@ async def delete(request: web.Request) -> web.StreamResponse:
 
 SESSION = "/sessions/{sessionId}"
 _LOOKUP = (InvalidInput, SessionNotFound, SessionExpired, Unavailable)
-_WRITE = (*_LOOKUP, Forbidden, VersionUnknown, web.HTTPRequestEntityTooLarge)
+_WRITE = (
+    *_LOOKUP,
+    Forbidden,
+    VersionUnknown,
+    DocumentTooLarge,
+    DocumentDamaged,
+    web.HTTPRequestEntityTooLarge,
+    web.HTTPUnsupportedMediaType,
+)
 OPERATIONS = [
     Operation(
         "POST",
@@ -95,7 +109,14 @@ OPERATIONS = [
         201,
         CreateSessionRequest,
         SessionEnvelope,
-        (InvalidInput, web.HTTPRequestEntityTooLarge, Unavailable),
+        (
+            InvalidInput,
+            web.HTTPRequestEntityTooLarge,
+            web.HTTPUnsupportedMediaType,
+            RateLimited,
+            StorageFull,
+            Unavailable,
+        ),
     ),
     Operation(
         "GET",

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from aiohttp import web
+
 from crdt_server.core.actor import Actor, Via
 from crdt_server.core.runs import RunRecord
 from crdt_server.core.sessions import SessionState
@@ -12,6 +14,11 @@ from .models import ExecutionResult, Participant, RunModel, Session
 
 #: Who a REST request acts as until access control names one.
 ANONYMOUS = Actor(Via.REST)
+
+
+def client_key(request: web.Request) -> str:
+    """The key a client's quotas are counted under: its address."""
+    return f"ip:{request.remote}"
 
 
 def participant_view(p: ParticipantRecord) -> Participant:
@@ -37,6 +44,7 @@ def session_view(state: SessionState) -> Session:
         code=state.code,
         language=state.language,
         version=state.version,
+        damaged=state.damaged,
         participants=[participant_view(p) for p in state.participants],
         creator_id=record.creator_id,
     )

@@ -26,8 +26,10 @@ command -v python3 >/dev/null || die "python3 is required"
 
 # --- Debian packages -------------------------------------------------------------------------
 # bubblewrap: the sandbox (>= 0.8 for --disable-userns, >= 0.7 for --size).
-# util-linux: prlimit (rlimits inside the sandbox) and choom (sandbox = preferred OOM victim).
-packages=(bubblewrap util-linux python3)
+# util-linux: prlimit (rlimits inside the sandbox), choom (sandbox = preferred OOM victim),
+#   taskset (a run's processes share one CPU) and unshare; mount: the sandbox's /tmp and
+#   /dev/shm are tmpfs with an inode cap, which bubblewrap 0.8 has no flag for.
+packages=(bubblewrap util-linux mount python3)
 if [[ "${WITH_COMPILERS:-0}" == 1 ]]; then
     packages+=(gcc g++ libc6-dev openjdk-17-jdk-headless)
 fi
@@ -46,7 +48,9 @@ else
     say "Debian packages already present: ${packages[*]}"
 fi
 command -v bwrap >/dev/null || die "bwrap not on PATH after installing bubblewrap"
-command -v prlimit >/dev/null || die "prlimit missing (util-linux)"
+for tool in prlimit taskset unshare mount; do
+    command -v "$tool" >/dev/null || die "$tool missing (util-linux / mount)"
+done
 
 # --- the unprivileged user sandboxes run as when the server itself runs as root --------------
 # RLIMIT_NPROC does not apply to real root, so a root server must drop to another uid first.
@@ -89,5 +93,10 @@ if ! err="$(cd / && as_sandbox_user bwrap --unshare-all --die-with-parent --ro-b
   Until then the server answers every execution with SANDBOX_UNAVAILABLE (fail closed).
 EOF
     exit 1
+fi
+# The namespace the engine gives bwrap to mount the inode-capped tmpfs in (execution/sandbox.py).
+if ! err="$(cd / && as_sandbox_user unshare --user --map-root-user --mount --propagation private \
+        mount -t tmpfs -o size=1048576,nr_inodes=16 codeinterview-check /dev/shm 2>&1)"; then
+    die "cannot mount a tmpfs in a user namespace (over /dev/shm, which must exist): $err"
 fi
 say "ok: bwrap $(bwrap --version | awk '{print $2}'), esbuild $pinned, user $SANDBOX_USER"

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import sqlite3
 from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
 from contextlib import asynccontextmanager, contextmanager, suppress
@@ -123,6 +124,17 @@ class SQLiteStorage:
 
     async def ping(self) -> None:
         await self._fetchone("SELECT 1")
+
+    async def size_bytes(self) -> int:
+        """Bytes the database holds (its pages, the write-ahead log included)."""
+        row = await self._fetchone(
+            "SELECT page_count * page_size FROM pragma_page_count(), pragma_page_size()"
+        )
+        wal = 0
+        if self.path != ":memory:":
+            with suppress(OSError):
+                wal = os.stat(self.path + "-wal").st_size
+        return int(row[0]) + wal if row else wal
 
     # ------------------------------------------------------------ sessions
     async def create_session(
@@ -347,12 +359,17 @@ class SQLiteStorage:
 
     # ------------------------------------------------------------ history
     async def add_history(self, session_id: str, at: int, code: str, language: str) -> int:
+        """A new snapshot, unless the latest one holds the same code: then its number."""
         async with self._tx() as db:
             async with db.execute(
-                "SELECT coalesce(max(n), 0) + 1 FROM history WHERE session_id = ?", (session_id,)
+                "SELECT n, code = ? AND language = ? FROM history WHERE session_id = ?"
+                " ORDER BY n DESC LIMIT 1",
+                (code, language, session_id),
             ) as cursor:
                 row = await cursor.fetchone()
-            n = int(row[0]) if row else 1
+            if row is not None and row[1]:
+                return int(row[0])  # nothing changed since: no second copy of the text
+            n = int(row[0]) + 1 if row else 1
             try:
                 await db.execute(
                     "INSERT INTO history (session_id, n, at, code, language)"

@@ -7,21 +7,27 @@ Transports (REST in :mod:`rest`, sockets in :mod:`crdt_server.ws`) call
 
 from .actor import SYSTEM, Actor, Role, Via, role_of
 from .errors import (
+    DocumentDamaged,
+    DocumentTooLarge,
     Forbidden,
     InvalidInput,
     NotFound,
     ParticipantNotFound,
+    RateLimited,
     SessionDeleted,
     SessionError,
     SessionExpired,
     SessionFull,
     SessionNotFound,
+    StorageFull,
     Unavailable,
     VersionUnknown,
 )
 from .permissions import PERMISSIONS, Action, allows, require
 
 __all__ = [
+    "DocumentDamaged",
+    "DocumentTooLarge",
     "PERMISSIONS",
     "SYSTEM",
     "Action",
@@ -30,12 +36,14 @@ __all__ = [
     "InvalidInput",
     "NotFound",
     "ParticipantNotFound",
+    "RateLimited",
     "Role",
     "SessionDeleted",
     "SessionError",
     "SessionExpired",
     "SessionFull",
     "SessionNotFound",
+    "StorageFull",
     "Unavailable",
     "VersionUnknown",
     "Via",

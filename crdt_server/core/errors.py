@@ -47,12 +47,28 @@ class SessionFull(SessionError):
     """The session already holds its maximum of participants."""
 
 
+class DocumentTooLarge(SessionError):
+    """The write would grow the document past its size limit; nothing was applied."""
+
+
+class DocumentDamaged(SessionError):
+    """The stored document loaded only in part: the session is read-only."""
+
+
 class Forbidden(SessionError):
     """The actor's role does not allow this action."""
 
 
 class VersionUnknown(SessionError):
     """A write names a base version the server no longer remembers."""
+
+
+class RateLimited(SessionError):
+    """The client passed one of its bounds; ``details["retry_after"]`` says when to retry."""
+
+
+class StorageFull(SessionError):
+    """Storage is past its high-water mark: no new sessions (existing ones keep working)."""
 
 
 class Unavailable(SessionError):

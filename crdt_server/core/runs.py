@@ -21,7 +21,7 @@ from ..rooms import RoomManager
 from .actor import Actor
 from .errors import Forbidden, Unavailable
 from .permissions import Action, require
-from .sessions import SessionCore, actor_for
+from .sessions import SessionCore, actor_for, room_refusals
 
 MAX_RUNS = 20
 
@@ -79,9 +79,18 @@ class Runs:
         self._engine = engine
 
     async def run(
-        self, actor: Actor, record: SessionRecord, user_id: str | None, stdin: str
+        self,
+        actor: Actor,
+        record: SessionRecord,
+        user_id: str | None,
+        stdin: str,
+        client: str | None = None,
     ) -> RunRecord:
-        """Run the session's code as ``actor`` (or as ``user_id`` on an open server)."""
+        """Run the session's code as ``actor`` (or as ``user_id`` on an open server).
+
+        The run counts against the session's share of the sandbox and ``client``'s (an
+        address or key), so neither can hold every slot and queue place.
+        """
         if user_id is not None:
             if actor.participant_id not in (None, user_id):
                 raise Forbidden("userId is not the caller's participant")
@@ -89,15 +98,18 @@ class Runs:
             actor = actor_for(participant, actor)
         require(actor, Action.RUN)
         room = await self._rooms.get(record.id)
-        code, language, started = room.code, room.language, now_ms()
-        result = await (await self._engine()).run(code, language, stdin=stdin)
+        with room_refusals():
+            code, language, started = room.code, room.language, now_ms()
+        owners = [f"session:{record.id}", *([] if client is None else [client])]
+        result = await (await self._engine()).run(code, language, stdin=stdin, owners=owners)
         try:
             snapshot = await self._history.add_history(record.id, started, code, language)
         except StorageError as exc:
             raise Unavailable(f"storage unavailable: {exc}") from exc
         run = RunRecord(secrets.token_hex(6), actor.participant_id, started, snapshot, code, result)
         room = await self._rooms.get(record.id)  # the room may have been reloaded meanwhile
-        room.edit(lambda doc: _append(doc, run.as_document()), actor)
+        with room_refusals():
+            room.edit(lambda doc: _append(doc, run.as_document()), actor)
         await self._rooms.log.flush()
         return run
 
@@ -105,5 +117,5 @@ class Runs:
         """The runs as stored in the document (whatever clients wrote there, too)."""
         require(actor, Action.READ_HISTORY)
         room = self._rooms.rooms.get(record.id)
-        doc = room.doc if room is not None else await self._rooms.stored(record.id)
+        doc = room.doc if room is not None else (await self._rooms.stored(record.id))[0]
         return list(runs_array(doc).to_py() or [])

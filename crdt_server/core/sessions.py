@@ -31,23 +31,29 @@ from storage import (
 from ..clock import now_ms
 from ..document import DEFAULT_LANGUAGE, LANGUAGE, YDoc, meta_map, read_code, read_language
 from ..document import seed_update as seed_document
-from ..room import version_tag
+from ..protocol import DocumentFull, DocumentQuarantined, RoomReset
+from ..room import Room, version_tag
 from ..rooms import RoomManager, RoomStore
 from ..settings import Settings
 from .actor import Actor, Role, role_of
 from .errors import (
+    DocumentDamaged,
+    DocumentTooLarge,
     InvalidInput,
     NotFound,
     ParticipantNotFound,
+    RateLimited,
     SessionDeleted,
     SessionExpired,
     SessionFull,
     SessionNotFound,
+    StorageFull,
     Unavailable,
     VersionUnknown,
 )
 from .naming import pick_color, pick_name
 from .permissions import Action, require
+from .quota import WindowCounter
 
 #: A session id: 8 lowercase hex characters.
 SESSION_ID = re.compile(r"^[0-9a-f]{8}$")
@@ -55,7 +61,9 @@ _ID_ATTEMPTS = 20
 
 
 class CoreStore(SessionStore, RoomStore, Protocol):
-    """Everything the session core reads and writes."""
+    """Everything the session core reads and writes, and how big it has grown."""
+
+    async def size_bytes(self) -> int: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,6 +84,20 @@ class SessionState:
     language: str
     version: str  # names this state of the document, for a later write based on it
     participants: list[ParticipantRecord]
+    damaged: str | None = None  # why the stored document loaded only in part (read-only)
+
+
+@contextmanager
+def room_refusals() -> Iterator[None]:
+    """A room's refusals of a server-side write, as domain errors."""
+    try:
+        yield
+    except DocumentFull as exc:
+        raise DocumentTooLarge(str(exc)) from None
+    except DocumentQuarantined as exc:
+        raise DocumentDamaged(str(exc)) from None
+    except RoomReset as exc:
+        raise Unavailable(f"{exc}: try again") from None
 
 
 @contextmanager
@@ -101,6 +123,7 @@ class SessionCore:
         self._settings = settings
         self._store = store
         self._rooms = rooms
+        self._created = WindowCounter(settings.max_sessions_per_client_per_hour, 3600.0)
 
     # ------------------------------------------------------------ lookups
     async def get(self, session_id: str) -> SessionRecord:
@@ -136,17 +159,18 @@ class SessionCore:
     async def state(self, record: SessionRecord) -> SessionState:
         """The session's live view; an idle session is read from storage, not loaded."""
         room = self._rooms.rooms.get(record.id)
-        with _storage():
+        with _storage(), room_refusals():
             if room is not None:
                 base = room.base()
                 room.bases.remember(base)  # the version this reader saw, for its next write
                 code, language, version = base.text, room.language, base.version
+                damaged = room.quarantined
             else:
-                doc: YDoc = await self._rooms.stored(record.id)
+                doc, damaged = await self._rooms.stored(record.id)
                 code, language = read_code(doc), read_language(doc)
                 version = version_tag(doc.get_update())
             participants = await self._store.list_participants(record.id)
-        return SessionState(record, code, language, version, participants)
+        return SessionState(record, code, language, version, participants, damaged)
 
     async def participants(self, record: SessionRecord) -> list[ParticipantRecord]:
         with _storage():
@@ -160,10 +184,19 @@ class SessionCore:
             )
 
     async def create(
-        self, creator: NewUser | None, code: str | None, language: str | None
+        self,
+        creator: NewUser | None,
+        code: str | None,
+        language: str | None,
+        client: str | None = None,
     ) -> SessionState:
-        """A new session whose creator is its interviewer, its document seeded once."""
+        """A new session whose creator is its interviewer, its document seeded once.
+
+        ``client`` (an address, or an API key) may create so many per hour, and nobody may
+        once storage is past its high-water mark.
+        """
         self._check_code(code)
+        await self._check_room_for_more(client)
         owner = _new_participant(creator, Role.INTERVIEWER, [])
         language = language or DEFAULT_LANGUAGE
         document = seed_document(code or "", language)
@@ -181,6 +214,22 @@ class SessionCore:
             return SessionState(record, code or "", language, version_tag(document), [owner])
         raise Unavailable("could not allocate a session id; try again")
 
+    async def _check_room_for_more(self, client: str | None) -> None:
+        mark = self._settings.max_storage_bytes
+        if mark:
+            with _storage():
+                used = await self._store.size_bytes()
+            if used >= mark:
+                raise StorageFull(f"storage holds {used} bytes, past its mark of {mark}")
+        if client is not None:
+            wait = self._created.take(client)
+            if wait is not None:
+                per_hour = self._created.limit
+                raise RateLimited(
+                    f"at most {per_hour} new sessions per hour from one client",
+                    retryAfter=wait,
+                )
+
     async def write(
         self,
         actor: Actor,
@@ -197,22 +246,8 @@ class SessionCore:
         require(actor, Action.EDIT)
         self._check_code(code)
         room = await self._rooms.get(record.id)
-        base = None
-        if base_version is not None:
-            base = room.bases.find(base_version)
-            if base is None and room.base().version != base_version:
-                raise VersionUnknown(
-                    f"version {base_version} is not known (any more): read the session again"
-                )
-        elif code is not None:
-            base = room.closest_base(code, room.bases)
-        changed = code is not None and room.write_code(code, actor, base, room.bases)
-        if language is not None and room.language != language:
-
-            def set_language(doc: YDoc) -> None:
-                meta_map(doc)[LANGUAGE] = language
-
-            changed = room.edit(set_language, actor) or changed
+        with room_refusals():
+            changed = _merge(actor, room, code, language, base_version)
         if changed:
             await self._rooms.log.flush()  # durable before we answer
             record = replace(record, updated_at=max(record.updated_at, room.changed_at))
@@ -308,6 +343,29 @@ class SessionCore:
         if entry is None:
             raise NotFound(f"no snapshot {n} in session {record.id}")
         return entry
+
+
+def _merge(
+    actor: Actor, room: Room, code: str | None, language: str | None, base_version: str | None
+) -> bool:
+    """Apply a whole-text write to ``room`` as an edit of its base; True if it changed."""
+    base = None
+    if base_version is not None:
+        base = room.bases.find(base_version)
+        if base is None and room.base().version != base_version:
+            raise VersionUnknown(
+                f"version {base_version} is not known (any more): read the session again"
+            )
+    elif code is not None:
+        base = room.closest_base(code, room.bases)
+
+    def set_language(doc: YDoc) -> None:
+        meta_map(doc)[LANGUAGE] = language
+
+    changed = code is not None and room.write_code(code, actor, base, room.bases)
+    if language is not None and room.language != language:
+        changed = room.edit(set_language, actor) or changed
+    return changed
 
 
 def _new_participant(

@@ -123,7 +123,8 @@ async def test_twenty_concurrent_runs_all_finish_correctly_or_are_refused_with_4
 
     results = await asyncio.gather(*(run(i) for i in range(20)))
     statuses = [status for status, _ in results]
-    assert set(statuses) == {200, 429} and statuses.count(200) >= 5
+    # one client: its share is one running and two queued at a time (the rest is refused)
+    assert set(statuses) == {200, 429} and statuses.count(200) >= 3
     for i, (status, body) in enumerate(results):
         if status == 200:
             assert body["data"]["stdout"] == f"{i * 2}\n" and body["data"]["exitCode"] == 0

@@ -242,3 +242,13 @@ async def test_expired_sessions_are_found_by_their_expiry_time(store: SQLiteStor
     await store.create_session(session("aaaa0001", expires_at=100), person(), b"\x00\x00")
     await store.create_session(session("aaaa0002", expires_at=300), person(), b"\x00\x00")
     assert await store.expired_sessions(200) == ["aaaa0001"]
+
+
+async def test_a_snapshot_of_unchanged_code_is_not_stored_twice(store: SQLiteStorage) -> None:
+    await store.create_session(session(), person(), b"\x00\x00")
+    code = "x = 1\n" * 50_000  # a 300 KB text: a run after a run must not copy it again
+    first = await store.add_history("0123abcd", 10, code, "python")
+    assert await store.add_history("0123abcd", 20, code, "python") == first
+    assert len(await store.list_history("0123abcd")) == 1
+    assert await store.add_history("0123abcd", 30, code, "javascript") == first + 1
+    assert await store.add_history("0123abcd", 40, code + "y\n", "javascript") == first + 2

@@ -1,0 +1,33 @@
+"""The bounds one room and one connection live within, read once from the settings.
+
+Every input a client controls has one of these, so no client can make the server spend
+memory or time on the others' behalf; each refusal names the bound it hit.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .settings import Settings
+
+_MIB = 1024 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    max_document_bytes: int = 8 * _MIB  # a document's state, roughly (updates accepted)
+    max_awareness_states: int = 8  # awareness client ids one connection may introduce
+    max_awareness_state_bytes: int = 16 * 1024  # one awareness state (JSON text)
+    max_awareness_entries: int = 1024  # per room, removed ones (tombstones) included
+    max_outbox_bytes: int = 32 * _MIB  # frames queued for one slow socket before it is dropped
+    max_sockets: int = 64  # open sockets per session
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Limits:
+        return cls(
+            max_document_bytes=settings.max_document_bytes,
+            max_awareness_states=settings.max_awareness_states,
+            max_awareness_state_bytes=settings.max_awareness_state_bytes,
+            max_outbox_bytes=settings.max_outbox_bytes,
+            max_sockets=settings.max_sockets_per_session,
+        )

@@ -1,0 +1,52 @@
+"""Cross-site and DNS-rebinding guards, before any handler runs.
+
+A page on another site can make a browser send "simple" requests to this server, and a
+rebinding DNS name can make it send them to a loopback server under a foreign Host. So:
+the Host header must be one this server serves, and a state-changing request that a
+browser sent from another origin (its ``Origin`` header says so) is refused, unless that
+origin is allowed by the CORS settings. JSON bodies are required by :func:`read_body`
+(415 otherwise), which a cross-site form or text/plain POST cannot send.
+"""
+
+from __future__ import annotations
+
+from aiohttp import hdrs, web
+from aiohttp.typedefs import Middleware
+
+from crdt_server.core.errors import Forbidden, InvalidInput
+
+from .cors import CorsPolicy
+from .errors import Handler
+
+_SAFE_METHODS = {hdrs.METH_GET, hdrs.METH_HEAD, hdrs.METH_OPTIONS}
+
+
+def host_name(host: str) -> str:
+    """The name part of a Host header value: ``[::1]:8000`` -> ``[::1]``, ``a:1`` -> ``a``."""
+    host = host.strip().lower()
+    if host.startswith("["):
+        return host.split("]", 1)[0] + "]"
+    return host.rsplit(":", 1)[0] if host.count(":") == 1 else host
+
+
+def guard_middleware(allowed_hosts: list[str], cors: CorsPolicy) -> Middleware:
+    any_host = "*" in allowed_hosts
+    hosts = set(allowed_hosts)
+
+    @web.middleware
+    async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+        if not any_host and host_name(request.host or "") not in hosts:
+            raise InvalidInput(f"host {host_name(request.host or '')!r} is not served here")
+        origin = request.headers.get(hdrs.ORIGIN)
+        if origin is not None and request.method not in _SAFE_METHODS:
+            same = origin.lower().split("://", 1)[-1] == (request.host or "").lower()
+            if not same and not cors.allows(origin):
+                raise Forbidden(f"requests from {origin[:100]} are not allowed")
+        return await handler(request)
+
+    return middleware
+
+
+async def server_header(_: web.Request, response: web.StreamResponse) -> None:
+    """on_response_prepare: name the service, not the aiohttp and Python versions."""
+    response.headers[hdrs.SERVER] = "codeinterview"

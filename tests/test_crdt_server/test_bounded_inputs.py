@@ -1,0 +1,134 @@
+"""Every input a socket controls has a bound, a setting and a clear refusal."""
+
+from __future__ import annotations
+
+import asyncio
+
+from json_ws import JsonWs
+from raw_client import RawClient
+from support.app_client import Client, ClientFactory
+from support.waiting import wait_until
+
+from crdt_server import protocol
+from crdt_server.awareness import encode_update
+from rest.keys import LIVE
+
+SMALL_DOC = 64 * 1024
+
+
+async def new_session(api: Client, code: str = "") -> str:
+    response = await api.post("/api/v1/sessions", json={"code": code})
+    return str((await response.json())["data"]["id"])
+
+
+def url(api: Client, sid: str, query: str = "") -> str:
+    return str(api.make_url(f"/ws/sessions/{sid}")) + query
+
+
+async def rest_code(api: Client, sid: str) -> str:
+    return str((await (await api.get(f"/api/v1/sessions/{sid}")).json())["data"]["code"])
+
+
+async def test_an_update_past_the_document_limit_is_refused_with_1009_and_not_applied(
+    make_client: ClientFactory,
+) -> None:
+    api = await make_client(max_document_bytes=SMALL_DOC)
+    sid = await new_session(api, "small\n")
+    bystander = await RawClient.connect(api.session, url(api, sid), autoping=False)
+    await bystander.handshake()
+    writer = await RawClient.connect(api.session, url(api, sid))
+    await writer.handshake()
+    await writer.edit(0, "x" * (SMALL_DOC + 1))
+    assert (await writer.close_code())[0] == 1009
+    assert await rest_code(api, sid) == "small\n"
+    assert await bystander.frames_before_pong() == []  # nothing was forwarded
+
+
+async def test_rest_and_json_writes_past_the_document_limit_are_refused(
+    make_client: ClientFactory,
+) -> None:
+    api = await make_client(max_document_bytes=SMALL_DOC)
+    sid = await new_session(api, "small\n")
+    response = await api.put(f"/api/v1/sessions/{sid}/code", json={"code": "y" * SMALL_DOC})
+    assert response.status == 413 and (await response.json())["code"] == "DOCUMENT_TOO_LARGE"
+    client = await JsonWs.connect(api.session, url(api, sid, "?protocol=json"))
+    await client.expect("code_change")
+    await client.send("code_change", {"code": "z" * SMALL_DOC})
+    error = await client.expect("error")
+    assert error["data"]["code"] == "DOCUMENT_TOO_LARGE"
+    assert await rest_code(api, sid) == "small\n"
+    await client.close()
+
+
+async def awareness_from(api: Client, sid: str, entries: list[tuple[int, int, str]]) -> RawClient:
+    peer = await RawClient.connect(api.session, url(api, sid))
+    await peer.handshake()
+    await peer.ws.send_bytes(protocol.awareness_message(encode_update(entries)))
+    return peer
+
+
+async def test_one_connection_may_publish_only_so_many_awareness_states(api: Client) -> None:
+    sid = await new_session(api)
+    states = [(1000 + i, 1, '{"user":{"name":"x"}}') for i in range(9)]  # the default is 8
+    peer = await awareness_from(api, sid, states)
+    assert (await peer.close_code())[0] == 1008
+    assert api.app[LIVE].rooms.rooms[sid].awareness.live_states() == {}
+
+
+async def test_an_oversized_awareness_state_is_refused_with_1009(
+    make_client: ClientFactory,
+) -> None:
+    api = await make_client(max_awareness_state_bytes=256)
+    sid = await new_session(api)
+    peer = await awareness_from(api, sid, [(7, 1, '{"name":"' + "n" * 300 + '"}')])
+    assert (await peer.close_code())[0] == 1009
+
+
+async def test_an_awareness_state_that_is_not_json_is_refused(api: Client) -> None:
+    sid = await new_session(api)
+    for bad in ("{not json", '{"cursor":{"lineNumber":1e400,"column":1}}', '"\\ud800"'):
+        peer = await awareness_from(api, sid, [(7, 1, bad)])
+        assert (await peer.close_code())[0] == 1007, bad
+
+
+async def test_a_session_takes_only_so_many_sockets(make_client: ClientFactory) -> None:
+    api = await make_client(max_sockets_per_session=2)
+    sid = await new_session(api)
+    first = await RawClient.connect(api.session, url(api, sid))
+    await first.handshake()
+    second = await JsonWs.connect(api.session, url(api, sid, "?protocol=json"))
+    await second.expect("code_change")
+    third = await RawClient.connect(api.session, url(api, sid))
+    await third.ws.send_bytes(protocol.sync_step1(third.doc.get_state()))
+    assert (await third.close_code())[0] == 1013
+    await second.close()
+
+
+async def test_a_socket_that_never_reads_is_dropped_not_buffered(
+    make_client: ClientFactory,
+) -> None:
+    api = await make_client(max_outbox_bytes=1024 * 1024)
+    sid = await new_session(api, "big line\n" * 30_000)  # ~270 KB per sync step 2
+    room = api.app[LIVE].rooms
+    hog = await api.session.ws_connect(url(api, sid), autoping=False, max_msg_size=0)
+    for _ in range(60):  # 60 full-state answers, never read: ~16 MB if buffered
+        await hog.send_bytes(protocol.sync_step1(b"\x00"))
+
+    async def dropped() -> bool:
+        return sid in room.rooms and not room.rooms[sid].peers
+
+    await wait_until(dropped, timeout=20, what="the socket that does not read to be dropped")
+    # the room keeps serving others
+    honest = await RawClient.connect(api.session, url(api, sid))
+    await honest.handshake()
+    assert str(honest.text).startswith("big line\n")
+    await asyncio.gather(hog.close(), honest.ws.close())
+
+
+async def test_a_socket_that_says_nothing_is_closed_after_the_join_timeout(
+    make_client: ClientFactory,
+) -> None:
+    api = await make_client(join_timeout_seconds=0.3)
+    sid = await new_session(api)
+    silent = await RawClient.connect(api.session, url(api, sid))
+    assert (await silent.close_code(timeout=5))[0] == 1008
