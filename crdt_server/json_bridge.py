@@ -30,7 +30,7 @@ from .core.actor import Actor, Via, role_of
 from .document import LANGUAGE, Language, YDoc, meta_map
 from .merge import Bases
 from .protocol import DocumentFull, DocumentQuarantined, ProtocolError
-from .room import Room
+from .room import Room, write_text
 from .strict_json import JsonRejected, dumps, loads
 
 log = logging.getLogger(__name__)
@@ -254,7 +254,7 @@ class JsonClient:
         await self._check_user(event.user_id)
         try:
             if isinstance(event, CodeChange):
-                self._code_change(event.code)
+                await self._code_change(event.code)
             elif isinstance(event, LanguageChange):
                 self._language_change(event.language)
             elif isinstance(event, CursorPosition):
@@ -272,11 +272,12 @@ class JsonClient:
         if not await self._bind(user_id):
             raise BadEvent("FORBIDDEN", f"userId {user_id!r} is not a participant of this session")
 
-    def _code_change(self, code: str) -> None:
+    async def _code_change(self, code: str) -> None:
         if len(code) > self._max_code:
             raise BadEvent("INVALID_EVENT", f"code_change: at most {self._max_code} characters")
         room = self.room
-        room.write_code(code, self.actor, room.closest_base(code, self._bases), self._bases)
+        await write_text(room, code, self.actor, self._bases)
+        self._bases.drop_older_own()
         if room.code == code:
             self._sent_code = code
         else:  # merged with edits this client had not seen: it gets the result

@@ -10,13 +10,26 @@ the room, where it merges with everything that happened since.
 
 from __future__ import annotations
 
+import hashlib
 from collections import deque
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from pycrdt import Doc, TransactionEvent
 
 from .document import YDoc, code_text
-from .textdiff import diff, replace_text
+from .textdiff import DIFF_BUDGET, diff, replace_text
+
+#: Writes with this much text (old plus new) are planned off the event loop.
+OFF_LOOP_CHARS = 16 * 1024
+#: Where they are planned: two threads, so the loop keeps a fair share of the interpreter.
+MERGES = ThreadPoolExecutor(max_workers=2, thread_name_prefix="merge")
+
+
+def version_tag(state: bytes) -> str:
+    """A short tag naming a document state (pycrdt encodes a state deterministically)."""
+    return hashlib.blake2b(state, digest_size=8).hexdigest()
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,48 +41,57 @@ class Base:
     state: bytes
 
 
-def change_size(old: str, new: str) -> tuple[int, int]:
+def change_size(old: str, new: str, budget: int = DIFF_BUDGET) -> tuple[int, int]:
     """How many characters turning ``old`` into ``new`` deletes and inserts."""
-    edits = diff(old, new)
+    edits = diff(old, new, budget)
     return sum(e.end - e.start for e in edits), sum(len(e.insert) for e in edits)
 
 
 class Bases:
     """The last few versions a writer may have based a text on, newest last.
 
-    Bounded by count and by bytes of state, so a large document keeps fewer.
+    Bounded by count and by bytes of state, so a large document keeps fewer. A version
+    the writer itself produced is marked ``own``: its later texts supersede it.
     """
 
     def __init__(self, depth: int = 4, budget_bytes: int = 64 * 1024 * 1024) -> None:
-        self._items: deque[Base] = deque()
+        self._items: deque[tuple[Base, bool]] = deque()
         self._depth = depth
         self._budget = budget_bytes
 
-    def remember(self, base: Base) -> None:
-        if self._items and self._items[-1].version == base.version:
+    def remember(self, base: Base, *, own: bool = False) -> None:
+        if self._items and self._items[-1][0].version == base.version:
             return
-        self._items.append(base)
-        size = sum(len(b.state) for b in self._items)
+        self._items.append((base, own))
+        size = sum(len(b.state) for b, _ in self._items)
         while len(self._items) > self._depth or (len(self._items) > 1 and size > self._budget):
-            size -= len(self._items.popleft().state)
+            size -= len(self._items.popleft()[0].state)
+
+    def drop_older_own(self) -> None:
+        """Forget the writer's own versions but the newest: it wrote its newest text after
+        them, so no later text of its is made from them (diffing against one would re-apply
+        edits it has undone since). Versions it was sent may still be in flight: they stay."""
+        newest = next((b for b, own in reversed(self._items) if own), None)
+        self._items = deque((b, own) for b, own in self._items if not own or b is newest)
 
     def find(self, version: str) -> Base | None:
-        return next((b for b in reversed(self._items) if b.version == version), None)
+        return next((b for b, _ in reversed(self._items) if b.version == version), None)
 
     def newest_first(self) -> list[Base]:
-        return list(reversed(self._items))
+        return [b for b, _ in reversed(self._items)]
 
 
-def closest(current: str, bases: Bases, text: str) -> Base | None:
+def closest(current: str, bases: Sequence[Base], text: str) -> Base | None:
     """The remembered version ``text`` was most plausibly made from; None: the current one.
 
     An older version is taken only when ``text`` is an edit of it (they share at least
     half of the longer one) and differs from it less than from ``current``: a text that
     shares little with anything replaces what is there now.
     """
-    best, best_size = None, sum(change_size(current, text))
-    for base in bases.newest_first():
-        deleted, inserted = change_size(base.text, text)
+    budget = DIFF_BUDGET // (len(bases) + 1)  # all candidates together cost one diff
+    best, best_size = None, sum(change_size(current, text, budget))
+    for base in bases:
+        deleted, inserted = change_size(base.text, text, budget)
         shared = len(base.text) - deleted
         related = shared * 2 >= max(len(base.text), len(text))
         if related and deleted + inserted < best_size:
@@ -94,3 +116,20 @@ def edit_of(base: Base, text: str) -> tuple[list[bytes], YDoc]:
     finally:
         shadow.unobserve(subscription)
     return updates, shadow
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """A whole-text write worked out: the updates to apply, and the writer's version after."""
+
+    updates: list[bytes]
+    result: Base
+
+
+def plan_write(current: Base, bases: Sequence[Base], text: str, base: Base | None) -> Plan:
+    """Work out a write of ``text`` made from ``base`` (None: the closest of ``bases`` and
+    ``current``). Touches only its arguments and a Doc of its own: safe in a thread."""
+    chosen = base or closest(current.text, bases, text) or current
+    updates, shadow = edit_of(chosen, text)
+    state = shadow.get_update()
+    return Plan(updates, Base(version_tag(state), text, state))

@@ -10,7 +10,6 @@ and :meth:`Room.write_code`. Every change names its :class:`~crdt_server.core.ac
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import logging
 from collections.abc import Callable
 from typing import Any, Protocol
@@ -27,7 +26,17 @@ from .connection import Peer
 from .core.actor import Actor
 from .document import YDoc, code_text, read_code, read_language
 from .limits import Limits
-from .merge import Base, Bases, closest, edit_of
+from .merge import (
+    MERGES,
+    OFF_LOOP_CHARS,
+    Base,
+    Bases,
+    Plan,
+    closest,
+    edit_of,
+    plan_write,
+    version_tag,
+)
 from .protocol import (
     EMPTY_UPDATE,
     DocumentFull,
@@ -63,11 +72,6 @@ class RoomListener(Protocol):
 def _is_panic(exc: BaseException) -> bool:
     """pyo3's PanicException derives from BaseException; treat it as a bad input."""
     return type(exc).__name__ == "PanicException"
-
-
-def version_tag(state: bytes) -> str:
-    """A short tag naming a document state (pycrdt encodes a state deterministically)."""
-    return hashlib.blake2b(state, digest_size=8).hexdigest()
 
 
 class Room:
@@ -342,7 +346,7 @@ class Room:
         if base is None or (current is not None and current.version == base.version):
             changed = self.edit(lambda doc: replace_text(code_text(doc), text), actor)
             if remember is not None:
-                remember.remember(self.base())
+                remember.remember(self.base(), own=True)
             return changed
         updates, shadow = edit_of(base, text)
         changed = False
@@ -350,12 +354,22 @@ class Room:
             changed = self.apply_update(update, actor) or changed
         if remember is not None:
             state = shadow.get_update()
-            remember.remember(Base(version_tag(state), text, state))
+            remember.remember(Base(version_tag(state), text, state), own=True)
         return changed
 
     def closest_base(self, text: str, bases: Bases) -> Base | None:
         """The version of ``bases`` ``text`` was made from; None when it is the current one."""
-        return closest(self.code, bases, text)
+        return closest(self.code, bases.newest_first(), text)
+
+    def apply_plan(self, plan: Plan, actor: Actor, remember: Bases) -> bool:
+        """Apply a write worked out by :func:`plan_write` (off the loop)."""
+        self._writable()
+        self._fits(utf8_len(plan.result.text))
+        changed = False
+        for update in plan.updates:
+            changed = self.apply_update(update, actor, checked=True) or changed
+        remember.remember(plan.result, own=True)
+        return changed
 
     def _accepted(self, update: bytes, actor: Actor) -> None:
         self.version += 1
@@ -363,3 +377,19 @@ class Room:
         self._log.append(self.session_id, update, self.changed_at)
         for listener in list(self.listeners.values()):
             listener.document_changed(actor)
+
+
+async def write_text(
+    room: Room, text: str, actor: Actor, bases: Bases, base: Base | None = None
+) -> bool:
+    """A whole-text write merged as an edit of ``base`` (None: the closest of ``bases``).
+
+    Small ones run inline; large ones are worked out in a thread, so a 512K-character
+    write never holds the event loop, then applied here in one go.
+    """
+    if len(text) + len(room.code) < OFF_LOOP_CHARS:
+        return room.write_code(text, actor, base or room.closest_base(text, bases), bases)
+    loop = asyncio.get_running_loop()
+    current, candidates = room.base(), bases.newest_first()
+    plan = await loop.run_in_executor(MERGES, plan_write, current, candidates, text, base)
+    return room.apply_plan(plan, actor, bases)

@@ -69,6 +69,14 @@ class Settings(BaseSettings):
         description="Storage high-water mark: past it new sessions get 507, existing ones "
         "keep working; 0: no mark.",
     )
+    socket_messages_per_second: float = Field(
+        100.0, gt=0, description="Messages one socket may send per second; past it it is slowed."
+    )
+    socket_bytes_per_second: float = Field(
+        1024 * 1024,
+        gt=0,
+        description="Bytes one socket may send per second (bursts up to a whole document).",
+    )
     max_document_bytes: int = Field(
         8 * 1024 * 1024,
         ge=64 * 1024,

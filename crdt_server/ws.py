@@ -23,12 +23,14 @@ from .close_codes import CloseCode, close_for
 from .connection import next_connection_id
 from .core.actor import Actor, Via
 from .core.errors import InvalidInput, SessionError
+from .core.quota import Pacer
 from .core.sessions import actor_for
 from .json_bridge import JsonClient
 from .keys import LIVE, SETTINGS
 from .presence import Seat
 from .protocol import ProtocolError
 from .room import Room
+from .settings import Settings
 from .update_check import UpdateRejected, check_update
 
 log = logging.getLogger(__name__)
@@ -124,8 +126,17 @@ async def _admit(request: web.Request, session_id: str) -> ParticipantRecord | N
     return participant
 
 
+async def _pace(pacer: Pacer, size: int, session_id: str) -> None:
+    """Slow a socket past its message or byte rate down to it (counted, logged once)."""
+    wait = pacer.delay(size)
+    if wait:
+        if pacer.throttled == 1:
+            log.info("slowing a socket of %s down to its message and byte rate", session_id)
+        await asyncio.sleep(wait)
+
+
 async def _serve_yjs(
-    ws: web.WebSocketResponse, room: Room, peer: SocketPeer, first: bytes | None
+    ws: web.WebSocketResponse, room: Room, peer: SocketPeer, first: bytes | None, pacer: Pacer
 ) -> None:
     """Feed binary frames to the room until the socket closes or misbehaves."""
     frame = first
@@ -137,6 +148,7 @@ async def _serve_yjs(
                 log.info("closing socket %s of %s: %s", peer.id, room.session_id, exc)
                 await peer.close(exc.close_code, str(exc))
                 return
+            await _pace(pacer, len(frame), room.session_id)
         message = await ws.receive()
         if message.type == WSMsgType.BINARY:
             frame = message.data
@@ -146,6 +158,15 @@ async def _serve_yjs(
             return
         else:
             return
+
+
+def pacer_for(settings: Settings) -> Pacer:
+    """One socket's rate: a whole document may arrive at once, then the byte rate holds."""
+    return Pacer(
+        settings.socket_messages_per_second,
+        settings.socket_bytes_per_second,
+        burst_bytes=settings.max_document_bytes + 64 * 1024,
+    )
 
 
 async def _checked_off_loop(frame: bytes) -> bool:
@@ -163,13 +184,17 @@ async def _checked_off_loop(frame: bytes) -> bool:
     return True
 
 
-async def _serve_json(ws: web.WebSocketResponse, client: JsonClient, first: str | None) -> None:
+async def _serve_json(
+    ws: web.WebSocketResponse, client: JsonClient, first: str | None, pacer: Pacer
+) -> None:
     if first is not None:
         await client.receive(first)
+        await _pace(pacer, len(first), client.room.session_id)
     while True:
         message = await ws.receive()
         if message.type == WSMsgType.TEXT:
             await client.receive(message.data)
+            await _pace(pacer, len(message.data), client.room.session_id)
         elif message.type == WSMsgType.BINARY:
             reason = "binary frames are not part of the JSON protocol"
             await client.close(CloseCode.UNSUPPORTED_DATA, reason)
@@ -252,7 +277,7 @@ async def _run_yjs(
         except ProtocolError as exc:  # the session has its maximum of sockets
             await peer.close(exc.close_code, str(exc))
             return
-        await _serve_yjs(ws, room, peer, first)
+        await _serve_yjs(ws, room, peer, first, pacer_for(request.app[SETTINGS]))
     finally:
         if room is not None:
             rooms.leave(room, peer)  # synchronous: survives the handler's cancellation
@@ -302,7 +327,7 @@ async def _run_json(
         except ProtocolError as exc:  # crowded, or the room was reset meanwhile
             await outbox.close(exc.close_code, str(exc))
             return
-        await _serve_json(ws, client, first)
+        await _serve_json(ws, client, first, pacer_for(settings))
     finally:
         client.stop()
         if attached is not None:

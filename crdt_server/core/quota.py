@@ -42,3 +42,40 @@ class WindowCounter:
         while len(self._windows) > self._max_keys:
             self._windows.popitem(last=False)  # the least recently active key
         return None
+
+
+class Pacer:
+    """A token bucket that answers how long to wait: one per socket, for messages and bytes.
+
+    A client within its rate never waits; one past it is slowed to it (its socket is not
+    read meanwhile, so TCP pushes back on it), and nobody else notices.
+    """
+
+    def __init__(
+        self,
+        messages_per_s: float,
+        bytes_per_s: float,
+        *,
+        burst_bytes: float,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._rates = (messages_per_s, bytes_per_s)
+        self._bursts = (2 * messages_per_s, max(2 * bytes_per_s, burst_bytes))
+        self._tokens = list(self._bursts)
+        self._clock = clock
+        self._at = clock()
+        self.throttled = 0  # messages that had to wait
+
+    def delay(self, size: int) -> float:
+        """Count one message of ``size`` bytes; returns the seconds to wait before the next."""
+        now = self._clock()
+        elapsed, self._at = now - self._at, now
+        wait = 0.0
+        for i, cost in enumerate((1.0, float(size))):
+            rate, burst = self._rates[i], self._bursts[i]
+            self._tokens[i] = min(burst, self._tokens[i] + elapsed * rate) - cost
+            if self._tokens[i] < 0:
+                wait = max(wait, -self._tokens[i] / rate)
+        if wait:
+            self.throttled += 1
+        return wait

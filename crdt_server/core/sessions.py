@@ -31,8 +31,9 @@ from storage import (
 from ..clock import now_ms
 from ..document import DEFAULT_LANGUAGE, LANGUAGE, YDoc, meta_map, read_code, read_language
 from ..document import seed_update as seed_document
+from ..merge import version_tag
 from ..protocol import DocumentFull, DocumentQuarantined, RoomReset
-from ..room import Room, version_tag
+from ..room import Room, write_text
 from ..rooms import RoomManager, RoomStore
 from ..settings import Settings
 from .actor import Actor, Role, role_of
@@ -247,7 +248,7 @@ class SessionCore:
         self._check_code(code)
         room = await self._rooms.get(record.id)
         with room_refusals():
-            changed = _merge(actor, room, code, language, base_version)
+            changed = await _merge(actor, room, code, language, base_version)
         if changed:
             await self._rooms.log.flush()  # durable before we answer
             record = replace(record, updated_at=max(record.updated_at, room.changed_at))
@@ -345,24 +346,25 @@ class SessionCore:
         return entry
 
 
-def _merge(
+async def _merge(
     actor: Actor, room: Room, code: str | None, language: str | None, base_version: str | None
 ) -> bool:
     """Apply a whole-text write to ``room`` as an edit of its base; True if it changed."""
     base = None
     if base_version is not None:
-        base = room.bases.find(base_version)
-        if base is None and room.base().version != base_version:
+        current = room.base()
+        base = room.bases.find(base_version) or (
+            current if current.version == base_version else None
+        )
+        if base is None:
             raise VersionUnknown(
                 f"version {base_version} is not known (any more): read the session again"
             )
-    elif code is not None:
-        base = room.closest_base(code, room.bases)
 
     def set_language(doc: YDoc) -> None:
         meta_map(doc)[LANGUAGE] = language
 
-    changed = code is not None and room.write_code(code, actor, base, room.bases)
+    changed = code is not None and await write_text(room, code, actor, room.bases, base)
     if language is not None and room.language != language:
         changed = room.edit(set_language, actor) or changed
     return changed

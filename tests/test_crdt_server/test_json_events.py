@@ -346,3 +346,19 @@ async def test_a_yjs_client_never_receives_a_text_frame(
         message = await yjs.ws.receive(timeout=5)
         kinds.append(message.type)
     assert set(kinds) == {aiohttp.WSMsgType.BINARY}
+
+
+async def test_a_json_clients_texts_in_a_row_end_exactly_as_its_last(
+    api: Client, http: aiohttp.ClientSession
+) -> None:
+    sid, _ = await session_with(api)
+    client = await json_client(api, http, sid)
+    await client.expect("code_change")
+    texts = [f"v {n}\n" for n in (1, 11, 12, 121, 1211, 2, 21, 211, 3)]
+    for text in texts:  # each made from the one before; the older ones are superseded
+        await client.send("code_change", {"code": text})
+
+    async def last() -> bool:
+        return await rest_code(api, sid) == texts[-1]
+
+    await wait_until(last, what="exactly the last text")

@@ -129,3 +129,14 @@ async def test_the_version_of_a_new_session_names_it_across_reads_and_loads(
     after = (await response.json())["data"]
     assert after["version"] != created["version"]
     assert (await read(api, sid))["version"] == after["version"]
+
+
+async def test_a_large_write_is_merged_the_same_way_off_the_event_loop(api: Client) -> None:
+    big = "".join(f"line {i} of a long file\n" for i in range(2000))  # ~50K characters
+    sid = (await create(api, big))["id"]
+    seen = (await read(api, sid))["code"]
+    typist = await live_insert_at_top(api, sid, "# typed live\n")
+    edited = seen.replace("line 1000 of", "LINE 1000 OF")
+    response = await api.patch(f"/api/v1/sessions/{sid}", json={"code": edited})
+    assert (await response.json())["data"]["code"] == "# typed live\n" + edited
+    await typist.ws.close()
