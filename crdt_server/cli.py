@@ -7,6 +7,7 @@ naming the setting as the user wrote it, never a traceback.
 from __future__ import annotations
 
 import argparse
+import ipaddress
 from collections.abc import Sequence
 from typing import Any
 
@@ -56,9 +57,24 @@ def parse_cli(argv: Sequence[str] | None = None) -> Settings:
     parser = build_parser(defaults)
     args = parser.parse_args(argv)
     try:
-        return Settings.model_validate(vars(args))
+        settings = Settings.model_validate(vars(args))
     except ValidationError as exc:
         parser.error(_describe(exc, env=False))
+    if settings.auth_mode() == "token" and settings.auth_secret and len(settings.auth_secret) < 32:
+        parser.error("--auth-secret: use at least 32 characters")
+    if settings.auth_mode() == "none" and not _loopback(settings.host) and not settings.allow_open:
+        parser.error(
+            f"--host {settings.host} with --auth none would let anyone who reaches it read and "
+            "change every session: use --auth token with --api-keys, or pass --allow-open"
+        )
+    return settings
+
+
+def _loopback(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return host == "localhost"
 
 
 def _describe(exc: ValidationError, *, env: bool) -> str:

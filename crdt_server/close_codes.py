@@ -25,6 +25,7 @@ from .core.errors import (
     SessionFull,
     SessionNotFound,
     StorageFull,
+    Unauthorized,
     Unavailable,
     VersionUnknown,
 )
@@ -55,6 +56,7 @@ CLOSE_CODES: dict[type[SessionError], CloseCode] = {
     SessionDeleted: CloseCode.GONE,
     SessionFull: CloseCode.CONFLICT,
     VersionUnknown: CloseCode.CONFLICT,
+    Unauthorized: CloseCode.UNAUTHORIZED,
     Forbidden: CloseCode.FORBIDDEN,
     DocumentTooLarge: CloseCode.MESSAGE_TOO_BIG,
     DocumentDamaged: CloseCode.CONFLICT,

@@ -10,6 +10,8 @@ from __future__ import annotations
 import itertools
 from typing import Protocol
 
+from storage import ParticipantRecord
+
 from .close_codes import CloseCode
 from .core.actor import Actor
 
@@ -32,6 +34,11 @@ class Peer(Protocol):
 
     #: True once the client's sync step 1 was answered: only then does it get updates.
     synced: bool
+    #: True once a read-only client was told its updates are not applied (told once).
+    denied: bool
+
+    def rebind(self, participant: ParticipantRecord) -> None:
+        """The connection's participant changed (its role, say): act as the new record."""
 
     def send(self, data: bytes) -> None:
         """Queue a binary y-websocket frame; never blocks, never raises."""

@@ -26,7 +26,8 @@ from .awareness import NULL_STATE, Change
 from .clock import now_ms
 from .close_codes import CloseCode
 from .connection import next_connection_id
-from .core.actor import Actor, Via, role_of
+from .core.actor import Actor, Role, Via, role_of
+from .core.permissions import Action, allows
 from .document import LANGUAGE, Language, YDoc, meta_map
 from .merge import Bases
 from .protocol import DocumentFull, DocumentQuarantined, ProtocolError
@@ -115,10 +116,12 @@ class JsonClient:
         max_errors: int,
         max_code_chars: int,
         bind: Callable[[str], Awaitable[bool]],
+        role: Role | None = None,
     ) -> None:
         self.id = next_connection_id()
         self.room = room
         self.participant = participant
+        self._role = role  # an invite holder's role (no participant yet)
         self._outbox = outbox
         self._bind = bind
         self._max_errors = max_errors
@@ -136,11 +139,14 @@ class JsonClient:
     def user_id(self) -> str | None:
         return None if self.participant is None else self.participant.id
 
+    def rebind(self, participant: ParticipantRecord) -> None:
+        self.participant = participant
+
     @property
     def actor(self) -> Actor:
         """Who this connection speaks for: its participant once it named one."""
         if self.participant is None:
-            return Actor(Via.JSON, connection=self.id)
+            return Actor(Via.JSON, role=self._role, connection=self.id)
         role = role_of(self.participant.role)
         return Actor(Via.JSON, self.participant.id, role, self.id)
 
@@ -252,6 +258,9 @@ class JsonClient:
             where = ".".join(map(str, first["loc"])) or "data"
             raise BadEvent("INVALID_EVENT", f"{message['type']}: {where}: {first['msg']}") from None
         await self._check_user(event.user_id)
+        if isinstance(event, CodeChange | LanguageChange) and not allows(self.actor, Action.EDIT):
+            self._emit("error", {"message": "read-only: not applied", "code": "FORBIDDEN"})
+            return  # not a malformed event: not counted towards closing the socket
         try:
             if isinstance(event, CodeChange):
                 await self._code_change(event.code)

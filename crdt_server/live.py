@@ -12,10 +12,14 @@ import logging
 
 from execution import Executor
 
+from .core.access import Access
 from .core.errors import Unavailable
+from .core.quota import OpenCounts
 from .core.runs import Runs
 from .core.sessions import CoreStore, SessionCore
+from .core.tokens import Tokens, new_secret
 from .limits import Limits
+from .origins import OriginPolicy
 from .presence import Presence
 from .rooms import RoomManager
 from .settings import Settings
@@ -46,12 +50,31 @@ class Live:
         )
         self.presence = Presence(storage, self.rooms)
         self.sessions = SessionCore(settings, storage, self.rooms)
+        self.access = Access(
+            settings.auth_mode(),
+            self.sessions,
+            settings.api_key_list(),
+            settings.failed_auth_per_client_per_minute,
+        )
+        self.sockets = OpenCounts(settings.max_sockets_per_client)
+        self.origins = OriginPolicy(settings.origin_list())
+        self._storage = storage
         self.runs = Runs(self.sessions, storage, self.rooms, self.ready_executor)
         self._probe: asyncio.Task[None] | None = None
         self._expiry: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
         """Mark everyone offline, start the writer and the rooms' jobs, probe the sandbox."""
+        secret = self.settings.auth_secret or await self._storage.server_secret("auth", new_secret)
+        self.access.tokens = Tokens(secret)
+        self.sessions.tokens = self.access.tokens
+        if self.access.open:
+            log.warning(
+                "auth: none: anyone who knows a session id may read and change it (--auth token "
+                "and --api-keys to require tokens)"
+            )
+        else:
+            log.info("auth: token (%d API keys)", len(self.settings.api_key_list()))
         await self.presence.reset()
         self.log.start()
         self.rooms.start()

@@ -154,5 +154,11 @@ def sync_update(update: bytes) -> bytes:
     return _frame(MessageType.SYNC, SyncType.UPDATE, update)
 
 
+def permission_denied(reason: str) -> bytes:
+    """y-protocols' auth message, subtype 0 (permission denied): the stock provider warns."""
+    raw = reason.encode()
+    return encode_varuint(MessageType.AUTH) + b"\x00" + encode_varuint(len(raw)) + raw
+
+
 def awareness_message(update: bytes) -> bytes:
     return _frame(MessageType.AWARENESS, None, update)

@@ -24,6 +24,7 @@ from .clock import now_ms
 from .close_codes import CloseCode
 from .connection import Peer
 from .core.actor import Actor
+from .core.permissions import Action, allows
 from .document import YDoc, code_text, read_code, read_language
 from .limits import Limits
 from .merge import (
@@ -55,6 +56,13 @@ log = logging.getLogger(__name__)
 
 class RoomListener(Protocol):
     """Something that follows a room without speaking y-websocket (a JSON client)."""
+
+    @property
+    def actor(self) -> Actor:
+        """Who speaks through this connection."""
+
+    def rebind(self, participant: ParticipantRecord) -> None:
+        """The connection's participant changed (its role, say): act as the new record."""
 
     def document_changed(self, actor: Actor) -> None:
         """The code or the metadata changed, by ``actor``."""
@@ -205,6 +213,8 @@ class Room:
         if message.type == MessageType.SYNC:
             if message.subtype == SyncType.STEP1:
                 self._answer_step1(peer, message.payload)
+            elif not allows(peer.actor, Action.EDIT):
+                self._deny(peer, message.payload)
             else:
                 exact = message.subtype == SyncType.UPDATE and message.exact
                 self.apply_update(
@@ -220,6 +230,13 @@ class Room:
             snapshot = self.awareness.snapshot()
             if snapshot is not None:
                 peer.send(snapshot)
+
+    def _deny(self, peer: Peer, update: bytes) -> None:
+        """A read-only peer's update: never applied, broadcast or logged; the first one gets
+        y-websocket's permission-denied message, and the socket stays open."""
+        if update != EMPTY_UPDATE and not peer.denied:
+            peer.denied = True
+            peer.send(protocol.permission_denied("read-only"))
 
     def _answer_step1(self, peer: Peer, state_vector: bytes) -> None:
         try:

@@ -14,11 +14,18 @@ from typing import Any, Protocol
 
 from pycrdt import Doc
 
-from storage import DocumentStore, HistoryStore, StorageError, StoredDocument
+from storage import (
+    DocumentStore,
+    HistoryStore,
+    ParticipantRecord,
+    StorageError,
+    StoredDocument,
+)
 
 from .clock import now_ms
 from .close_codes import CloseCode, close_for
 from .connection import Peer
+from .core.actor import Role
 from .core.errors import SessionError
 from .document import YDoc
 from .limits import Limits
@@ -233,6 +240,30 @@ class RoomManager:
         task = asyncio.create_task(work)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+
+    def participant_changed(
+        self, session_id: str, participant_id: str, record: ParticipantRecord | None
+    ) -> None:
+        """Apply a participant's new record (a new role) to its open sockets at once; a
+        removed participant's sockets are closed (4401: its token no longer works)."""
+        room = self.rooms.get(session_id)
+        if room is None:
+            return
+        for connection in room.connections():
+            if connection.actor.participant_id != participant_id:
+                continue
+            if record is None:
+                self._spawn(connection.close(CloseCode.UNAUTHORIZED, "removed from the session"))
+            else:
+                connection.rebind(record)
+
+    def invite_rotated(self, session_id: str, role: Role) -> None:
+        """Close the sockets that came in on the rotated invite (they have no participant)."""
+        room = self.rooms.get(session_id)
+        for connection in [] if room is None else room.connections():
+            actor = connection.actor
+            if actor.participant_id is None and actor.role is role:
+                self._spawn(connection.close(CloseCode.UNAUTHORIZED, "the invite was rotated"))
 
     # ------------------------------------------------------------ deletion
     async def discard(self, session_id: str, why: SessionError) -> None:

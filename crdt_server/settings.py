@@ -7,6 +7,8 @@ flags on top. Nothing else in the project reads ``os.environ``.
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -35,10 +37,45 @@ class Settings(BaseSettings):
     max_code_chars: int = Field(
         512 * 1024, ge=1, description="Largest code text accepted over REST and JSON events."
     )
-    cors_origins: str = Field(
+    allowed_origins: str = Field(
         "localhost",
-        description="Allowed CORS origins, comma-separated; 'localhost' allows any "
-        "http(s)://localhost or 127.0.0.1 origin, '*' allows all.",
+        description="Browser origins allowed for CORS and WebSocket upgrades, comma-separated; "
+        "'localhost' allows any http(s)://localhost or 127.0.0.1 origin, '*' allows all.",
+    )
+    auth: Literal["", "none", "token"] = Field(
+        "",
+        description="none: anyone with a session id may do anything (the seed MVP); token: "
+        "signed role tokens. Empty: token when API keys are configured, else none.",
+    )
+    auth_secret: str = Field(
+        "",
+        description="Secret signing the tokens (HS256); empty: one generated on first start "
+        "and kept in the database, so tokens survive restarts.",
+    )
+    api_keys: str = Field(
+        "",
+        description="Comma-separated bearer keys that may create sessions and run code "
+        "outside a session (with --auth token).",
+    )
+    allow_open: bool = Field(
+        False,
+        description="Allow --auth none on a host other than loopback (anyone reaching the port "
+        "may read and change every session).",
+    )
+    requests_per_second: float = Field(
+        20.0, gt=0, description="REST requests one client address may make per second (bursts x2)."
+    )
+    max_sockets_per_client: int = Field(
+        64, ge=1, description="Open sockets one client address may hold (else close 1013)."
+    )
+    joins_per_session_per_minute: int = Field(
+        30, ge=1, description="Participants that may join one session per minute (else 429)."
+    )
+    failed_auth_per_client_per_minute: int = Field(
+        20,
+        ge=1,
+        description="Failed token checks one client address may make per minute; past it "
+        "every check of that address is refused (429) for the rest of the minute.",
     )
     room_grace_seconds: float = Field(
         5.0,
@@ -153,9 +190,18 @@ class Settings(BaseSettings):
             return ["*"]  # bound to every interface: the operator names the hosts
         return sorted({"localhost", "127.0.0.1", "[::1]", "::1", self.host.lower()})
 
-    def cors_origin_list(self) -> list[str]:
-        """The configured origins, split and trimmed."""
-        return [o.strip() for o in self.cors_origins.split(",") if o.strip()]
+    def origin_list(self) -> list[str]:
+        """The allowed browser origins, split and trimmed."""
+        return [o.strip() for o in self.allowed_origins.split(",") if o.strip()]
+
+    def api_key_list(self) -> list[str]:
+        return [k.strip() for k in self.api_keys.split(",") if k.strip()]
+
+    def auth_mode(self) -> Literal["none", "token"]:
+        """The access mode in force: ``auth``, or token when API keys are configured."""
+        if self.auth:
+            return self.auth
+        return "token" if self.api_key_list() else "none"
 
 
 #: CLI flag names that differ from the field name (``--db`` reads better than ``--db-path``).

@@ -13,16 +13,17 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import deque
+from dataclasses import dataclass
 
-from aiohttp import WSMessage, WSMsgType, web
+from aiohttp import WSMessage, WSMsgType, hdrs, web
 
 from storage import ParticipantRecord, StorageError
 
 from . import protocol
 from .close_codes import CloseCode, close_for
 from .connection import next_connection_id
-from .core.actor import Actor, Via
-from .core.errors import InvalidInput, SessionError
+from .core.actor import Actor, Role, Via
+from .core.errors import Forbidden, InvalidInput, SessionError
 from .core.quota import Pacer
 from .core.sessions import actor_for
 from .json_bridge import JsonClient
@@ -31,6 +32,7 @@ from .presence import Seat
 from .protocol import ProtocolError
 from .room import Room
 from .settings import Settings
+from .strict_json import JsonRejected, loads
 from .update_check import UpdateRejected, check_update
 
 log = logging.getLogger(__name__)
@@ -109,21 +111,63 @@ class SocketPeer(Outbox):
     """A y-websocket client: a room :class:`~crdt_server.connection.Peer`."""
 
     def __init__(
-        self, ws: web.WebSocketResponse, participant: ParticipantRecord | None, max_bytes: int
+        self,
+        ws: web.WebSocketResponse,
+        participant: ParticipantRecord | None,
+        max_bytes: int,
+        role: Role | None = None,
     ) -> None:
         super().__init__(ws, max_bytes)
         self.id = next_connection_id()
-        self.actor = actor_for(participant, Actor(Via.YJS, connection=self.id))
+        self.actor = actor_for(participant, Actor(Via.YJS, role=role, connection=self.id))
         self.synced = False
+        self.denied = False  # told once that it is read-only
+
+    def rebind(self, participant: ParticipantRecord) -> None:
+        self.actor = actor_for(participant, Actor(Via.YJS, connection=self.id))
 
 
-async def _admit(request: web.Request, session_id: str) -> ParticipantRecord | None:
-    """The participant this socket names, if any; raises the session core's refusals."""
+@dataclass(frozen=True, slots=True)
+class Admission:
+    """Who a socket speaks for: a participant, or (an invite holder) only a role."""
+
+    participant: ParticipantRecord | None
+    role: Role | None  # the role without a participant; None on an open server
+
+
+def _token_in(text: str | None) -> str | None:
+    """A seed client's token, sent as ``token`` in its first event (or in its data)."""
+    try:
+        event = loads(text) if text is not None else None
+    except JsonRejected:
+        return None
+    if not isinstance(event, dict):
+        return None
+    data = event.get("data")
+    token = event.get("token") or (data.get("token") if isinstance(data, dict) else None)
+    return token if isinstance(token, str) else None
+
+
+async def _admit(request: web.Request, session_id: str, first: WSMessage | None) -> Admission:
+    """Who this socket is, from its token (``?token=``, or a JSON client's first event) or,
+    on an open server, its ``?userId=``; raises the session core's refusals."""
     protocol = request.query.get("protocol")
     if protocol is not None and protocol not in PROTOCOLS:
         raise InvalidInput("unknown protocol: use json or yjs")
-    _, participant = await request.app[LIVE].sessions.admit(session_id, request.query.get("userId"))
-    return participant
+    live, user_id = request.app[LIVE], request.query.get("userId")
+    if live.access.open:
+        _, participant = await live.sessions.admit(session_id, user_id)
+        return Admission(participant, None)
+    text = first.data if first is not None and first.type == WSMsgType.TEXT else None
+    token = request.query.get("token") or _token_in(text)
+    grant = await live.access.grant(token, session_id, Via.YJS, client_key(request))
+    if user_id is not None and (grant.participant is None or grant.participant.id != user_id):
+        raise Forbidden("userId is not the token's participant")
+    return Admission(grant.participant, None if grant.participant else grant.actor.role)
+
+
+def client_key(request: web.Request) -> str:
+    return f"ip:{request.remote}"
 
 
 async def _pace(pacer: Pacer, size: int, session_id: str) -> None:
@@ -212,61 +256,79 @@ async def _first_frame(ws: web.WebSocketResponse, protocol: str | None) -> WSMes
 
 
 async def websocket(request: web.Request) -> web.StreamResponse:
-    settings = request.app[SETTINGS]
+    settings, live = request.app[SETTINGS], request.app[LIVE]
     ws = web.WebSocketResponse(
         max_msg_size=settings.max_message_bytes,
         heartbeat=settings.heartbeat_seconds,
         compress=False,  # deflating every frame per recipient costs more CPU than it saves
     )
     await ws.prepare(request)
-    session_id = request.match_info["sessionId"]
+    client = client_key(request)
+    if not live.sockets.open(client):
+        await ws.close(code=CloseCode.TRY_AGAIN_LATER, message=b"too many sockets from here")
+        return ws
     try:
-        admission = await _admit(request, session_id)
+        await _serve(request, ws)
+    finally:
+        live.sockets.close(client)
+    return ws
+
+
+async def _serve(request: web.Request, ws: web.WebSocketResponse) -> None:
+    settings, live = request.app[SETTINGS], request.app[LIVE]
+    session_id = request.match_info["sessionId"]
+    protocol = request.query.get("protocol")
+    origin = request.headers.get(hdrs.ORIGIN)
+    if origin is not None and not live.origins.allows(origin, request.host):
+        await ws.close(code=CloseCode.FORBIDDEN, message=b"origin not allowed")
+        return
+    first: WSMessage | None = None
+    try:
+        async with asyncio.timeout(settings.join_timeout_seconds):
+            token_first = not live.access.open and "token" not in request.query
+            if token_first and protocol != "yjs":  # a seed client may send its token first
+                first = await _first_frame(ws, None)
+            admission = await _admit(request, session_id, first)
+            room = await live.rooms.get(session_id)
+            if room.quarantined is not None:
+                damaged = b"the document is damaged and read-only"
+                await ws.close(code=CloseCode.CONFLICT, message=damaged)
+                return
+            if first is None:
+                first = await _first_frame(ws, protocol)
     except SessionError as exc:
         code, reason = close_for(exc)
         if code == CloseCode.TRY_AGAIN_LATER:
             log.error("refusing a socket of %s: %s", session_id, exc)
         await ws.close(code=code, message=reason.encode())
-        return ws
-    protocol = request.query.get("protocol")
-    loading = asyncio.ensure_future(request.app[LIVE].rooms.get(session_id))  # load meanwhile
-    try:
-        async with asyncio.timeout(settings.join_timeout_seconds):
-            room = await loading  # (the first frame waits in the socket's buffer meanwhile)
-            if room.quarantined is not None:
-                reason = "the document is damaged and read-only"
-                await ws.close(code=CloseCode.CONFLICT, message=reason.encode())
-                return ws
-            first = await _first_frame(ws, protocol)
+        return
     except TimeoutError:
         await ws.close(code=CloseCode.POLICY_VIOLATION, message=b"no first frame in time")
-        return ws
+        return
     except StorageError:
         log.exception("loading the room of %s for a socket failed", session_id)
         await ws.close(code=CloseCode.TRY_AGAIN_LATER, message=b"storage unavailable")
-        return ws
-    finally:
-        loading.cancel()
+        return
     if protocol is None and first is None:
-        return ws  # closed before saying anything
+        return  # closed before saying anything
     data = None if first is None else first.data
     if protocol == "json" or (first is not None and first.type == WSMsgType.TEXT):
         await _run_json(request, ws, session_id, admission, data)
     else:
         await _run_yjs(request, ws, session_id, admission, data)
-    return ws
 
 
 async def _run_yjs(
     request: web.Request,
     ws: web.WebSocketResponse,
     session_id: str,
-    participant: ParticipantRecord | None,
+    admission: Admission,
     first: bytes | None,
 ) -> None:
     live = request.app[LIVE]
     rooms = live.rooms
-    peer = SocketPeer(ws, participant, request.app[SETTINGS].max_outbox_bytes)
+    participant = admission.participant
+    peer = SocketPeer(ws, participant, request.app[SETTINGS].max_outbox_bytes, admission.role)
     seat = Seat(live.presence, session_id)
     room: Room | None = None
     try:
@@ -288,17 +350,21 @@ async def _run_json(
     request: web.Request,
     ws: web.WebSocketResponse,
     session_id: str,
-    participant: ParticipantRecord | None,
+    admission: Admission,
     first: str | None,
 ) -> None:
     live, settings = request.app[LIVE], request.app[SETTINGS]
+    participant = admission.participant
     rooms = live.rooms
     outbox = Outbox(ws, settings.max_outbox_bytes)
     seat = Seat(live.presence, session_id)
     room = await rooms.get(session_id)
 
     async def bind(candidate: str) -> bool:
-        """A seed client names itself in its first event instead of ``?userId=``."""
+        """A seed client names itself in its first event instead of ``?userId=`` (only on an
+        open server: with tokens, a socket is who its token says)."""
+        if not live.access.open:
+            return False
         try:
             record = await live.sessions.participant(session_id, candidate)
         except SessionError:
@@ -316,6 +382,7 @@ async def _run_json(
         max_errors=settings.json_max_errors,
         max_code_chars=settings.max_code_chars,
         bind=bind,
+        role=admission.role,
     )
     attached: Room | None = None
     try:

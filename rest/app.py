@@ -12,13 +12,14 @@ from collections.abc import AsyncIterator
 from aiohttp import web
 
 from crdt_server.live import Live
+from crdt_server.origins import OriginPolicy
 from crdt_server.settings import Settings
 from crdt_server.ws import add_websocket_routes
 from execution import ExecutionLimits, Executor
 from storage import SQLiteStorage, Storage
 
 from . import execute, health, history, participants, sessions
-from .cors import CorsPolicy, cors_middleware
+from .cors import cors_middleware
 from .demo import add_demo_routes
 from .errors import error_middleware
 from .guard import guard_middleware, server_header
@@ -72,13 +73,13 @@ def execution_limits(settings: Settings) -> ExecutionLimits:
 def create_app(
     settings: Settings, storage: Storage | None = None, executor: Executor | None = None
 ) -> web.Application:
-    cors = CorsPolicy(settings.cors_origin_list())
+    origins = OriginPolicy(settings.origin_list())
     app = web.Application(
         client_max_size=settings.max_body_bytes,
         middlewares=[
-            cors_middleware(cors),
+            cors_middleware(origins),
             error_middleware,
-            guard_middleware(settings.allowed_host_list(), cors),
+            guard_middleware(settings.allowed_host_list(), origins, settings.requests_per_second),
         ],
     )
     app.on_response_prepare.append(server_header)

@@ -1,30 +1,19 @@
-"""CORS: allowed origins from the settings (any localhost origin by default), preflight answered."""
+"""CORS: the allowed origins (any localhost origin by default); preflight answered."""
 
 from __future__ import annotations
-
-import re
 
 from aiohttp import web
 from aiohttp.typedefs import Middleware
 
+from crdt_server.origins import OriginPolicy
+
 from .errors import Handler
 
-_LOCALHOST = re.compile(r"^https?://(localhost|127\.0\.0\.1|\[::1\])(:\d{1,5})?$")
 _METHODS = "GET, POST, PUT, PATCH, DELETE, OPTIONS"
 _EXPOSED = "X-Request-Id"
 
 
-class CorsPolicy:
-    def __init__(self, origins: list[str]) -> None:
-        self.any = "*" in origins
-        self.localhost = "localhost" in origins
-        self.exact = {o.rstrip("/") for o in origins if o not in ("*", "localhost")}
-
-    def allows(self, origin: str) -> bool:
-        return self.any or origin in self.exact or bool(self.localhost and _LOCALHOST.match(origin))
-
-
-def cors_middleware(policy: CorsPolicy) -> Middleware:
+def cors_middleware(policy: OriginPolicy) -> Middleware:
     @web.middleware
     async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
         origin = request.headers.get("Origin")

@@ -33,6 +33,7 @@ from crdt_server.core.errors import (
     SessionFull,
     SessionNotFound,
     StorageFull,
+    Unauthorized,
     Unavailable,
     VersionUnknown,
 )
@@ -61,6 +62,7 @@ class Problem:
 PROBLEMS: dict[type[Exception], Problem] = {
     InvalidInput: Problem(400, "INVALID_REQUEST", "Malformed request or failed validation"),
     InvalidRunRequest: Problem(400, "INVALID_REQUEST", "Unknown language or bad run options"),
+    Unauthorized: Problem(401, "UNAUTHORIZED", "No valid token for this session"),
     Forbidden: Problem(403, "FORBIDDEN", "The caller's role does not allow this"),
     SessionNotFound: Problem(404, "SESSION_NOT_FOUND", "No such session"),
     ParticipantNotFound: Problem(404, "PARTICIPANT_NOT_FOUND", "No such participant"),
@@ -140,6 +142,8 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         if problem.status >= 500:
             log.error("request %s: %s %s: %s", rid, request.method, request.path, exc)
         response = envelope(problem.status, problem.code, str(exc), **details)
+        if problem.status == 401:
+            response.headers["WWW-Authenticate"] = 'Bearer realm="codeinterview"'
         if "retryAfter" in details:
             response.headers["Retry-After"] = str(math.ceil(details["retryAfter"]))
     except web.HTTPException as exc:

@@ -12,10 +12,12 @@ from crdt_server.core.errors import (
     ParticipantNotFound,
     SessionExpired,
     SessionNotFound,
+    Unauthorized,
     Unavailable,
 )
 from execution import ExecutionError, InvalidRunRequest, QueueFull, SandboxUnavailable
 
+from .auth import bearer, client_key, grant
 from .keys import LIVE
 from .models import (
     ExecuteRequest,
@@ -30,12 +32,15 @@ from .models import (
     respond,
 )
 from .routing import Operation
-from .views import ANONYMOUS, client_key, result_view, run_view
+from .views import result_view, run_view
 
 
 async def execute(request: web.Request) -> web.StreamResponse:
+    live = request.app[LIVE]
+    if not await live.access.may_run_anywhere(bearer(request), client_key(request)):
+        raise Forbidden("running code outside a session takes an API key or an interviewer")
     body = await read_body(request, ExecuteRequest)
-    engine = await request.app[LIVE].ready_executor()
+    engine = await live.ready_executor()
     result = await engine.run(
         body.code,
         body.language,
@@ -59,10 +64,10 @@ async def languages(request: web.Request) -> web.StreamResponse:
 
 async def execute_session(request: web.Request) -> web.StreamResponse:
     live = request.app[LIVE]
-    record = await live.sessions.get(request.match_info["sessionId"])
+    who = await grant(request)
     body = await read_body(request, SessionExecuteRequest, empty_ok=True)
     run = await live.runs.run(
-        ANONYMOUS, record, body.user_id, body.stdin or "", client=client_key(request)
+        who.actor, who.session, body.user_id, body.stdin or "", client=client_key(request)
     )
     return respond(RunResponse(data=run_view(run)))
 
@@ -80,13 +85,13 @@ def _valid_runs(stored: list[object]) -> list[RunModel]:
 
 async def list_runs(request: web.Request) -> web.StreamResponse:
     live = request.app[LIVE]
-    record = await live.sessions.get(request.match_info["sessionId"])
-    stored = await live.runs.stored_runs(ANONYMOUS, record)
+    who = await grant(request)
+    stored = await live.runs.stored_runs(who.actor, who.session)
     return respond(RunList(data=_valid_runs(stored)))
 
 
 SESSION = "/sessions/{sessionId}"
-_LOOKUP = (InvalidInput, SessionNotFound, SessionExpired, Unavailable)
+_LOOKUP = (InvalidInput, Unauthorized, Forbidden, SessionNotFound, SessionExpired, Unavailable)
 _RUN = (
     InvalidRunRequest,
     web.HTTPRequestEntityTooLarge,
@@ -104,7 +109,7 @@ OPERATIONS = [
         "execution",
         body=ExecuteRequest,
         response=ExecuteResponse,
-        errors=(InvalidInput, *_RUN, SandboxUnavailable),
+        errors=(InvalidInput, Unauthorized, Forbidden, *_RUN, SandboxUnavailable),
     ),
     Operation(
         "GET",

@@ -10,13 +10,18 @@ origin is allowed by the CORS settings. JSON bodies are required by :func:`read_
 
 from __future__ import annotations
 
+import logging
+
 from aiohttp import hdrs, web
 from aiohttp.typedefs import Middleware
 
-from crdt_server.core.errors import Forbidden, InvalidInput
+from crdt_server.core.errors import Forbidden, InvalidInput, RateLimited
+from crdt_server.core.quota import Buckets
+from crdt_server.origins import OriginPolicy
 
-from .cors import CorsPolicy
 from .errors import Handler
+
+log = logging.getLogger(__name__)
 
 _SAFE_METHODS = {hdrs.METH_GET, hdrs.METH_HEAD, hdrs.METH_OPTIONS}
 
@@ -29,18 +34,29 @@ def host_name(host: str) -> str:
     return host.rsplit(":", 1)[0] if host.count(":") == 1 else host
 
 
-def guard_middleware(allowed_hosts: list[str], cors: CorsPolicy) -> Middleware:
+def guard_middleware(
+    allowed_hosts: list[str], origins: OriginPolicy, requests_per_second: float
+) -> Middleware:
     any_host = "*" in allowed_hosts
     hosts = set(allowed_hosts)
+    buckets = Buckets(requests_per_second)
+    limited: set[str] = set()  # addresses limited now: each episode is logged once
 
     @web.middleware
     async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+        client = f"ip:{request.remote}"
+        wait = buckets.take(client)
+        if wait is not None:
+            if client not in limited and len(limited) < 10_000:
+                limited.add(client)
+                log.warning("rate limiting %s: more than %s requests/s", client, buckets.rate)
+            raise RateLimited("too many requests; slow down", retryAfter=wait)
+        limited.discard(client)
         if not any_host and host_name(request.host or "") not in hosts:
             raise InvalidInput(f"host {host_name(request.host or '')!r} is not served here")
         origin = request.headers.get(hdrs.ORIGIN)
         if origin is not None and request.method not in _SAFE_METHODS:
-            same = origin.lower().split("://", 1)[-1] == (request.host or "").lower()
-            if not same and not cors.allows(origin):
+            if not origins.allows(origin, request.host):
                 raise Forbidden(f"requests from {origin[:100]} are not allowed")
         return await handler(request)
 

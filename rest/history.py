@@ -10,9 +10,11 @@ from crdt_server.core.errors import (
     NotFound,
     SessionExpired,
     SessionNotFound,
+    Unauthorized,
     Unavailable,
 )
 
+from .auth import grant
 from .keys import LIVE
 from .models import (
     HistoryItem,
@@ -22,29 +24,26 @@ from .models import (
     respond,
 )
 from .routing import Operation
-from .views import ANONYMOUS
 
 
 async def list_history(request: web.Request) -> web.StreamResponse:
-    core = request.app[LIVE].sessions
-    record = await core.get(request.match_info["sessionId"])
-    entries = await core.history(ANONYMOUS, record)
+    who = await grant(request)
+    entries = await request.app[LIVE].sessions.history(who.actor, who.session)
     return respond(HistoryList(data=[HistoryItem(n=e.n, at=e.at, size=e.size) for e in entries]))
 
 
 async def get_snapshot(request: web.Request) -> web.StreamResponse:
-    core = request.app[LIVE].sessions
-    record = await core.get(request.match_info["sessionId"])
+    who = await grant(request)
     raw = request.match_info["n"]
     if not (raw.isascii() and raw.isdigit()) or len(raw) > 9:
         raise InvalidInput("n: expected a positive snapshot number")
-    entry = await core.snapshot(ANONYMOUS, record, int(raw))
+    entry = await request.app[LIVE].sessions.snapshot(who.actor, who.session, int(raw))
     snapshot = HistorySnapshot(n=entry.n, at=entry.at, code=entry.code, language=entry.language)
     return respond(HistorySnapshotEnvelope(data=snapshot))
 
 
 BASE = "/sessions/{sessionId}/history"
-_LOOKUP = (InvalidInput, SessionNotFound, SessionExpired, Forbidden, Unavailable)
+_LOOKUP = (InvalidInput, Unauthorized, SessionNotFound, SessionExpired, Forbidden, Unavailable)
 OPERATIONS = [
     Operation(
         "GET",

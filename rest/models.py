@@ -134,6 +134,48 @@ class SessionEnvelope(Model):
     data: Session
 
 
+class RoleSet(Model):
+    """One value per role: tokens, or the demo-page links that carry them."""
+
+    interviewer: str = Field(description="Bound to the creator")
+    candidate: str = Field(description="An invite: its bearer joins as a candidate")
+    observer: str = Field(description="An invite: its bearer joins as a read-only observer")
+
+
+class CreatedSession(Session):
+    tokens: RoleSet | None = Field(None, description="With --auth token: the session's tokens")
+    links: RoleSet | None = Field(None, description="Demo-page URLs carrying those tokens")
+
+
+class CreatedEnvelope(Model):
+    success: Literal[True] = True
+    data: CreatedSession
+
+
+class JoinedSession(Session):
+    token: str | None = Field(None, description="With --auth token: the joiner's own token")
+
+
+class JoinedEnvelope(Model):
+    success: Literal[True] = True
+    data: JoinedSession
+
+
+class RotateInviteRequest(RequestModel):
+    role: Literal["candidate", "observer"]
+
+
+class Invite(Model):
+    role: str
+    token: str
+    link: str
+
+
+class InviteEnvelope(Model):
+    success: Literal[True] = True
+    data: Invite
+
+
 class ParticipantList(Model):
     success: Literal[True] = True
     participants: list[Participant]

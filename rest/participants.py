@@ -4,40 +4,72 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from crdt_server.core.access import Grant
+from crdt_server.core.actor import Role
 from crdt_server.core.errors import (
     Forbidden,
     InvalidInput,
     ParticipantNotFound,
+    RateLimited,
     SessionExpired,
     SessionFull,
     SessionNotFound,
+    Unauthorized,
     Unavailable,
 )
-from crdt_server.core.sessions import NewUser
+from crdt_server.core.sessions import NewUser, SessionCore
 
+from .auth import grant
 from .keys import LIVE
 from .models import (
+    JoinedEnvelope,
+    JoinedSession,
     JoinRequest,
     Participant,
     ParticipantList,
-    SessionEnvelope,
     UpdateParticipantRequest,
     UsersRequest,
     read_body,
     respond,
 )
 from .routing import Operation
-from .views import ANONYMOUS, participant_view, session_view
+from .views import participant_view, session_view
 
 
 async def _join(request: web.Request, body: type[JoinRequest] | type[UsersRequest]) -> web.Response:
-    core = request.app[LIVE].sessions
-    record = await core.get(request.match_info["sessionId"])
+    """Open server: join as a candidate. With tokens: an invite joins in its role, and a
+    participant's own token rejoins that participant; the answer carries the joiner's token."""
+    live = request.app[LIVE]
+    who = await grant(request)
     given = await read_body(request, body, empty_ok=True)
     user: NewUser | None = None if given.user is None else given.user.new_user()
     if isinstance(given, UsersRequest) and given.user is None:
         user = given.new_user()  # seed 002 posts the user itself: {"name": ...}
-    return respond(SessionEnvelope(data=session_view(await core.join(record, user))))
+    role = Role.CANDIDATE
+    if not live.access.open:
+        user = await _joiner(live.sessions, who, user)
+        role = who.invite or Role(who.participant.role if who.participant else "candidate")
+    state, participant = await live.sessions.join(who.session, user, role)
+    data = JoinedSession.model_validate(session_view(state).model_dump())
+    if not live.access.open:
+        data = data.model_copy(update={"token": live.sessions.issue(state.session, participant)})
+    return respond(JoinedEnvelope(data=data))
+
+
+async def _joiner(core: SessionCore, who: Grant, user: NewUser | None) -> NewUser | None:
+    """Who a token may join as: its own participant, or (an invite) a new one."""
+    given = user or NewUser()
+    if who.participant is not None:
+        if given.id not in (None, who.participant.id):
+            raise Forbidden("a participant's token joins as that participant only")
+        return NewUser(who.participant.id, given.name, given.color)
+    if given.id is not None:
+        try:
+            await core.participant(who.session.id, given.id)
+        except ParticipantNotFound:
+            return given
+        raise Forbidden("that participant id is taken")
+    return given
 
 
 async def join_session(request: web.Request) -> web.StreamResponse:
@@ -50,20 +82,19 @@ async def add_user(request: web.Request) -> web.StreamResponse:
 
 
 async def list_participants(request: web.Request) -> web.StreamResponse:
-    core = request.app[LIVE].sessions
-    record = await core.get(request.match_info["sessionId"])
-    participants = await core.participants(record)
+    record = (await grant(request)).session
+    participants = await request.app[LIVE].sessions.participants(record)
     return respond(ParticipantList(participants=[participant_view(p) for p in participants]))
 
 
 async def update_participant(request: web.Request) -> web.StreamResponse:
     core = request.app[LIVE].sessions
-    record = await core.get(request.match_info["sessionId"])
-    participant = await core.participant(record.id, request.match_info["participantId"])
+    who = await grant(request)
+    participant = await core.participant(who.session.id, request.match_info["participantId"])
     body = await read_body(request, UpdateParticipantRequest)  # 404 before 400
     updated = await core.update_participant(
-        ANONYMOUS,
-        record,
+        who.actor,
+        who.session,
         participant.id,
         name=body.name,
         color=body.color,
@@ -74,17 +105,22 @@ async def update_participant(request: web.Request) -> web.StreamResponse:
 
 
 async def remove_participant(request: web.Request) -> web.StreamResponse:
-    core = request.app[LIVE].sessions
-    record = await core.get(request.match_info["sessionId"])
+    who = await grant(request)
     participant_id = request.match_info.get("participantId") or request.match_info["userId"]
-    await core.remove_participant(ANONYMOUS, record, participant_id)
+    await request.app[LIVE].sessions.remove_participant(who.actor, who.session, participant_id)
     return web.Response(status=204)
 
 
 BASE = "/sessions/{sessionId}"
-_NOT_FOUND = (InvalidInput, SessionNotFound, SessionExpired, Unavailable)
+_NOT_FOUND = (InvalidInput, Unauthorized, Forbidden, SessionNotFound, SessionExpired, Unavailable)
 _PARTICIPANT = (*_NOT_FOUND, ParticipantNotFound, Forbidden, web.HTTPUnsupportedMediaType)
-_JOIN = (*_NOT_FOUND, SessionFull, web.HTTPRequestEntityTooLarge, web.HTTPUnsupportedMediaType)
+_JOIN = (
+    *_NOT_FOUND,
+    SessionFull,
+    RateLimited,
+    web.HTTPRequestEntityTooLarge,
+    web.HTTPUnsupportedMediaType,
+)
 OPERATIONS = [
     Operation(
         "POST",
@@ -93,7 +129,7 @@ OPERATIONS = [
         "Join a session as a candidate",
         "participants",
         body=JoinRequest,
-        response=SessionEnvelope,
+        response=JoinedEnvelope,
         errors=_JOIN,
     ),
     Operation(
@@ -131,7 +167,7 @@ OPERATIONS = [
         "Join (seed 002 alias; the body may be the user)",
         "users",
         body=UsersRequest,
-        response=SessionEnvelope,
+        response=JoinedEnvelope,
         errors=_JOIN,
     ),
     Operation(

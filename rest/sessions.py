@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from crdt_server.core.actor import Role
 from crdt_server.core.errors import (
     DocumentDamaged,
     DocumentTooLarge,
@@ -13,21 +14,29 @@ from crdt_server.core.errors import (
     SessionExpired,
     SessionNotFound,
     StorageFull,
+    Unauthorized,
     Unavailable,
     VersionUnknown,
 )
 
+from .auth import bearer, client_key, grant, key_id, require_api_key
 from .keys import LIVE
 from .models import (
+    CreatedEnvelope,
+    CreatedSession,
     CreateSessionRequest,
+    Invite,
+    InviteEnvelope,
     PutCodeRequest,
+    RoleSet,
+    RotateInviteRequest,
     SessionEnvelope,
     UpdateSessionRequest,
     read_body,
     respond,
 )
 from .routing import Operation
-from .views import ANONYMOUS, client_key, session_view
+from .views import session_view
 
 _ETAG = "ETag"
 
@@ -46,19 +55,41 @@ def _if_match(request: web.Request) -> str | None:
     return raw.removeprefix("W/").strip('"')
 
 
+def demo_link(request: web.Request, session_id: str, token: str) -> str:
+    return f"{request.scheme}://{request.host}/demo/?session={session_id}&token={token}"
+
+
 async def create(request: web.Request) -> web.StreamResponse:
+    require_api_key(request)
     body = await read_body(request, CreateSessionRequest, empty_ok=True)
     creator = None if body.creator is None else body.creator.new_user()
-    state = await request.app[LIVE].sessions.create(
-        creator, body.code, body.language, client_key(request)
+    live = request.app[LIVE]
+    key = bearer(request) if not live.access.open else None
+    client = f"key:{key_id(key)}" if key else client_key(request)
+    state = await live.sessions.create(creator, body.code, body.language, client)
+    if live.access.open:  # the seed shape, nothing added
+        return _answer(SessionEnvelope(data=session_view(state)), status=201)
+    record, owner = state.session, state.participants[0]
+    invites = live.sessions.invites(record)
+    tokens = {
+        "interviewer": live.sessions.issue(record, owner),
+        "candidate": invites[Role.CANDIDATE],
+        "observer": invites[Role.OBSERVER],
+    }
+    links = {role: demo_link(request, record.id, token) for role, token in tokens.items()}
+    data = CreatedSession.model_validate(
+        {**session_view(state).model_dump(), "tokens": tokens, "links": links}
     )
-    return _answer(SessionEnvelope(data=session_view(state)), status=201)
+    response = respond(CreatedEnvelope(data=data), status=201)
+    response.headers[_ETAG] = f'"{data.version}"'
+    return response
 
 
 async def read(request: web.Request) -> web.StreamResponse:
-    core = request.app[LIVE].sessions
-    record = await core.get(request.match_info["sessionId"])
-    return _answer(SessionEnvelope(data=session_view(await core.state(record))))
+    record = (await grant(request)).session
+    return _answer(
+        SessionEnvelope(data=session_view(await request.app[LIVE].sessions.state(record)))
+    )
 
 
 async def _write(
@@ -66,10 +97,10 @@ async def _write(
 ) -> web.Response:
     """One read of the session (404/410 before a bad body's 400), then the merged write."""
     core = request.app[LIVE].sessions
-    record = await core.get(request.match_info["sessionId"])
+    who = await grant(request)
     change = await read_body(request, body)
     base = change.base_version or _if_match(request)
-    state = await core.write(ANONYMOUS, record, change.code, change.language, base)
+    state = await core.write(who.actor, who.session, change.code, change.language, base)
     return _answer(SessionEnvelope(data=session_view(state)))
 
 
@@ -82,14 +113,22 @@ async def put_code(request: web.Request) -> web.StreamResponse:
 
 
 async def delete(request: web.Request) -> web.StreamResponse:
-    core = request.app[LIVE].sessions
-    record = await core.get(request.match_info["sessionId"])
-    await core.delete(ANONYMOUS, record)
+    who = await grant(request)
+    await request.app[LIVE].sessions.delete(who.actor, who.session)
     return web.Response(status=204)
 
 
+async def rotate_invite(request: web.Request) -> web.StreamResponse:
+    who = await grant(request)
+    body = await read_body(request, RotateInviteRequest)
+    role = Role(body.role)
+    token = await request.app[LIVE].sessions.rotate_invite(who.actor, who.session, role)
+    invite = Invite(role=role.value, token=token, link=demo_link(request, who.session.id, token))
+    return respond(InviteEnvelope(data=invite))
+
+
 SESSION = "/sessions/{sessionId}"
-_LOOKUP = (InvalidInput, SessionNotFound, SessionExpired, Unavailable)
+_LOOKUP = (InvalidInput, Unauthorized, Forbidden, SessionNotFound, SessionExpired, Unavailable)
 _WRITE = (
     *_LOOKUP,
     Forbidden,
@@ -108,9 +147,10 @@ OPERATIONS = [
         "sessions",
         201,
         CreateSessionRequest,
-        SessionEnvelope,
+        CreatedEnvelope,
         (
             InvalidInput,
+            Unauthorized,
             web.HTTPRequestEntityTooLarge,
             web.HTTPUnsupportedMediaType,
             RateLimited,
@@ -156,5 +196,15 @@ OPERATIONS = [
         body=PutCodeRequest,
         response=SessionEnvelope,
         errors=_WRITE,
+    ),
+    Operation(
+        "POST",
+        SESSION + "/invites/rotate",
+        rotate_invite,
+        "Replace the candidate or observer invite; the old one stops working (interviewer)",
+        "sessions",
+        body=RotateInviteRequest,
+        response=InviteEnvelope,
+        errors=(*_LOOKUP, web.HTTPUnsupportedMediaType),
     ),
 ]

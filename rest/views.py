@@ -2,23 +2,12 @@
 
 from __future__ import annotations
 
-from aiohttp import web
-
-from crdt_server.core.actor import Actor, Via
 from crdt_server.core.runs import RunRecord
 from crdt_server.core.sessions import SessionState
 from execution import RunResult
 from storage import ParticipantRecord
 
 from .models import ExecutionResult, Participant, RunModel, Session
-
-#: Who a REST request acts as until access control names one.
-ANONYMOUS = Actor(Via.REST)
-
-
-def client_key(request: web.Request) -> str:
-    """The key a client's quotas are counted under: its address."""
-    return f"ip:{request.remote}"
 
 
 def participant_view(p: ParticipantRecord) -> Participant:

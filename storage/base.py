@@ -8,7 +8,7 @@ for documents, the session core for sessions, playback for history), so another 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Protocol
 
 from .records import (
@@ -32,6 +32,9 @@ class SessionStore(Protocol):
     async def get_session(self, session_id: str) -> SessionRecord | None: ...
     async def touch_session(self, session_id: str, at: int) -> None: ...
     async def delete_session(self, session_id: str) -> bool: ...
+    async def rotate_invite(self, session_id: str, role: str) -> int:
+        """Bump the generation of the session's ``role`` invite (revoking the old one)."""
+
     async def expired_sessions(self, now: int) -> list[str]: ...
 
     async def list_participants(self, session_id: str) -> list[ParticipantRecord]: ...
@@ -92,3 +95,6 @@ class Storage(SessionStore, DocumentStore, HistoryStore, Protocol):
     async def ping(self) -> None: ...
     async def size_bytes(self) -> int:
         """Bytes on disk, for the storage high-water mark."""
+
+    async def server_secret(self, name: str, make: Callable[[], str]) -> str:
+        """A secret of the service's, created with ``make()`` the first time and kept."""

@@ -12,6 +12,8 @@ class SessionRecord:
     updated_at: int
     expires_at: int
     creator_id: str
+    candidate_invite: int = 1  # the generation of each invite: rotating one bumps it
+    observer_invite: int = 1
 
 
 @dataclass(frozen=True, slots=True)

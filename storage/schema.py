@@ -75,6 +75,29 @@ MIGRATIONS: tuple[str, ...] = (
     DROP TABLE doc_updates;
     ALTER TABLE doc_snapshots ADD COLUMN upto INTEGER NOT NULL DEFAULT 0;
     """,
+    # 3: the observer role; invite generations (rotating one revokes its tokens); secrets
+    """
+    CREATE TABLE participants_v3 (
+        session_id  TEXT NOT NULL REFERENCES sessions (id) ON DELETE CASCADE,
+        id          TEXT NOT NULL,
+        name        TEXT NOT NULL,
+        role        TEXT NOT NULL CHECK (role IN ('interviewer', 'candidate', 'observer')),
+        color       TEXT NOT NULL,
+        joined_at   INTEGER NOT NULL,
+        is_online   INTEGER NOT NULL DEFAULT 0,
+        position    INTEGER NOT NULL,
+        PRIMARY KEY (session_id, id)
+    );
+    INSERT INTO participants_v3 SELECT * FROM participants;
+    DROP TABLE participants;
+    ALTER TABLE participants_v3 RENAME TO participants;
+    ALTER TABLE sessions ADD COLUMN candidate_invite INTEGER NOT NULL DEFAULT 1;
+    ALTER TABLE sessions ADD COLUMN observer_invite INTEGER NOT NULL DEFAULT 1;
+    CREATE TABLE server_secrets (
+        name        TEXT PRIMARY KEY,
+        value       TEXT NOT NULL
+    );
+    """,
 )
 
 LATEST = len(MIGRATIONS)

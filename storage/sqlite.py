@@ -12,7 +12,7 @@ import asyncio
 import logging
 import os
 import sqlite3
-from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Sequence
 from contextlib import asynccontextmanager, contextmanager, suppress
 from typing import Any
 
@@ -164,10 +164,37 @@ class SQLiteStorage:
 
     async def get_session(self, session_id: str) -> SessionRecord | None:
         row = await self._fetchone(
-            "SELECT id, created_at, updated_at, expires_at, creator_id FROM sessions WHERE id = ?",
+            "SELECT id, created_at, updated_at, expires_at, creator_id, candidate_invite,"
+            " observer_invite FROM sessions WHERE id = ?",
             (session_id,),
         )
         return SessionRecord(*row) if row else None
+
+    async def rotate_invite(self, session_id: str, role: str) -> int:
+        column = {"candidate": "candidate_invite", "observer": "observer_invite"}[role]
+        async with self._tx() as db:
+            async with db.execute(
+                f"UPDATE sessions SET {column} = {column} + 1 WHERE id = ? RETURNING {column}",
+                (session_id,),
+            ) as cursor:
+                row = await cursor.fetchone()
+        if row is None:
+            raise SessionGone(session_id)
+        return int(row[0])
+
+    async def server_secret(self, name: str, make: Callable[[], str]) -> str:
+        """The secret called ``name``, created with ``make()`` the first time it is asked for."""
+        async with self._tx() as db:
+            await db.execute(
+                "INSERT INTO server_secrets (name, value) VALUES (?, ?) ON CONFLICT DO NOTHING",
+                (name, make()),
+            )
+            async with db.execute(
+                "SELECT value FROM server_secrets WHERE name = ?", (name,)
+            ) as cursor:
+                row = await cursor.fetchone()
+        assert row is not None
+        return str(row[0])
 
     async def touch_session(self, session_id: str, at: int) -> None:
         async with self._tx() as db:

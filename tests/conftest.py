@@ -20,7 +20,11 @@ def settings_for(tmp_path: Path) -> SettingsFactory:
     """Settings on a fresh database file in the test's temp dir, with overrides."""
 
     def build(**overrides: Any) -> Settings:
-        values: dict[str, Any] = {"db_path": str(tmp_path / "test.db"), "room_grace_seconds": 0.2}
+        values: dict[str, Any] = {
+            "db_path": str(tmp_path / "test.db"),
+            "room_grace_seconds": 0.2,
+            "requests_per_second": 10_000,  # tests poll fast from one address; limits have theirs
+        }
         values.update(overrides)
         return Settings(**values)
 

@@ -21,7 +21,8 @@ class ServerProcess:
     """A server subprocess on a free port; stopped on exit from its ``async with``."""
 
     def __init__(self, args: Sequence[str], env: Mapping[str, str] | None = None) -> None:
-        self.args = ["-m", "crdt_server", "--port", "0", *args]
+        # Tests poll fast from one address; the rate limit has its own tests.
+        self.args = ["-m", "crdt_server", "--port", "0", "--requests-per-second", "10000", *args]
         self.env = {**os.environ, **(env or {})}
         self.proc: asyncio.subprocess.Process | None = None
         self.url = ""

@@ -20,6 +20,7 @@ from .errors import (
     SessionFull,
     SessionNotFound,
     StorageFull,
+    Unauthorized,
     Unavailable,
     VersionUnknown,
 )
@@ -44,6 +45,7 @@ __all__ = [
     "SessionFull",
     "SessionNotFound",
     "StorageFull",
+    "Unauthorized",
     "Unavailable",
     "VersionUnknown",
     "Via",

@@ -14,6 +14,7 @@ from enum import StrEnum
 class Role(StrEnum):
     INTERVIEWER = "interviewer"
     CANDIDATE = "candidate"
+    OBSERVER = "observer"  # read-only: sees everything a candidate sees, changes nothing
 
 
 class Via(StrEnum):

@@ -55,6 +55,10 @@ class DocumentDamaged(SessionError):
     """The stored document loaded only in part: the session is read-only."""
 
 
+class Unauthorized(SessionError):
+    """No token, or one that is malformed, forged, expired or revoked."""
+
+
 class Forbidden(SessionError):
     """The actor's role does not allow this action."""
 

@@ -19,6 +19,7 @@ class Action(StrEnum):
 PERMISSIONS: dict[Role, frozenset[Action]] = {
     Role.INTERVIEWER: frozenset(Action),
     Role.CANDIDATE: frozenset({Action.READ, Action.EDIT, Action.RUN}),
+    Role.OBSERVER: frozenset({Action.READ}),
 }
 
 

@@ -29,6 +29,13 @@ class WindowCounter:
         self._clock = clock
         self._windows: OrderedDict[str, tuple[float, int]] = OrderedDict()
 
+    def blocked(self, key: str) -> float | None:
+        """Seconds until ``key`` may act again if its window is used up, else None (counts
+        nothing)."""
+        start, count = self._windows.get(key, (0.0, 0))
+        wait = start + self.window_s - self._clock()
+        return wait if count >= self.limit and wait > 0 else None
+
     def take(self, key: str) -> float | None:
         """Count one event; None when allowed, else the seconds until it would be."""
         now = self._clock()
@@ -78,4 +85,53 @@ class Pacer:
                 wait = max(wait, -self._tokens[i] / rate)
         if wait:
             self.throttled += 1
+        return wait
+
+
+class OpenCounts:
+    """Open things per key (sockets per client address), at most ``limit`` each."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self._counts: dict[str, int] = {}
+
+    def open(self, key: str) -> bool:
+        """Count one more for ``key``; False (and nothing counted) past the limit."""
+        count = self._counts.get(key, 0)
+        if count >= self.limit:
+            return False
+        self._counts[key] = count + 1
+        return True
+
+    def close(self, key: str) -> None:
+        count = self._counts.get(key, 0) - 1
+        if count > 0:
+            self._counts[key] = count
+        else:
+            self._counts.pop(key, None)
+
+
+class Buckets:
+    """A token bucket per key (requests per client address): ``rate`` a second, bursts of
+    twice that; at most ``max_keys`` keys, the least recently used dropped first."""
+
+    def __init__(
+        self, rate: float, *, max_keys: int = 100_000, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self.rate = rate
+        self._burst = 2 * rate
+        self._max_keys = max_keys
+        self._clock = clock
+        self._buckets: OrderedDict[str, tuple[float, float]] = OrderedDict()
+
+    def take(self, key: str) -> float | None:
+        """Take one token; None when there was one, else the seconds until there is."""
+        now = self._clock()
+        tokens, at = self._buckets.get(key, (self._burst, now))
+        tokens = min(self._burst, tokens + (now - at) * self.rate)
+        wait = None if tokens >= 1 else (1 - tokens) / self.rate
+        self._buckets[key] = (tokens - 1 if wait is None else tokens, now)
+        self._buckets.move_to_end(key)
+        while len(self._buckets) > self._max_keys:
+            self._buckets.popitem(last=False)
         return wait

@@ -92,8 +92,8 @@ class Runs:
         address or key), so neither can hold every slot and queue place.
         """
         if user_id is not None:
-            if actor.participant_id not in (None, user_id):
-                raise Forbidden("userId is not the caller's participant")
+            if actor.role is not None and actor.participant_id != user_id:
+                raise Forbidden("userId is not the caller's participant")  # only open servers
             participant = await self._sessions.participant(record.id, user_id)
             actor = actor_for(participant, actor)
         require(actor, Action.RUN)

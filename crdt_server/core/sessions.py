@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 import secrets
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from typing import Protocol
@@ -55,6 +55,7 @@ from .errors import (
 from .naming import pick_color, pick_name
 from .permissions import Action, require
 from .quota import WindowCounter
+from .tokens import INVITE_ROLES, Tokens
 
 #: A session id: 8 lowercase hex characters.
 SESSION_ID = re.compile(r"^[0-9a-f]{8}$")
@@ -65,6 +66,7 @@ class CoreStore(SessionStore, RoomStore, Protocol):
     """Everything the session core reads and writes, and how big it has grown."""
 
     async def size_bytes(self) -> int: ...
+    async def server_secret(self, name: str, make: Callable[[], str]) -> str: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,6 +127,8 @@ class SessionCore:
         self._store = store
         self._rooms = rooms
         self._created = WindowCounter(settings.max_sessions_per_client_per_hour, 3600.0)
+        self._joins = WindowCounter(settings.joins_per_session_per_minute, 60.0)
+        self.tokens: Tokens | None = None  # set at start-up, once the secret is known
 
     # ------------------------------------------------------------ lookups
     async def get(self, session_id: str) -> SessionRecord:
@@ -270,15 +274,21 @@ class SessionCore:
         return expired
 
     # ------------------------------------------------------------ participants
-    async def join(self, record: SessionRecord, user: NewUser | None) -> SessionState:
-        """Add a candidate, or update the participant who joins again with the same id."""
+    async def join(
+        self, record: SessionRecord, user: NewUser | None, role: Role = Role.CANDIDATE
+    ) -> tuple[SessionState, ParticipantRecord]:
+        """Add a participant in ``role``, or update the one who joins again with the same id;
+        returns the session and the participant."""
+        wait = self._joins.take(record.id)
+        if wait is not None:
+            per_minute = self._joins.limit
+            raise RateLimited(f"at most {per_minute} joins per minute here", retryAfter=wait)
         with _storage():
-            joined = await self._join(record.id, user)
-        fresh = replace(record, updated_at=max(record.updated_at, joined))
-        return await self.state(fresh)
+            joined = await self._join(record.id, user, role)
+        fresh = replace(record, updated_at=max(record.updated_at, joined.joined_at))
+        return await self.state(fresh), joined
 
-    async def _join(self, session_id: str, user: NewUser | None) -> int:
-        """Returns the time of the join."""
+    async def _join(self, session_id: str, user: NewUser | None, role: Role) -> ParticipantRecord:
         store, now = self._store, now_ms()
         if user is not None and user.id is not None:
             existing = await store.update_participant(
@@ -286,19 +296,43 @@ class SessionCore:
             )
             if existing is not None:
                 await store.touch_session(session_id, now)
-                return now
+                return replace(existing, joined_at=now)
         others = await store.list_participants(session_id)
-        participant = _new_participant(user, Role.CANDIDATE, others)
+        participant = _new_participant(user, role, others)
         try:
             await store.add_participant(session_id, participant, self._settings.max_participants)
         except SessionFullError:
             cap = self._settings.max_participants
             raise SessionFull(f"session is full ({cap} participants)") from None
         except ParticipantExists:  # a concurrent join with the same id won the race
-            return await self._join(session_id, user)
+            return await self._join(session_id, user, role)
         except SessionGone:
             raise SessionNotFound(f"session {session_id} not found") from None
-        return participant.joined_at
+        return participant
+
+    def issue(self, record: SessionRecord, participant: ParticipantRecord) -> str:
+        """A token bound to ``participant`` (expires with the session)."""
+        assert self.tokens is not None
+        return self.tokens.participant(record, participant)
+
+    def invites(self, record: SessionRecord) -> dict[Role, str]:
+        assert self.tokens is not None
+        return {role: self.tokens.invite(record, role) for role in INVITE_ROLES}
+
+    async def rotate_invite(self, actor: Actor, record: SessionRecord, role: Role) -> str:
+        """A new invite for ``role``; the old one stops working at once."""
+        require(actor, Action.MANAGE)
+        if role not in INVITE_ROLES:
+            raise InvalidInput("role: only candidate and observer invites exist")
+        with _storage():
+            generation = await self._store.rotate_invite(record.id, role.value)
+        self._rooms.invite_rotated(record.id, role)
+        if role is Role.CANDIDATE:
+            record = replace(record, candidate_invite=generation)
+        else:
+            record = replace(record, observer_invite=generation)
+        assert self.tokens is not None
+        return self.tokens.invite(record, role)
 
     async def update_participant(
         self,
@@ -311,8 +345,8 @@ class SessionCore:
         role: str | None = None,
         is_online: bool | None = None,
     ) -> ParticipantRecord:
-        if role is not None:
-            require(actor, Action.MANAGE)
+        if role is not None or actor.participant_id != participant_id:
+            require(actor, Action.MANAGE)  # others may change only their own name and colour
         with _storage():
             updated = await self._store.update_participant(
                 record.id, participant_id, name=name, color=color, role=role, is_online=is_online
@@ -320,16 +354,19 @@ class SessionCore:
             if updated is None:
                 raise ParticipantNotFound(f"participant {participant_id} not found")
             await self._store.touch_session(record.id, now_ms())
+        self._rooms.participant_changed(record.id, participant_id, updated)
         return updated
 
     async def remove_participant(
         self, actor: Actor, record: SessionRecord, participant_id: str
     ) -> None:
-        require(actor, Action.MANAGE)
+        if actor.participant_id != participant_id:
+            require(actor, Action.MANAGE)  # anyone may leave; only an interviewer removes
         with _storage():
             if not await self._store.delete_participant(record.id, participant_id):
                 raise ParticipantNotFound(f"participant {participant_id} not found")
             await self._store.touch_session(record.id, now_ms())
+        self._rooms.participant_changed(record.id, participant_id, None)
 
     # ------------------------------------------------------------ history
     async def history(self, actor: Actor, record: SessionRecord) -> list[HistoryEntry]:

@@ -30,10 +30,14 @@ class Peer:
         self.id = peer_id
         self.actor = Actor(Via.YJS, connection=peer_id)
         self.synced = True
+        self.denied = False
         self.sent: list[bytes] = []
 
     def send(self, data: bytes) -> None:
         self.sent.append(data)
+
+    def rebind(self, participant: object) -> None:
+        raise AssertionError("no participant changes here")
 
     async def close(self, code: CloseCode, reason: str) -> None:
         raise AssertionError("the room never closes sockets itself")

@@ -84,7 +84,7 @@ async def test_a_foreign_origin_gets_no_cors_headers_unless_configured(
     api = await make_client()
     response = await api.get("/api/v1/health", headers={"Origin": "https://evil.example"})
     assert "Access-Control-Allow-Origin" not in response.headers
-    api = await make_client(cors_origins="https://app.example")
+    api = await make_client(allowed_origins="https://app.example")
     response = await api.get("/api/v1/health", headers={"Origin": "https://app.example"})
     assert response.headers["Access-Control-Allow-Origin"] == "https://app.example"
 

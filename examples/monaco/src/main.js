@@ -2,6 +2,8 @@
 //
 //   /demo/                        creates a session and puts its id in the URL
 //   /demo/?session=ID&name=Ada    joins session ID as Ada (a reload rejoins as the same participant)
+//   /demo/?session=ID&token=T     with --auth token: the links a session's creation answers; an
+//                                 observer's page is read-only and hides what it may not do
 //
 // Monaco is bound to Y.Text "code" with y-monaco, over the stock y-websocket provider; the language
 // is Y.Map "meta" key "language"; everyone's cursor and name travel in awareness.
@@ -18,6 +20,8 @@ const $ = (id) => document.getElementById(id)
 
 const CLOSE_REASONS = {
   4400: 'The session id is malformed.',
+  4401: 'Your link is no longer valid: it was replaced, or you were removed from the session.',
+  4403: 'You are not allowed in this session from here.',
   4404: 'This session does not exist, or you are not one of its participants.',
   4410: 'This session has ended: it expired or was deleted.'
 }
@@ -83,24 +87,29 @@ function throttle (fn, ms) {
 async function start () {
   setStatus('connecting')
   const params = new URLSearchParams(location.search)
-  const { session, me } = await createOrJoin(params)
+  const { session, me, token } = await createOrJoin(params)
+  const readOnly = me.role === 'observer'
+  document.body.dataset.role = me.role
   if (params.get('session') !== session.id) {
     params.set('session', session.id)
     history.replaceState(null, '', `${location.pathname}?${params}`)
   }
   $('session-id').textContent = session.id
   $('invite').href = `${location.pathname}?session=${encodeURIComponent(session.id)}`
+  $('invite').hidden = Boolean(token) // with tokens, invites come from the session's creator
+  $('observing').hidden = !readOnly
   $('me').textContent = me.name
   $('me').style.borderColor = me.color
 
   configureWorkers()
   const { editor, model } = createEditor($('editor'), session.language)
+  editor.updateOptions({ readOnly: true }) // until synced; for good when observing
   const doc = new Y.Doc()
   const ytext = doc.getText('code')
   const meta = doc.getMap('meta')
   const scheme = location.protocol === 'https:' ? 'wss' : 'ws'
   const provider = new WebsocketProvider(`${scheme}://${location.host}/ws/sessions`, session.id, doc, {
-    params: { userId: me.id }
+    params: token ? { token } : { userId: me.id }
   })
   const awareness = provider.awareness
   awareness.setLocalStateField('user', { id: me.id, name: me.name, color: me.color })
@@ -114,6 +123,7 @@ async function start () {
   // language: the select and Monaco's mode follow meta.language; choosing one sets it
   const select = $('language')
   fillLanguages(select)
+  select.disabled = readOnly
   const showLanguage = () => {
     const language = meta.get('language') ?? session.language
     if (![...select.options].some((o) => o.value === language)) select.add(new Option(language, language))
@@ -129,7 +139,7 @@ async function start () {
   const refreshParticipants = async () => {
     if (closed) return
     try {
-      renderParticipants(await listParticipants(session.id), me.id)
+      renderParticipants(await listParticipants(session.id, token), me.id)
     } catch (err) {
       console.warn('participants:', err.message)
     }
@@ -149,7 +159,7 @@ async function start () {
   provider.on('sync', (synced) => {
     if (!synced || closed) return
     setStatus('synced')
-    editor.updateOptions({ readOnly: false })
+    editor.updateOptions({ readOnly })
     showLanguage()
     soon() // we are online now
   })

@@ -10,8 +10,9 @@ export class ApiError extends Error {
   }
 }
 
-async function call (method, path, body) {
+async function call (method, path, body, token) {
   const init = { method, headers: { Accept: 'application/json' } }
+  if (token) init.headers.Authorization = `Bearer ${token}`
   if (body !== undefined) {
     init.headers['Content-Type'] = 'application/json'
     init.body = JSON.stringify(body)
@@ -36,9 +37,19 @@ function recall (sessionId) {
   }
 }
 
-function remember (sessionId, participant) {
-  const saved = { id: participant.id, name: participant.name }
+function remember (sessionId, participant, token) {
+  const saved = { id: participant.id, name: participant.name, token }
   sessionStorage.setItem(storageKey(sessionId), JSON.stringify(saved))
+}
+
+/** The claims of a token (read only to know which participant it names; the server checks it). */
+function claims (token) {
+  try {
+    const part = token.split('.')[1].replace(/-/g, '+').replace(/_/g, '/')
+    return JSON.parse(atob(part + '='.repeat((4 - part.length % 4) % 4)))
+  } catch {
+    return {}
+  }
 }
 
 /** A v4 UUID; crypto.randomUUID only exists in secure contexts (https or localhost). */
@@ -52,17 +63,38 @@ function newId () {
 }
 
 /**
+ * With `?token=` (a link from the session's creation or an invite): a participant's token
+ * opens the session as that participant; an invite joins once (a reload reuses the token the
+ * join gave). Returns `{session, me, token}`.
+ */
+async function withToken (sessionId, token, name) {
+  const saved = recall(sessionId)
+  let own = claims(token).pid ? token : saved?.token
+  if (!own) {
+    const user = name ? { name } : {}
+    const { data } = await call('POST', `/sessions/${encodeURIComponent(sessionId)}/join`, { user }, token)
+    own = data.token
+  }
+  const { data: session } = await call('GET', `/sessions/${encodeURIComponent(sessionId)}`, undefined, own)
+  const me = session.participants.find((p) => p.id === claims(own).pid)
+  remember(session.id, me, own)
+  return { session, me, token: own }
+}
+
+/**
  * `?session=ID` joins that session (as the participant this tab was before, if any);
- * no `session` creates one. `?name=` is the name to use. Returns `{session, me}`.
+ * no `session` creates one. `?name=` is the name to use. Returns `{session, me, token}`.
  */
 export async function createOrJoin (params) {
   const name = params.get('name')?.trim() || undefined
   const sessionId = params.get('session')?.trim()
+  const token = params.get('token')?.trim()
+  if (sessionId && token) return withToken(sessionId, token, name)
   if (!sessionId) {
     const { data: session } = await call('POST', '/sessions', { creator: name ? { name } : {} })
     const me = session.participants.find((p) => p.id === session.creatorId)
     remember(session.id, me)
-    return { session, me }
+    return { session, me, token: null }
   }
   const saved = recall(sessionId)
   // The join answer lists every participant but does not say which one we are, so a first
@@ -73,10 +105,11 @@ export async function createOrJoin (params) {
   const { data: session } = await call('POST', `/sessions/${encodeURIComponent(sessionId)}/join`, { user })
   const me = session.participants.find((p) => p.id === user.id)
   remember(session.id, me)
-  return { session, me }
+  return { session, me, token: null }
 }
 
-export async function listParticipants (sessionId) {
-  const { participants } = await call('GET', `/sessions/${encodeURIComponent(sessionId)}/participants`)
+export async function listParticipants (sessionId, token) {
+  const path = `/sessions/${encodeURIComponent(sessionId)}/participants`
+  const { participants } = await call('GET', path, undefined, token)
   return participants
 }

@@ -1,0 +1,44 @@
+"""Who a REST request acts as: its bearer token, read by the session core's :class:`Access`."""
+
+from __future__ import annotations
+
+import hashlib
+
+from aiohttp import hdrs, web
+
+from crdt_server.core.access import Grant
+from crdt_server.core.actor import Via
+from crdt_server.core.errors import Unauthorized
+
+from .keys import LIVE
+
+
+def client_key(request: web.Request) -> str:
+    """The key a client's quotas are counted under: its address."""
+    return f"ip:{request.remote}"
+
+
+def key_id(key: str) -> str:
+    """A name for an API key in quotas and logs that does not reveal it."""
+    return hashlib.sha256(key.encode()).hexdigest()[:12]
+
+
+def bearer(request: web.Request) -> str | None:
+    """The token of an ``Authorization: Bearer`` header, if there is one."""
+    scheme, _, token = request.headers.get(hdrs.AUTHORIZATION, "").partition(" ")
+    return token.strip() or None if scheme.lower() == "bearer" else None
+
+
+async def grant(request: web.Request) -> Grant:
+    """The caller's grant in the session of the path (``{sessionId}``)."""
+    access = request.app[LIVE].access
+    return await access.grant(
+        bearer(request), request.match_info["sessionId"], Via.REST, client_key(request)
+    )
+
+
+def require_api_key(request: web.Request) -> None:
+    """Creating sessions takes an API key when tokens are on."""
+    access = request.app[LIVE].access
+    if not access.open and not access.is_api_key(bearer(request)):
+        raise Unauthorized("an API key is required (Authorization: Bearer <key>)")
