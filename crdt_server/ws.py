@@ -167,6 +167,7 @@ async def _admit(request: web.Request, session_id: str, first: WSMessage | None)
 
 
 def client_key(request: web.Request) -> str:
+    """The key a client's quotas are counted under, on every transport: its address."""
     return f"ip:{request.remote}"
 
 

@@ -9,13 +9,9 @@ from aiohttp import hdrs, web
 from crdt_server.core.access import Grant
 from crdt_server.core.actor import Via
 from crdt_server.core.errors import Unauthorized
+from crdt_server.ws import client_key
 
 from .keys import LIVE
-
-
-def client_key(request: web.Request) -> str:
-    """The key a client's quotas are counted under: its address."""
-    return f"ip:{request.remote}"
 
 
 def key_id(key: str) -> str:

@@ -15,9 +15,10 @@ from crdt_server.core.errors import (
     Unauthorized,
     Unavailable,
 )
+from crdt_server.ws import client_key
 from execution import ExecutionError, InvalidRunRequest, QueueFull, SandboxUnavailable
 
-from .auth import bearer, client_key, grant
+from .auth import bearer, grant
 from .keys import LIVE
 from .models import (
     ExecuteRequest,

@@ -18,6 +18,7 @@ from aiohttp.typedefs import Middleware
 from crdt_server.core.errors import Forbidden, InvalidInput, RateLimited
 from crdt_server.core.quota import Buckets
 from crdt_server.origins import OriginPolicy
+from crdt_server.ws import client_key
 
 from .errors import Handler
 
@@ -44,7 +45,7 @@ def guard_middleware(
 
     @web.middleware
     async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-        client = f"ip:{request.remote}"
+        client = client_key(request)
         wait = buckets.take(client)
         if wait is not None:
             if client not in limited and len(limited) < 10_000:

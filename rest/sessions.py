@@ -18,8 +18,9 @@ from crdt_server.core.errors import (
     Unavailable,
     VersionUnknown,
 )
+from crdt_server.ws import client_key
 
-from .auth import bearer, client_key, grant, key_id, require_api_key
+from .auth import bearer, grant, key_id, require_api_key
 from .keys import LIVE
 from .models import (
     CreatedEnvelope,
@@ -28,7 +29,6 @@ from .models import (
     Invite,
     InviteEnvelope,
     PutCodeRequest,
-    RoleSet,
     RotateInviteRequest,
     SessionEnvelope,
     UpdateSessionRequest,
