@@ -18,6 +18,7 @@ from .core.quota import OpenCounts
 from .core.runs import Runs
 from .core.sessions import CoreStore, SessionCore
 from .core.tokens import Tokens, new_secret
+from .frames import FrameCache
 from .limits import Limits
 from .origins import OriginPolicy
 from .presence import Presence
@@ -57,6 +58,7 @@ class Live:
             settings.failed_auth_per_client_per_minute,
         )
         self.sockets = OpenCounts(settings.max_sockets_per_client)
+        self.frames = FrameCache()  # one encoding of each broadcast frame for every socket
         self.origins = OriginPolicy(settings.origin_list())
         self._storage = storage
         self.runs = Runs(self.sessions, storage, self.rooms, self.ready_executor)

@@ -47,8 +47,9 @@ from .protocol import (
     RoomReset,
     SyncType,
 )
+from .surrogates import PairHalves
 from .textdiff import replace_text, utf8_len
-from .update_check import UpdateRejected, check_state_vector, check_update
+from .update_check import UpdateRejected, UpdateStats, check_state_vector, check_update
 from .update_log import UpdateLog
 
 log = logging.getLogger(__name__)
@@ -101,6 +102,7 @@ class Room:
         self.size = 0  # the document's bytes, roughly: its state at load plus what was accepted
         self.broken = False  # the Doc raised: it is never read again
         self.quarantined: str | None = None  # why the stored document loaded only in part
+        self.pairs = PairHalves()  # where its text may not be cut
         self.version = 0  # bumped on every accepted change
         self.history_version = 0  # the version last written to history
         self.changed_at = 0  # when the last change was accepted (Unix ms)
@@ -202,10 +204,10 @@ class Room:
                 peer.send(message)
 
     # ------------------------------------------------------------ incoming
-    def receive(self, peer: Peer, frame: bytes, *, checked: bool = False) -> None:
+    def receive(self, peer: Peer, frame: bytes, *, stats: UpdateStats | None = None) -> None:
         """Handle one binary frame of ``peer``; raises ProtocolError on bad input.
 
-        ``checked``: the frame's update already passed :func:`check_update` (the socket
+        ``stats``: the frame's update already passed :func:`check_update` (the socket
         handler checks large ones off the event loop).
         """
         self._usable()
@@ -222,7 +224,7 @@ class Room:
                     peer.actor,
                     frame if exact else None,
                     exclude=peer,
-                    checked=checked,
+                    stats=stats,
                 )
         elif message.type == MessageType.AWARENESS:
             self.apply_awareness(message.payload, peer, frame if message.exact else None)
@@ -265,7 +267,7 @@ class Room:
         frame: bytes | None = None,
         *,
         exclude: Peer | None = None,
-        checked: bool = False,
+        stats: UpdateStats | None = None,
     ) -> bool:
         """Check ``actor``'s update, apply it, forward it to the others, queue it for the log.
 
@@ -277,11 +279,13 @@ class Room:
         self._writable()
         if update == EMPTY_UPDATE:
             return False
-        if not checked:
+        if stats is None:
             try:
-                check_update(update)
+                stats = check_update(update)
             except UpdateRejected as exc:
                 raise ProtocolError(str(exc)) from None
+        if self.pairs.splits(stats):
+            raise ProtocolError("the update cuts a character in two (a UTF-16 surrogate pair)")
         self._fits(len(update))
         try:
             self.doc.apply_update(update)
@@ -291,6 +295,7 @@ class Room:
                 raise RoomReset("the update could not be applied; the document was reset") from exc
             raise
         self.size += len(update)
+        self.pairs.add(stats.pair_halves)
         self.broadcast(frame or protocol.sync_update(update), exclude=exclude)
         self._accepted(update, actor)
         return True
@@ -338,6 +343,7 @@ class Room:
         for update in updates:
             if update != EMPTY_UPDATE:
                 self.size += len(update)
+                self.pairs.add(check_update(update).pair_halves)  # a server edit's new text
                 self.broadcast(protocol.sync_update(update), exclude=None)
                 self._accepted(update, actor)
                 changed = True
@@ -384,7 +390,7 @@ class Room:
         self._fits(utf8_len(plan.result.text))
         changed = False
         for update in plan.updates:
-            changed = self.apply_update(update, actor, checked=True) or changed
+            changed = self.apply_update(update, actor) or changed
         remember.remember(plan.result, own=True)
         return changed
 

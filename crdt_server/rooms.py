@@ -31,6 +31,7 @@ from .document import YDoc
 from .limits import Limits
 from .protocol import RoomCrowded
 from .room import Room, RoomListener
+from .surrogates import PairHalves
 from .update_check import UpdateRejected, check_update
 from .update_log import UpdateLog
 
@@ -41,7 +42,9 @@ class RoomStore(DocumentStore, HistoryStore, Protocol):
     """What rooms persist: their documents and the timed history of their code."""
 
 
-def build_doc(stored: StoredDocument, session_id: str) -> tuple[YDoc, str | None]:
+def build_doc(
+    stored: StoredDocument, session_id: str, pairs: PairHalves | None = None
+) -> tuple[YDoc, str | None]:
     """A document from its snapshot and log tail, and why it holds only part of them.
 
     Every stored entry is checked before pycrdt sees it; at the first bad one the load
@@ -52,7 +55,7 @@ def build_doc(stored: StoredDocument, session_id: str) -> tuple[YDoc, str | None
     doc: YDoc = Doc()
     for index, update in enumerate(parts):
         try:
-            check_update(update)
+            stats = check_update(update)
         except UpdateRejected as exc:
             reason = f"stored entry {index} of {len(parts)} is invalid ({exc})"
             log.error("session %s quarantined: %s", session_id, reason)
@@ -68,6 +71,8 @@ def build_doc(stored: StoredDocument, session_id: str) -> tuple[YDoc, str | None
             for update in parts[:index]:
                 good.apply_update(update)
             return good, reason
+        if pairs is not None:
+            pairs.add(stats.pair_halves)
     return doc, None
 
 
@@ -152,8 +157,10 @@ class RoomManager:
     async def _load(self, session_id: str) -> Room:
         await self.log.flush()  # updates of an earlier incarnation must be in storage first
         stored = await self.storage.load_document(session_id)
-        doc, damaged = build_doc(stored, session_id)
+        pairs = PairHalves()
+        doc, damaged = build_doc(stored, session_id, pairs)
         room = Room(session_id, doc, self.log, self.limits, on_broken=self.retire)
+        room.pairs = pairs
         room.quarantined = damaged
         room.bases.remember(room.base())  # what a reader of the idle session saw
         room.size = len(room.base().state)

@@ -69,6 +69,10 @@ class UpdateStats:
     structs: int  # GC, Skip and Item structs
     content_bytes: int  # bytes of Item content (text, binaries, values, type names)
     deleted_ranges: int  # (clock, length) ranges in the delete set
+    #: The IDs of the second UTF-16 unit of every character past U+FFFF its text holds.
+    pair_halves: tuple[tuple[int, int], ...] = ()
+    #: The IDs it cuts text before: after an origin, at a right origin, a deleted range's ends.
+    cuts: tuple[tuple[int, int], ...] = ()
 
 
 def check_update(update: bytes, *, max_depth: int = 64) -> UpdateStats:
@@ -84,7 +88,15 @@ def check_update(update: bytes, *, max_depth: int = 64) -> UpdateStats:
     deleted_ranges = _read_delete_set(reader)
     if reader.pos != len(data):
         reader.fail(f"{len(data) - reader.pos} bytes left over after the delete set")
-    return UpdateStats(len(data), clients, structs, reader.content_bytes, deleted_ranges)
+    return UpdateStats(
+        len(data),
+        clients,
+        structs,
+        reader.content_bytes,
+        deleted_ranges,
+        tuple(reader.pair_halves),
+        tuple(reader.cuts),
+    )
 
 
 def check_state_vector(state_vector: bytes) -> int:
@@ -107,7 +119,7 @@ def check_state_vector(state_vector: bytes) -> int:
 class _Reader:
     """lib0 decoding over one buffer; every read checks its bounds."""
 
-    __slots__ = ("data", "pos", "end", "max_depth", "content_bytes")
+    __slots__ = ("data", "pos", "end", "max_depth", "content_bytes", "pair_halves", "cuts")
 
     def __init__(self, data: bytes, max_depth: int) -> None:
         self.data = data
@@ -115,6 +127,8 @@ class _Reader:
         self.end = len(data)
         self.max_depth = max_depth
         self.content_bytes = 0
+        self.pair_halves: list[tuple[int, int]] = []
+        self.cuts: list[tuple[int, int]] = []
 
     def fail(self, what: str) -> NoReturn:
         raise UpdateRejected(f"invalid Yjs update at byte {self.pos}: {what}")
@@ -173,8 +187,9 @@ class _Reader:
     def string(self, what: str) -> str:
         return self._decode(self.uint(f"length of {what}"), what)
 
-    def text_length(self) -> int:
-        """A string item's text; returns its length in UTF-16 units, the clocks it takes."""
+    def text_length(self, client: int, clock: int) -> int:
+        """A string item's text at (client, clock); returns its length in UTF-16 units, the
+        clocks it takes, and notes the ID of the second half of each surrogate pair in it."""
         size = self.uint("length of text")
         if size == 0:
             self.fail("text item of length 0")
@@ -183,7 +198,16 @@ class _Reader:
         if text.isascii():
             return size
         # characters past U+FFFF take two units; in valid UTF-8 they are led by F0..F4
-        return len(text) + sum(self.data.count(lead, start, start + size) for lead in _ASTRAL)
+        astral = sum(self.data.count(lead, start, start + size) for lead in _ASTRAL)
+        if astral:
+            unit = clock
+            for char in text:
+                if char > "\uffff":
+                    self.pair_halves.append((client, unit + 1))
+                    unit += 2
+                else:
+                    unit += 1
+        return len(text) + astral
 
     def _decode(self, size: int, what: str) -> str:
         pos = self.pos
@@ -326,9 +350,10 @@ def _read_struct(
     if not _DELETED <= ref <= _DOC:
         reader.fail(f"struct info {info} names no known struct (content ref {ref})")
     if info & 0x80:
-        _read_id(reader, _ORIGIN, client, clock)
+        origin_client, origin_clock = _read_id(reader, _ORIGIN, client, clock)
+        reader.cuts.append((origin_client, origin_clock + 1))  # inserted after the origin
     if info & 0x40:
-        _read_id(reader, _RIGHT_ORIGIN, client, clock)
+        reader.cuts.append(_read_id(reader, _RIGHT_ORIGIN, client, clock))
     if not info & 0xC0:
         parent_info = reader.uint("parent info")
         if parent_info == 1:
@@ -341,7 +366,7 @@ def _read_struct(
         if info & 0x20:
             reader.string("parent key")
     before = reader.pos
-    length = reader.text_length() if ref == _STRING else _read_content(reader, ref)
+    length = reader.text_length(client, clock) if ref == _STRING else _read_content(reader, ref)
     if ref != _DELETED:
         reader.content_bytes += reader.pos - before
     return length, ref == _TYPE or ref == _DELETED
@@ -420,5 +445,6 @@ def _read_delete_set(reader: _Reader) -> int:
             end = clock + length
             if length == 0 or end >= CLOCK_BOUND:
                 reader.fail(f"deleted range ({clock}, {length}) is empty or ends past 2**31")
+            reader.cuts += ((client, clock), (client, end))
             ranges += 1
     return ranges

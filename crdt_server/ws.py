@@ -26,6 +26,7 @@ from .core.actor import Actor, Role, Via
 from .core.errors import Forbidden, InvalidInput, SessionError
 from .core.quota import Pacer
 from .core.sessions import actor_for
+from .frames import TEXT, FrameCache, encode_frame
 from .json_bridge import JsonClient
 from .keys import LIVE, SETTINGS
 from .presence import Seat
@@ -33,37 +34,71 @@ from .protocol import ProtocolError
 from .room import Room
 from .settings import Settings
 from .strict_json import JsonRejected, loads
-from .update_check import UpdateRejected, check_update
+from .update_check import UpdateRejected, UpdateStats, check_update
 
 log = logging.getLogger(__name__)
 
 PROTOCOLS = ("json", "yjs", "y-websocket")
+#: A frame is written straight to the transport while less than this is buffered there.
+_DIRECT_WRITE_BYTES = 64 * 1024
 #: Updates at least this large are checked in a worker thread (the check is pure Python).
 _CHECK_OFF_LOOP_BYTES = 64 * 1024
 
 
 class Outbox:
-    """Frames queued by the room, written in order by one pump task; sending never blocks.
+    """Frames queued by the room, written in order; sending never blocks.
 
-    A socket that does not read (or reads slower than its room writes) is closed with
-    1013 once ``max_bytes`` are queued for it, instead of holding the memory.
+    While the socket keeps up (nothing queued, its transport's buffer low) a frame is
+    written straight to the transport: no queue, no task switch, and a broadcast's frame is
+    encoded once for every recipient. Otherwise frames wait in the queue for one pump task.
+    A socket that does not read (or reads slower than its room writes) is closed with 1013
+    once ``max_bytes`` are queued for it, instead of holding the memory.
     """
 
-    def __init__(self, ws: web.WebSocketResponse, max_bytes: int) -> None:
+    def __init__(
+        self,
+        ws: web.WebSocketResponse,
+        transport: asyncio.Transport | None,
+        max_bytes: int,
+        frames: FrameCache,
+    ) -> None:
         self._ws = ws
+        self._transport = transport
+        self._frames = frames
         self._queue: deque[bytes | str] = deque()
         self._queued = 0  # bytes (or characters) waiting
         self._max = max_bytes
+        self._sending = False  # the pump is inside a send: direct writes would overtake it
         self._wake = asyncio.Event()
         self.closing = False
         self._closer: asyncio.Task[None] | None = None
         self._pump = asyncio.create_task(self._run())
 
     def send(self, data: bytes) -> None:
-        self._push(data)
+        if self._writable():
+            assert self._transport is not None
+            self._transport.write(self._frames.frame(data))
+        else:
+            self._push(data)
 
     def send_text(self, text: str) -> None:
-        self._push(text)
+        if self._writable():
+            assert self._transport is not None
+            self._transport.write(encode_frame(text.encode(), TEXT))
+        else:
+            self._push(text)
+
+    def _writable(self) -> bool:
+        transport = self._transport
+        return (
+            not self._queue
+            and not self._sending
+            and not self.closing
+            and transport is not None
+            and not transport.is_closing()
+            and not self._ws.closed
+            and transport.get_write_buffer_size() < _DIRECT_WRITE_BYTES
+        )
 
     def _push(self, frame: bytes | str) -> None:
         if self.closing:
@@ -89,10 +124,14 @@ class Outbox:
                 while queue:
                     frame = queue.popleft()
                     self._queued -= len(frame)
-                    if isinstance(frame, bytes):
-                        await ws.send_bytes(frame)
-                    else:
-                        await ws.send_str(frame)
+                    self._sending = True
+                    try:
+                        if isinstance(frame, bytes):
+                            await ws.send_bytes(frame)
+                        else:
+                            await ws.send_str(frame)
+                    finally:
+                        self._sending = False
         except (ConnectionError, RuntimeError):
             self.closing = True  # the socket went away; the handler cleans up
 
@@ -113,11 +152,13 @@ class SocketPeer(Outbox):
     def __init__(
         self,
         ws: web.WebSocketResponse,
+        transport: asyncio.Transport | None,
         participant: ParticipantRecord | None,
         max_bytes: int,
+        frames: FrameCache,
         role: Role | None = None,
     ) -> None:
-        super().__init__(ws, max_bytes)
+        super().__init__(ws, transport, max_bytes, frames)
         self.id = next_connection_id()
         self.actor = actor_for(participant, Actor(Via.YJS, role=role, connection=self.id))
         self.synced = False
@@ -188,7 +229,7 @@ async def _serve_yjs(
     while True:
         if frame is not None:
             try:
-                room.receive(peer, frame, checked=await _checked_off_loop(frame))
+                room.receive(peer, frame, stats=await _checked_off_loop(frame))
             except ProtocolError as exc:
                 log.info("closing socket %s of %s: %s", peer.id, room.session_id, exc)
                 await peer.close(exc.close_code, str(exc))
@@ -214,19 +255,18 @@ def pacer_for(settings: Settings) -> Pacer:
     )
 
 
-async def _checked_off_loop(frame: bytes) -> bool:
+async def _checked_off_loop(frame: bytes) -> UpdateStats | None:
     """Check a large update in a worker thread, so the loop keeps serving everyone else;
-    True when it was checked (small ones are checked inline by the room)."""
+    its stats, or None when it is left to the room (small ones are checked inline)."""
     if len(frame) < _CHECK_OFF_LOOP_BYTES:
-        return False
+        return None
     message = protocol.decode(frame)
     if message.type != protocol.MessageType.SYNC or message.subtype == protocol.SyncType.STEP1:
-        return False
+        return None
     try:
-        await asyncio.to_thread(check_update, message.payload)
+        return await asyncio.to_thread(check_update, message.payload)
     except UpdateRejected as exc:
         raise ProtocolError(str(exc)) from None
-    return True
 
 
 async def _serve_json(
@@ -329,7 +369,10 @@ async def _run_yjs(
     live = request.app[LIVE]
     rooms = live.rooms
     participant = admission.participant
-    peer = SocketPeer(ws, participant, request.app[SETTINGS].max_outbox_bytes, admission.role)
+    settings = request.app[SETTINGS]
+    peer = SocketPeer(
+        ws, request.transport, participant, settings.max_outbox_bytes, live.frames, admission.role
+    )
     seat = Seat(live.presence, session_id)
     room: Room | None = None
     try:
@@ -357,7 +400,7 @@ async def _run_json(
     live, settings = request.app[LIVE], request.app[SETTINGS]
     participant = admission.participant
     rooms = live.rooms
-    outbox = Outbox(ws, settings.max_outbox_bytes)
+    outbox = Outbox(ws, request.transport, settings.max_outbox_bytes, live.frames)
     seat = Seat(live.presence, session_id)
     room = await rooms.get(session_id)
 

@@ -216,8 +216,18 @@ def test_stats_count_clients_structs_content_and_deleted_ranges() -> None:
         deleted=deletes((7, [(0, 2), (4, 1)]), (8, [(6, 1)])),
     )
     assert check_update(data) == UpdateStats(
-        size=len(data), clients=2, structs=5, content_bytes=7 + 2 + 7, deleted_ranges=3
+        size=len(data),
+        clients=2,
+        structs=5,
+        content_bytes=7 + 2 + 7,
+        deleted_ranges=3,
+        cuts=((7, 5), (7, 0), (7, 2), (7, 4), (7, 5), (8, 6), (8, 7)),  # origin + 1, deletes
     )
+
+
+def test_the_second_halves_of_surrogate_pairs_are_noted_with_their_ids() -> None:
+    data = update((7, 3, [text("a😀é😀")]))  # clocks: a 3, 😀 4-5, é 6, 😀 7-8
+    assert check_update(data).pair_halves == ((7, 5), (7, 8))
 
 
 def test_an_empty_update_passes() -> None:
