@@ -2,10 +2,11 @@
 
     .venv/bin/python bench/auth_connect.py [--connections 600] [--rounds 3]
 
-Starts the server twice (open, then with an API key), creates a session, and opens
-``--connections`` y-websocket sockets in batches of 20 (each does the sync handshake, then
-closes). Reports the server's CPU time (utime + stime from /proc) per connection, median of
-the rounds, so the cost of the token check on connect is the difference.
+Starts the server open, then with an API key, creates a session, and opens ``--connections``
+y-websocket sockets in batches of 20 (each does the sync handshake, then closes): with no
+token, with an invite token (the token check alone) and with a participant's token (the check
+plus that participant's presence going online and offline). Reports the server's CPU time
+(utime + stime from /proc) per connection, median of the rounds.
 """
 
 from __future__ import annotations
@@ -49,7 +50,8 @@ async def one_round(server: ServerProcess, http: aiohttp.ClientSession, url: str
     return (cpu_seconds(server.proc.pid) - before) / n
 
 
-async def measure(token_mode: bool, connections: int, rounds: int) -> list[float]:
+async def measure(mode: str, connections: int, rounds: int) -> list[float]:
+    token_mode = mode != "none"
     with tempfile.TemporaryDirectory() as scratch:
         args = ["--db", f"{scratch}/a.db", "--log-level", "warning"]
         if token_mode:
@@ -60,7 +62,8 @@ async def measure(token_mode: bool, connections: int, rounds: int) -> list[float
                 body = (await r.json())["data"]
             url = server.url.replace("http", "ws") + f"/ws/sessions/{body['id']}"
             if token_mode:
-                url += f"?token={body['tokens']['interviewer']}"
+                kind = "observer" if mode == "invite" else "interviewer"
+                url += f"?token={body['tokens'][kind]}"
             await one_round(server, http, url, 100)  # warm-up
             results = [await one_round(server, http, url, connections) for _ in range(rounds)]
             await server.stop()
@@ -73,15 +76,17 @@ async def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
     rows = []
-    for mode in (False, True):
+    for mode in ("none", "invite", "participant"):
         per = await measure(mode, args.connections, args.rounds)
         rows.append((mode, statistics.median(per) * 1000, [round(p * 1000, 3) for p in per]))
     print(f"load: {os.getloadavg()[0]:.2f} (1 min), {args.connections} connections x {args.rounds}")
     print("| auth | server CPU ms per connection (median) | rounds |")
     print("| --- | --- | --- |")
+    names = {"none": "none", "invite": "token (invite)", "participant": "token (participant)"}
     for mode, median, per in rows:
-        print(f"| {'token' if mode else 'none'} | {median:.3f} | {per} |")
+        print(f"| {names[mode]} | {median:.3f} | {per} |")
     print(f"token check on connect: {rows[1][1] - rows[0][1]:+.3f} ms CPU per connection")
+    print(f"... plus presence: {rows[2][1] - rows[1][1]:+.3f} ms CPU per connection")
 
 
 if __name__ == "__main__":

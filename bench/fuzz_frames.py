@@ -25,11 +25,31 @@ from pycrdt import Doc, Map, Text
 
 #: Values around the bounds of yrs's u32/i32 clocks, JavaScript's safe integers and u64.
 BOUNDARY = [
-    0, 1, 2, 127, 128, 255, 256, 16383, 16384,
-    2**31 - 2, 2**31 - 1, 2**31, 2**31 + 1,
-    2**32 - 1, 2**32, 2**32 + 1,
-    2**53 - 2, 2**53 - 1, 2**53, 2**53 + 1,
-    2**63 - 1, 2**63, 2**64 - 1, 2**64, 2**70,
+    0,
+    1,
+    2,
+    127,
+    128,
+    255,
+    256,
+    16383,
+    16384,
+    2**31 - 2,
+    2**31 - 1,
+    2**31,
+    2**31 + 1,
+    2**32 - 1,
+    2**32,
+    2**32 + 1,
+    2**53 - 2,
+    2**53 - 1,
+    2**53,
+    2**53 + 1,
+    2**63 - 1,
+    2**63,
+    2**64 - 1,
+    2**64,
+    2**70,
 ]
 
 
@@ -76,7 +96,7 @@ def awareness_update(entries: list[tuple[int, int, bytes | str]]) -> bytes:
 
 
 def _pick(rng: random.Random) -> int:
-    return rng.choice(BOUNDARY) if rng.random() < 0.7 else rng.randrange(2**rng.randrange(1, 65))
+    return rng.choice(BOUNDARY) if rng.random() < 0.7 else rng.randrange(2 ** rng.randrange(1, 65))
 
 
 # ------------------------------------------------------------------ seed frames
@@ -155,8 +175,9 @@ def _any_value(rng: random.Random, depth: int = 0) -> bytes:
     if pick < 0.25:
         return b"\x7d" + varuint(_pick(rng))  # varint (sign bit in the first byte)
     if pick < 0.35:  # float64: NaN, inf, -0.0
-        return b"\x7b" + rng.choice([b"\x7f\xf8" + b"\x00" * 6, b"\x7f\xf0" + b"\x00" * 6,
-                                     b"\x80" + b"\x00" * 7])
+        return b"\x7b" + rng.choice(
+            [b"\x7f\xf8" + b"\x00" * 6, b"\x7f\xf0" + b"\x00" * 6, b"\x80" + b"\x00" * 7]
+        )
     if pick < 0.4:
         return b"\x7a" + bytes(rng.randrange(256) for _ in range(8))  # bigint64
     if pick < 0.5:
@@ -204,8 +225,12 @@ def crafted_update(rng: random.Random) -> tuple[str, bytes]:
         return "upd:delete-unsorted", _update([], ds)
     if shape == 7:  # content refs and type refs Yjs does not know, or bad strings
         ref = rng.choice([2, 3, 5, 6, 7, 9, 11, 15, 31])
-        body = varuint(1) + varstring("code") + rng.choice(
-            [varstring(b"\xff"), varuint(_pick(rng)), varuint(5) + varstring("h"), b""]
+        body = (
+            varuint(1)
+            + varstring("code")
+            + rng.choice(
+                [varstring(b"\xff"), varuint(_pick(rng)), varuint(5) + varstring("h"), b""]
+            )
         )
         return "upd:content-ref", _update([(small, 0, [bytes([ref]) + body])])
     text = rng.choice([b"\xed\xa0\x80", b"\xc0\xaf", b"a\x00b", b"\xf4\x90\x80\x80", "😀".encode()])
@@ -224,7 +249,10 @@ def surrogate_split(rng: random.Random) -> list[tuple[str, bytes]]:
         second = _update([], _delete_set([(client, [(2, 1)])]))
     else:
         second = _update([], _delete_set([(client, [(1, 1)])]))
-    return [("upd:surrogate-emoji", sync_update(first)), ("upd:surrogate-split", sync_update(second))]
+    return [
+        ("upd:surrogate-emoji", sync_update(first)),
+        ("upd:surrogate-split", sync_update(second)),
+    ]
 
 
 def crafted_state_vector(rng: random.Random) -> tuple[str, bytes]:
@@ -235,9 +263,20 @@ def crafted_state_vector(rng: random.Random) -> tuple[str, bytes]:
 
 
 _AWARENESS_STATES: list[bytes | str] = [
-    "null", "{}", '{"user":{"name":"x"}}', "not json", "NaN", '{"a":1e400}', '"\\ud800"',
-    b"\xff\xfe", b"\xed\xa0\x80", "[" * 500 + "]" * 500, '{"cursor":{"lineNumber":-1}}',
-    '{"user":{"name":"' + "n" * 20000 + '"}}', "", '{"cursor":{"lineNumber":1,"column":1}}',
+    "null",
+    "{}",
+    '{"user":{"name":"x"}}',
+    "not json",
+    "NaN",
+    '{"a":1e400}',
+    '"\\ud800"',
+    b"\xff\xfe",
+    b"\xed\xa0\x80",
+    "[" * 500 + "]" * 500,
+    '{"cursor":{"lineNumber":-1}}',
+    '{"user":{"name":"' + "n" * 20000 + '"}}',
+    "",
+    '{"cursor":{"lineNumber":1,"column":1}}',
 ]
 
 
@@ -424,12 +463,30 @@ def _position(line: Any, column: Any) -> dict[str, Any]:
 
 def json_invalid(rng: random.Random) -> tuple[str, str]:
     valid = _event("code_change", {"code": "x = 1\n"})
-    return "json:invalid", rng.choice([
-        valid[: rng.randrange(len(valid))], "", " ", "{", "}", "[", "nul", "{'type': 'x'}",
-        valid + ",", valid + valid, '{"type":"code_change",}', "/* c */" + valid,
-        "\ufeff" + valid, '{"type":"code_change","data":{"code":"a\\x41"}}', '{"a"::1}',
-        "\x00", '{"type":"code_change","data":{"code":"\\u12"}}', "01", "+1", ".5",
-    ])
+    return "json:invalid", rng.choice(
+        [
+            valid[: rng.randrange(len(valid))],
+            "",
+            " ",
+            "{",
+            "}",
+            "[",
+            "nul",
+            "{'type': 'x'}",
+            valid + ",",
+            valid + valid,
+            '{"type":"code_change",}',
+            "/* c */" + valid,
+            "\ufeff" + valid,
+            '{"type":"code_change","data":{"code":"a\\x41"}}',
+            '{"a"::1}',
+            "\x00",
+            '{"type":"code_change","data":{"code":"\\u12"}}',
+            "01",
+            "+1",
+            ".5",
+        ]
+    )
 
 
 def json_wrong_type(rng: random.Random) -> tuple[str, str]:
@@ -440,19 +497,29 @@ def json_wrong_type(rng: random.Random) -> tuple[str, str]:
     if choice == 1:
         return "json:type", json.dumps({"type": rng.choice(junk), "data": {"code": "x"}})
     if choice == 2:
-        return "json:data", _event(rng.choice(["code_change", "cursor_position",
-                                               "language_change"]), rng.choice(junk))
+        return "json:data", _event(
+            rng.choice(["code_change", "cursor_position", "language_change"]), rng.choice(junk)
+        )
     if choice == 3:
         return "json:code", _event("code_change", {"code": rng.choice(junk)})
     if choice == 4:
-        return "json:language", _event("language_change", {"language": rng.choice(
-            [*junk, "brainfuck", "PYTHON", "python ", "\u0000"])})
+        return "json:language", _event(
+            "language_change",
+            {"language": rng.choice([*junk, "brainfuck", "PYTHON", "python ", "\u0000"])},
+        )
     if choice == 5:
-        line = rng.choice([0, -1, 1.5, "1", 2**31, 2**53, 2**64, 10**30, None, True, [], 10_000_001])
+        line = rng.choice(
+            [0, -1, 1.5, "1", 2**31, 2**53, 2**64, 10**30, None, True, [], 10_000_001]
+        )
         column = rng.choice([1, 0, -5, 2**53 + 1, "x", None, 1.0])
         return "json:cursor", _event("cursor_position", _position(line, column))
-    return "json:user-id", _event("cursor_position", {**_position(1, 1), "userId": rng.choice(
-        [*junk, "someone-else", "../../etc", "é" * 64, "a" * 10000])})
+    return "json:user-id", _event(
+        "cursor_position",
+        {
+            **_position(1, 1),
+            "userId": rng.choice([*junk, "someone-else", "../../etc", "é" * 64, "a" * 10000]),
+        },
+    )
 
 
 def json_nesting(rng: random.Random) -> tuple[str, str]:
@@ -470,28 +537,70 @@ def json_unicode(rng: random.Random) -> tuple[str, str]:
         return "json:surrogate", '{"type":"code_change","data":{"code":"x' + bad + 'y"}}'
     if where == 1:
         return "json:surrogate", '{"type":"code_' + bad + '","data":{}}'
-    return "json:surrogate", '{"type":"cursor_position","data":{"' + bad + '":1,"position":' \
-        '{"lineNumber":1,"column":1}}}'
+    return (
+        "json:surrogate",
+        '{"type":"cursor_position","data":{"' + bad + '":1,"position":'
+        '{"lineNumber":1,"column":1}}}',
+    )
 
 
 def json_numbers(rng: random.Random) -> tuple[str, str]:
-    number = rng.choice(["NaN", "Infinity", "-Infinity", "1e400", "-1e400", "1e-400", "-0",
-                         "1" * 5000, "1.0", "1E2", "0x10", "9" * 400])
-    return "json:number", '{"type":"cursor_position","data":{"position":{"lineNumber":' \
-        + number + ',"column":' + number + "}}}"
+    number = rng.choice(
+        [
+            "NaN",
+            "Infinity",
+            "-Infinity",
+            "1e400",
+            "-1e400",
+            "1e-400",
+            "-0",
+            "1" * 5000,
+            "1.0",
+            "1E2",
+            "0x10",
+            "9" * 400,
+        ]
+    )
+    return (
+        "json:number",
+        '{"type":"cursor_position","data":{"position":{"lineNumber":'
+        + number
+        + ',"column":'
+        + number
+        + "}}}",
+    )
 
 
 def json_unknown(rng: random.Random) -> tuple[str, str]:
-    kind = rng.choice(["code_changes", "CODE_CHANGE", "", "__proto__", "constructor", "user_join",
-                       "user_leave", "error", "sync", "ping", "😀", "code_change\u0000", "t" * 9000])
+    kind = rng.choice(
+        [
+            "code_changes",
+            "CODE_CHANGE",
+            "",
+            "__proto__",
+            "constructor",
+            "user_join",
+            "user_leave",
+            "error",
+            "sync",
+            "ping",
+            "😀",
+            "code_change\u0000",
+            "t" * 9000,
+        ]
+    )
     return "json:unknown-type", _event(kind, {"code": "x"})
 
 
 def json_huge(rng: random.Random) -> tuple[str, str]:
     size = rng.choice([100_000, 524_289, 700_000])
     if rng.random() < 0.3:
-        return "json:huge-keys", json.dumps({"type": "cursor_position", "data": {
-            **{f"k{i}": i for i in range(50_000)}, **_position(1, 1)}})
+        return "json:huge-keys", json.dumps(
+            {
+                "type": "cursor_position",
+                "data": {**{f"k{i}": i for i in range(50_000)}, **_position(1, 1)},
+            }
+        )
     return "json:huge-code", _event("code_change", {"code": "y" * size})
 
 
@@ -500,8 +609,9 @@ def json_valid(rng: random.Random, current: str) -> tuple[str, str]:
     awkward Unicode, made on the text this attacker last saw."""
     pick = rng.random()
     if pick < 0.6:
-        return "json:valid-cursor", _event("cursor_position", _position(
-            rng.randrange(1, 50), rng.randrange(1, 80)))
+        return "json:valid-cursor", _event(
+            "cursor_position", _position(rng.randrange(1, 50), rng.randrange(1, 80))
+        )
     if pick < 0.8:
         return "json:valid-language", _event("language_change", {"language": rng.choice(LANGUAGES)})
     points = list(current)

@@ -16,7 +16,7 @@ from typing import Any, Protocol
 
 from pycrdt import TransactionEvent
 
-from storage import ParticipantRecord
+from storage import ParticipantRecord, SessionRecord
 
 from . import protocol
 from .awareness import Awareness, Change
@@ -103,6 +103,9 @@ class Room:
         self.broken = False  # the Doc raised: it is never read again
         self.quarantined: str | None = None  # why the stored document loaded only in part
         self.pairs = PairHalves()  # where its text may not be cut
+        # what connections are admitted with, without storage (see SessionCore.admitted)
+        self.record: SessionRecord | None = None
+        self.participants: dict[str, ParticipantRecord] = {}
         self.version = 0  # bumped on every accepted change
         self.history_version = 0  # the version last written to history
         self.changed_at = 0  # when the last change was accepted (Unix ms)

@@ -256,6 +256,10 @@ class RoomManager:
         room = self.rooms.get(session_id)
         if room is None:
             return
+        if record is None:
+            room.participants.pop(participant_id, None)
+        else:
+            room.participants[participant_id] = record
         for connection in room.connections():
             if connection.actor.participant_id != participant_id:
                 continue

@@ -78,10 +78,12 @@ class Access:
         connection: int | None = None,
     ) -> Grant:
         """The caller's grant in ``session_id``; Unauthorized, Forbidden or the session's
-        own refusals (not found, expired) otherwise."""
+        own refusals (not found, expired) otherwise. A socket's grant (``via`` not REST)
+        reads a loaded room's session without storage; REST reads it fresh."""
         anonymous = Actor(via, connection=connection)
+        lookup = self._sessions.get if via is Via.REST else self._sessions.admitted
         if self.open:
-            return Grant(await self._sessions.get(session_id), anonymous, None, None)
+            return Grant(await lookup(session_id), anonymous, None, None)
         tokens = self._read(token, client)
         assert token is not None
         try:
@@ -90,7 +92,7 @@ class Access:
             self._failed(client, exc)
         if claims.session_id != session_id:
             self._failed(client, Forbidden("the token is for another session"))
-        record = await self._sessions.get(session_id)
+        record = await lookup(session_id)
         if claims.invite is not None:
             current = (
                 record.candidate_invite if claims.role is Role.CANDIDATE else record.observer_invite

@@ -144,17 +144,34 @@ class SessionCore:
         return record
 
     async def participant(self, session_id: str, participant_id: str) -> ParticipantRecord:
+        room = self._rooms.rooms.get(session_id)
+        known = None if room is None else room.participants.get(participant_id)
+        if known is not None:
+            return known  # kept current by every change through this core
         with _storage():
             found = await self._store.get_participant(session_id, participant_id)
         if found is None:
             raise ParticipantNotFound(f"participant {participant_id} not found")
+        if room is not None and len(room.participants) < 4 * self._settings.max_participants:
+            room.participants[participant_id] = found
         return found
+
+    async def admitted(self, session_id: str) -> SessionRecord:
+        """The session for a connection: a loaded room answers without storage (a deleted or
+        expired session's room is dropped; the expiry is checked here)."""
+        room = self._rooms.rooms.get(session_id)
+        if room is not None and room.record is not None and room.record.expires_at > now_ms():
+            return room.record
+        record = await self.get(session_id)
+        if room is not None:
+            room.record = record
+        return record
 
     async def admit(
         self, session_id: str, participant_id: str | None
     ) -> tuple[SessionRecord, ParticipantRecord | None]:
         """A connection joining a session, maybe naming its participant (who it acts as)."""
-        record = await self.get(session_id)
+        record = await self.admitted(session_id)
         named = None
         if participant_id is not None:
             named = await self.participant(record.id, participant_id)
@@ -296,6 +313,7 @@ class SessionCore:
             )
             if existing is not None:
                 await store.touch_session(session_id, now)
+                self._rooms.participant_changed(session_id, existing.id, existing)
                 return replace(existing, joined_at=now)
         others = await store.list_participants(session_id)
         participant = _new_participant(user, role, others)
@@ -326,6 +344,9 @@ class SessionCore:
             raise InvalidInput("role: only candidate and observer invites exist")
         with _storage():
             generation = await self._store.rotate_invite(record.id, role.value)
+        room = self._rooms.rooms.get(record.id)
+        if room is not None:
+            room.record = None  # its invite generations are stale: read them again
         self._rooms.invite_rotated(record.id, role)
         if role is Role.CANDIDATE:
             record = replace(record, candidate_invite=generation)
