@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from aiohttp import web
 
 from rest import create_app
+from storage import StorageError
 
 from .cli import parse_cli
 from .settings import Settings
@@ -23,7 +24,7 @@ from .settings import Settings
 log = logging.getLogger("crdt_server")
 
 
-async def serve(settings: Settings) -> None:
+async def serve(settings: Settings) -> int:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -35,7 +36,12 @@ async def serve(settings: Settings) -> None:
         # also the first request's: an idle or half-sent connection is closed after it
         keepalive_timeout=settings.handshake_timeout_seconds,
     )
-    await runner.setup()
+    try:
+        await runner.setup()
+    except StorageError as exc:  # a bad path, a disk error: say so, no traceback
+        log.error("cannot open the database %s: %s", settings.db_path, exc)
+        await runner.cleanup()
+        return 1
     try:
         site = web.TCPSite(runner, settings.host, settings.port)
         await site.start()
@@ -45,6 +51,7 @@ async def serve(settings: Settings) -> None:
         log.info("shutting down")
     finally:
         await runner.cleanup()
+    return 0
 
 
 def raise_open_file_limit() -> None:
@@ -62,8 +69,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
-    asyncio.run(serve(settings))
-    return 0
+    return asyncio.run(serve(settings))
 
 
 if __name__ == "__main__":

@@ -117,6 +117,7 @@ class Room:
         self._cached_at = -1  # the version the cached views below belong to
         self._code: str | None = None
         self._base: Base | None = None
+        self._fresh_step2: bytes | None = None  # the whole state as sync step 2, once per version
 
     # ------------------------------------------------------------ views
     def _usable(self) -> None:
@@ -138,6 +139,7 @@ class Room:
     def _cache(self) -> None:
         if self._cached_at != self.version:
             self._cached_at, self._code, self._base = self.version, None, None
+            self._fresh_step2 = None
 
     @property
     def code(self) -> str:
@@ -207,8 +209,10 @@ class Room:
                 peer.send(message)
 
     # ------------------------------------------------------------ incoming
-    def receive(self, peer: Peer, frame: bytes, *, stats: UpdateStats | None = None) -> None:
-        """Handle one binary frame of ``peer``; raises ProtocolError on bad input.
+    def receive(self, peer: Peer, frame: bytes, *, stats: UpdateStats | None = None) -> int:
+        """Handle one binary frame of ``peer``; raises ProtocolError on bad input. Returns
+        the bytes sent back to ``peer`` alone (a sync step 2, awareness asked for), which
+        the socket charges to the peer's byte rate: asking is cheap, answering is not.
 
         ``stats``: the frame's update already passed :func:`check_update` (the socket
         handler checks large ones off the event loop).
@@ -217,8 +221,8 @@ class Room:
         message = protocol.decode(frame)
         if message.type == MessageType.SYNC:
             if message.subtype == SyncType.STEP1:
-                self._answer_step1(peer, message.payload)
-            elif not allows(peer.actor, Action.EDIT):
+                return self._answer_step1(peer, message.payload)
+            if not allows(peer.actor, Action.EDIT):
                 self._deny(peer, message.payload)
             else:
                 exact = message.subtype == SyncType.UPDATE and message.exact
@@ -235,6 +239,8 @@ class Room:
             snapshot = self.awareness.snapshot()
             if snapshot is not None:
                 peer.send(snapshot)
+                return len(snapshot)
+        return 0
 
     def _deny(self, peer: Peer, update: bytes) -> None:
         """A read-only peer's update: never applied, broadcast or logged; the first one gets
@@ -243,16 +249,16 @@ class Room:
             peer.denied = True
             peer.send(protocol.permission_denied("read-only"))
 
-    def _answer_step1(self, peer: Peer, state_vector: bytes) -> None:
+    def _answer_step1(self, peer: Peer, state_vector: bytes) -> int:
         try:
             clients = check_state_vector(state_vector)
         except UpdateRejected as exc:
             raise ProtocolError(f"invalid state vector in sync step 1: {exc}") from None
-        if clients == 0:  # a fresh client: the whole state, encoded once per version
-            diff = self.base().state
+        if clients == 0:  # a fresh client: the same bytes for all of them, once per version
+            answer = self._fresh_answer()
         else:
             try:
-                diff = self.doc.get_update(state_vector)
+                answer = protocol.sync_step2(self.doc.get_update(state_vector))
             except BaseException as exc:
                 if _is_panic(exc):
                     self._break()
@@ -260,8 +266,15 @@ class Room:
                 if isinstance(exc, Exception):
                     raise ProtocolError("invalid state vector in sync step 1") from exc
                 raise
-        peer.send(protocol.sync_step2(diff))
+        peer.send(answer)
         peer.synced = True
+        return len(answer)
+
+    def _fresh_answer(self) -> bytes:
+        state = self.base().state  # also settles the cache for this version
+        if self._fresh_step2 is None:
+            self._fresh_step2 = protocol.sync_step2(state)
+        return self._fresh_step2
 
     def apply_update(
         self,

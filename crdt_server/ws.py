@@ -106,6 +106,7 @@ class Outbox:
         self._queued += len(frame)
         if self._queued > self._max:
             log.info("closing a socket that does not read: %d bytes queued", self._queued)
+            self.closing = True  # now: nothing more is queued or answered for it
             self._queue.clear()
             self._queued = 0
             self._closer = asyncio.create_task(
@@ -229,12 +230,14 @@ async def _serve_yjs(
     while True:
         if frame is not None:
             try:
-                room.receive(peer, frame, stats=await _checked_off_loop(frame))
+                answered = room.receive(peer, frame, stats=await _checked_off_loop(frame))
             except ProtocolError as exc:
                 log.info("closing socket %s of %s: %s", peer.id, room.session_id, exc)
                 await peer.close(exc.close_code, str(exc))
                 return
-            await _pace(pacer, len(frame), room.session_id)
+            if peer.closing:
+                return  # given up on (it does not read): what it sent next is not read
+            await _pace(pacer, len(frame) + answered, room.session_id)
         message = await ws.receive()
         if message.type == WSMsgType.BINARY:
             frame = message.data
@@ -270,12 +273,16 @@ async def _checked_off_loop(frame: bytes) -> UpdateStats | None:
 
 
 async def _serve_json(
-    ws: web.WebSocketResponse, client: JsonClient, first: str | None, pacer: Pacer
+    ws: web.WebSocketResponse,
+    client: JsonClient,
+    outbox: Outbox,
+    first: str | None,
+    pacer: Pacer,
 ) -> None:
     if first is not None:
         await client.receive(first)
         await _pace(pacer, len(first), client.room.session_id)
-    while True:
+    while not outbox.closing:  # given up on (it does not read): what it sent next is not read
         message = await ws.receive()
         if message.type == WSMsgType.TEXT:
             await client.receive(message.data)
@@ -438,7 +445,7 @@ async def _run_json(
         except ProtocolError as exc:  # crowded, or the room was reset meanwhile
             await outbox.close(exc.close_code, str(exc))
             return
-        await _serve_json(ws, client, first, pacer_for(settings))
+        await _serve_json(ws, client, outbox, first, pacer_for(settings))
     finally:
         client.stop()
         if attached is not None:

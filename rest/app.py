@@ -21,7 +21,7 @@ from storage import SQLiteStorage, Storage
 from . import execute, health, history, participants, sessions
 from .cors import cors_middleware
 from .demo import add_demo_routes
-from .errors import error_middleware
+from .errors import error_middleware, quiet_bad_http
 from .guard import guard_middleware, server_header
 from .keys import LIVE, SETTINGS, STARTED_AT, STORAGE
 from .openapi import add_docs_routes
@@ -73,9 +73,11 @@ def execution_limits(settings: Settings) -> ExecutionLimits:
 def create_app(
     settings: Settings, storage: Storage | None = None, executor: Executor | None = None
 ) -> web.Application:
+    quiet_bad_http()
     origins = OriginPolicy(settings.origin_list())
     app = web.Application(
         client_max_size=settings.max_body_bytes,
+        handler_args={"auto_decompress": False},  # bodies are decoded by rest/encodings.py
         middlewares=[
             cors_middleware(origins),
             error_middleware,

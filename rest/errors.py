@@ -17,7 +17,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-from aiohttp import web
+from aiohttp import hdrs, web
+from aiohttp.http_exceptions import HttpProcessingError
 
 from crdt_server.core.errors import (
     DocumentDamaged,
@@ -119,14 +120,39 @@ def _from_http(exc: web.HTTPException, request: web.Request) -> web.StreamRespon
         message = f"method {request.method} not allowed on {request.path}"
     elif exc.status == 413:
         message = "request body too large"
+    elif exc.status == 415 and hdrs.ACCEPT_ENCODING in exc.headers:
+        message = f"{exc.reason}: send {exc.headers[hdrs.ACCEPT_ENCODING]} or identity"
     elif exc.status == 415:
         message = "the body must be JSON (Content-Type: application/json)"
     else:
         message = exc.reason
     response = envelope(exc.status, code, message)
-    if "Allow" in exc.headers:
-        response.headers["Allow"] = exc.headers["Allow"]
+    for header in (hdrs.ALLOW, hdrs.ACCEPT_ENCODING):
+        if header in exc.headers:
+            response.headers[header] = exc.headers[header]
     return response
+
+
+class BadHttpLogFilter(logging.Filter):
+    """aiohttp logs a request it cannot parse as HTTP (a garbled header, a bad chunk size)
+    at ERROR with a traceback, though it is the client's fault and aiohttp answers it 400
+    itself: make it one INFO line, so the log's errors are ours alone."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        if isinstance(exc, HttpProcessingError) and exc.code < 500:
+            first = str(exc.message).strip().splitlines()[0] if exc.message else ""
+            record.msg, record.args = "%s: %d %s", (record.getMessage(), exc.code, first)
+            record.levelno, record.levelname = logging.INFO, "INFO"
+            record.exc_info = record.exc_text = None
+            return logging.getLogger(record.name).isEnabledFor(logging.INFO)
+        return True
+
+
+def quiet_bad_http() -> None:
+    server_log = logging.getLogger("aiohttp.server")
+    if not any(isinstance(f, BadHttpLogFilter) for f in server_log.filters):
+        server_log.addFilter(BadHttpLogFilter())
 
 
 @web.middleware

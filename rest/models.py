@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal, TypeVar
 
-from aiohttp import web
+from aiohttp import hdrs, web
 from aiohttp.http_exceptions import HttpProcessingError
 from aiohttp.web_protocol import RequestPayloadError
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
@@ -19,6 +19,7 @@ from crdt_server.core.errors import InvalidInput
 from crdt_server.core.sessions import NewUser
 from crdt_server.document import Language
 
+from .encodings import ACCEPTED, BodyTooLarge, UnsupportedEncoding, decode_body
 from .errors import CLOSE_AFTER
 
 #: A version tag as the session view gives it (``version``, and the ETag header).
@@ -304,6 +305,17 @@ async def read_body(request: web.Request, model: type[M], *, empty_ok: bool = Fa
         request.content.feed_eof()  # nothing more to read: aiohttp must not linger on it
         request[CLOSE_AFTER] = True  # the connection's framing is lost: answer, then close
         raise InvalidInput(f"the body could not be read: {exc}") from None
+    try:
+        coding = request.headers.get(hdrs.CONTENT_ENCODING, "")
+        raw = decode_body(raw, coding, request.client_max_size)
+    except UnsupportedEncoding as exc:
+        raise web.HTTPUnsupportedMediaType(
+            reason=str(exc), headers={hdrs.ACCEPT_ENCODING: ACCEPTED}
+        ) from None
+    except BodyTooLarge:
+        raise web.HTTPRequestEntityTooLarge(
+            max_size=request.client_max_size, actual_size=request.client_max_size + 1
+        ) from None
     if not raw.strip():
         if empty_ok:
             return model.model_validate({})

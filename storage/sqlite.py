@@ -14,6 +14,7 @@ import os
 import sqlite3
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Sequence
 from contextlib import asynccontextmanager, contextmanager, suppress
+from pathlib import Path
 from typing import Any
 
 import aiosqlite
@@ -67,6 +68,10 @@ class SQLiteStorage:
 
     # ------------------------------------------------------------ lifecycle
     async def open(self) -> None:
+        folder = Path(self.path).parent
+        if self.path != ":memory:" and not folder.is_dir():
+            # checked here: aiosqlite's failed connect leaves its thread to outlive the loop
+            raise StorageUnavailable(f"no such directory: {folder}")
         with _driver_errors():
             db = await aiosqlite.connect(self.path, isolation_level=None)
             try:

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
+import pytest
+from aiohttp import WSMsgType
 from json_ws import JsonWs
 from raw_client import RawClient
 from support.app_client import Client, ClientFactory
@@ -11,6 +14,8 @@ from support.waiting import wait_until
 
 from crdt_server import protocol
 from crdt_server.awareness import encode_update
+from crdt_server.connection import Peer
+from crdt_server.room import Room
 from rest.keys import LIVE
 
 SMALL_DOC = 64 * 1024
@@ -123,6 +128,61 @@ async def test_a_socket_that_never_reads_is_dropped_not_buffered(
     await honest.handshake()
     assert str(honest.text).startswith("big line\n")
     await asyncio.gather(hog.close(), honest.ws.close())
+
+
+async def test_a_socket_given_up_on_is_not_read_any_further(
+    make_client: ClientFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    api = await make_client(max_outbox_bytes=1024 * 1024)
+    sid = await new_session(api, "big line\n" * 30_000)  # ~270 KB per sync step 2
+    answered = 0
+    receive = Room.receive
+
+    def counting(room: Room, peer: Peer, frame: bytes, **kwargs: Any) -> int:
+        nonlocal answered
+        answered += frame[:2] == b"\x00\x00"  # a sync step 1
+        return receive(room, peer, frame, **kwargs)
+
+    monkeypatch.setattr(Room, "receive", counting)
+    hog = await api.session.ws_connect(url(api, sid), autoping=False, max_msg_size=0)
+    for _ in range(300):
+        await hog.send_bytes(protocol.sync_step1(b"\x00"))
+    closed = await hog.receive(timeout=20)
+    while closed.type not in (WSMsgType.CLOSE, WSMsgType.CLOSED, WSMsgType.CLOSING):
+        closed = await hog.receive(timeout=20)
+    assert closed.data == 1013
+    # the bound is 1 MB, the kernel takes a few MB more: nowhere near 300 answers of 270 KB
+    assert answered < 100
+    await hog.close()
+
+
+async def test_fresh_clients_share_one_encoding_of_the_document_per_version(api: Client) -> None:
+    sid = await new_session(api, "shared\n" * 1000)
+    writer = await RawClient.connect(api.session, url(api, sid))
+    await writer.handshake()
+    room = api.app[LIVE].rooms.rooms[sid]
+    step1 = protocol.sync_step1(b"\x00")
+    probe = Listener()
+    sent = probe.sent
+    assert room.receive(probe, step1) == len(sent[0])  # type: ignore[arg-type]
+    room.receive(probe, step1)  # type: ignore[arg-type]
+    assert sent[0] is sent[1]  # one encoding however many fresh clients ask
+    await writer.edit(0, "new ")
+    await wait_until(lambda: room.code.startswith("new "), timeout=10, what="the edit")
+    room.receive(probe, step1)  # type: ignore[arg-type]
+    assert sent[2] is not sent[1] and len(sent[2]) > len(sent[1])
+    await writer.ws.close()
+
+
+class Listener:
+    """Just enough of a peer to be answered by a room."""
+
+    def __init__(self) -> None:
+        self.synced = False
+        self.sent: list[bytes] = []
+
+    def send(self, data: bytes) -> None:
+        self.sent.append(data)
 
 
 async def test_a_socket_that_says_nothing_is_closed_after_the_join_timeout(

@@ -117,3 +117,19 @@ def test_an_out_of_range_port_is_refused_with_a_message(value: str) -> None:
     )
     assert result.returncode != 0 and "port" in result.stderr.lower()
     assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("where", ["missing-folder/a.db", "a-folder"])
+def test_a_database_that_cannot_be_opened_is_one_line_and_exit_1(
+    tmp_path: Path, where: str
+) -> None:
+    (tmp_path / "a-folder").mkdir()  # a directory where the database file should be
+    result = subprocess.run(
+        [sys.executable, "-m", "crdt_server", "--port", "0", "--db", str(tmp_path / where)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 1, result.stderr
+    assert "cannot open the database" in result.stderr
+    assert "Traceback" not in result.stderr and "LISTENING" not in result.stdout

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import gzip
 import json
+import logging
+import zlib
 
 import pytest
 from envelope import assert_error
@@ -48,6 +51,43 @@ async def test_a_body_that_is_not_what_its_content_encoding_says_is_400(api: Cli
         headers={"Content-Type": "application/json", "Content-Encoding": "gzip"},
     )
     assert good.status == 201
+
+
+@pytest.mark.parametrize("coding", ["br", "zstd", "compress", "gzip, br", "x-unknown"])
+async def test_a_content_encoding_we_do_not_decode_is_415_naming_what_we_do(
+    api: Client, coding: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    response = await api.post(
+        "/api/v1/sessions",
+        data=b'{"code": "x"}',
+        headers={"Content-Type": "application/json", "Content-Encoding": coding},
+    )
+    await assert_error(response, 415, "UNSUPPORTED_MEDIA_TYPE")
+    assert response.headers["Accept-Encoding"] == "gzip, deflate"
+    assert [r for r in caplog.records if r.levelno >= logging.ERROR] == []
+
+
+@pytest.mark.parametrize("wbits", [zlib.MAX_WBITS, -zlib.MAX_WBITS])
+async def test_deflate_bodies_are_read_zlib_wrapped_or_raw(api: Client, wbits: int) -> None:
+    packer = zlib.compressobj(wbits=wbits)
+    body = packer.compress(b'{"code": "deflated"}') + packer.flush()
+    response = await api.post(
+        "/api/v1/sessions",
+        data=body,
+        headers={"Content-Type": "application/json", "Content-Encoding": "deflate"},
+    )
+    assert response.status == 201
+    assert (await response.json())["data"]["code"] == "deflated"
+
+
+async def test_a_gzip_bomb_is_413_without_inflating_it(api: Client) -> None:
+    bomb = gzip.compress(b'{"code": "' + b"0" * (20 * 1024 * 1024) + b'"}', compresslevel=9)
+    response = await api.post(
+        "/api/v1/sessions",
+        data=bomb,
+        headers={"Content-Type": "application/json", "Content-Encoding": "gzip"},
+    )
+    await assert_error(response, 413, "PAYLOAD_TOO_LARGE")
 
 
 @pytest.mark.parametrize("n", ["²", "١", "-1", "1.5", "9" * 12])
@@ -135,3 +175,28 @@ async def test_past_the_storage_mark_new_sessions_get_507_and_old_ones_work(
     await assert_error(await full.post("/api/v1/sessions", json={}), 507, "STORAGE_FULL")
     assert (await full.patch(f"/api/v1/sessions/{sid}", json={"code": "still\n"})).status == 200
     assert (await full.get(f"/api/v1/sessions/{sid}")).status == 200
+
+
+@pytest.mark.parametrize(
+    "head",
+    [
+        b"POST /api/v1/sessions HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: abc\r\n\r\n",
+        b"GET /api/v1/health HTTP/1.1\r\nHost: 127.0.0.1\r\nX: \x01\x02\r\n\r\n",
+        b"POST /api/v1/sessions HTTP/1.1\r\nHost: 127.0.0.1\r\nTransfer-Encoding: chunked\r\n"
+        b"\r\nzz\r\n",
+        b"GET /api/v1/health HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Big: " + b"b" * 20000 + b"\r\n\r\n",
+    ],
+    ids=["bad-content-length", "control-character", "bad-chunk-size", "huge-header"],
+)
+async def test_a_request_that_is_not_http_is_400_and_logged_without_a_traceback(
+    api: Client, head: bytes, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO)
+    reader, writer = await asyncio.open_connection(api.host, api.port)
+    writer.write(head)
+    status = await asyncio.wait_for(reader.readline(), timeout=10)
+    writer.close()
+    assert status.split()[1] == b"400"
+    assert [r for r in caplog.records if r.levelno >= logging.WARNING] == []
+    assert all(r.exc_info is None for r in caplog.records)
+    assert any("Error handling request" in r.getMessage() for r in caplog.records)
