@@ -11,13 +11,14 @@ from typing import Annotated, Any, Literal, TypeVar
 from aiohttp import hdrs, web
 from aiohttp.http_exceptions import HttpProcessingError
 from aiohttp.web_protocol import RequestPayloadError
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, JsonValue, StringConstraints, ValidationError
 from pydantic.alias_generators import to_camel
 
 from crdt_server.core.actor import Role
 from crdt_server.core.errors import InvalidInput
 from crdt_server.core.sessions import NewUser
 from crdt_server.document import Language
+from execution.languages import KNOWN_NAMES
 
 from .encodings import ACCEPTED, BodyTooLarge, UnsupportedEncoding, decode_body
 from .errors import CLOSE_AFTER
@@ -29,9 +30,10 @@ Version = Annotated[
     Field(description="A version the caller read (the session's `version`)"),
 ]
 
+PARTICIPANT_ID = r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$"
 ParticipantId = Annotated[
     str,
-    StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$"),
+    StringConstraints(pattern=PARTICIPANT_ID),
     Field(description="Participant id: a UUID, or up to 64 letters, digits and ._:-"),
 ]
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
@@ -205,9 +207,13 @@ class HistorySnapshotEnvelope(Model):
     data: HistorySnapshot
 
 
+#: Every language and alias the engine knows (any case); one this host lacks is a 400 too.
+_LANGUAGE_NAMES: list[JsonValue] = [*sorted(KNOWN_NAMES)]
+
+
 class ExecuteRequest(RequestModel):
     code: str = Field(max_length=512 * 1024)
-    language: str = Field(min_length=1, max_length=32)
+    language: str = Field(min_length=1, max_length=32, json_schema_extra={"enum": _LANGUAGE_NAMES})
     stdin: str | None = Field(None, max_length=1024 * 1024)
     timeout_ms: int | None = Field(None, ge=1, description="Lowered, never raised, by the host")
 
@@ -316,7 +322,7 @@ async def read_body(request: web.Request, model: type[M], *, empty_ok: bool = Fa
         raise web.HTTPRequestEntityTooLarge(
             max_size=request.client_max_size, actual_size=request.client_max_size + 1
         ) from None
-    if not raw.strip():
+    if not raw:
         if empty_ok:
             return model.model_validate({})
         raise InvalidInput("a JSON object body is required")

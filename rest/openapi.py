@@ -12,15 +12,24 @@ from aiohttp import web
 from pydantic import BaseModel
 from pydantic.json_schema import JsonSchemaMode, models_json_schema
 
+from crdt_server.core.sessions import SESSION_ID
+
 from .errors import problem_for
 from .health import service_version
-from .models import ErrorEnvelope
+from .models import PARTICIPANT_ID, ErrorEnvelope
 from .routing import API_PREFIX, Operation
 
 SPEC_PATH = API_PREFIX + "/openapi.json"
 _PARAM = re.compile(r"{(\w+)}")
 _STATUS_TEXT = {200: "OK", 201: "Created", 204: "No Content"}
 SWAGGER_ASSETS = Path(swagger_ui.__file__).parent / "static"
+#: What each path parameter's handler accepts (anything else is 400 or 404).
+_PATH_SCHEMAS: dict[str, dict[str, Any]] = {
+    "sessionId": {"type": "string", "pattern": SESSION_ID.pattern},
+    "participantId": {"type": "string", "pattern": PARTICIPANT_ID},
+    "userId": {"type": "string", "pattern": PARTICIPANT_ID},
+    "n": {"type": "string", "pattern": r"^[0-9]{1,9}$"},
+}
 
 DOCS_PAGE = f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>CodeInterview API</title>
@@ -81,12 +90,13 @@ def _operation(op: Operation, refs: dict[Any, Any]) -> dict[str, Any]:
     params = _PARAM.findall(op.path)
     if params:
         spec["parameters"] = [
-            {"name": p, "in": "path", "required": True, "schema": {"type": "string"}}
-            for p in params
+            {"name": p, "in": "path", "required": True, "schema": _PATH_SCHEMAS[p]} for p in params
         ]
     if op.body is not None:
+        # a POST whose fields are all optional may be sent without a body
+        needed = any(field.is_required() for field in op.body.model_fields.values())
         spec["requestBody"] = {
-            "required": op.method != "POST",
+            "required": op.method != "POST" or needed,
             "content": _json(refs[(op.body, "validation")]),
         }
     return spec

@@ -17,7 +17,14 @@ from typing import NoReturn
 from storage import ParticipantRecord, SessionRecord
 
 from .actor import Actor, Role, Via
-from .errors import Forbidden, ParticipantNotFound, RateLimited, Unauthorized
+from .errors import (
+    Forbidden,
+    ParticipantNotFound,
+    RateLimited,
+    SessionExpired,
+    SessionNotFound,
+    Unauthorized,
+)
 from .quota import WindowCounter
 from .sessions import SessionCore, actor_for
 from .tokens import Tokens
@@ -126,5 +133,8 @@ class Access:
             self._failed(client, exc)
         if claims.role is not Role.INTERVIEWER or claims.participant_id is None:
             return False
-        grant = await self.grant(token, claims.session_id, Via.REST, client)
+        try:
+            grant = await self.grant(token, claims.session_id, Via.REST, client)
+        except (SessionNotFound, SessionExpired):  # its session is gone: so is the token
+            self._failed(client, Unauthorized("the token's session no longer exists"))
         return grant.actor.role is Role.INTERVIEWER

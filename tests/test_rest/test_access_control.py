@@ -296,6 +296,21 @@ async def test_running_code_outside_a_session_takes_a_key_or_an_interviewer(
         assert response.status == 400  # past the access check
 
 
+async def test_an_interviewer_token_of_a_deleted_session_may_not_run_code(
+    make_client: ClientFactory,
+) -> None:
+    api = await secured(make_client)
+    session = await new_session(api)
+    deleted = await api.delete(f"/api/v1/sessions/{session.id}", headers=auth(session.interviewer))
+    assert deleted.status == 204
+    response = await api.post(
+        "/api/v1/execute",
+        json={"code": "x", "language": "cobol"},
+        headers=auth(session.interviewer),
+    )
+    await assert_error(response, 401, "UNAUTHORIZED")
+
+
 @pytest.mark.parametrize(("role", "status"), [("candidate", 403), ("observer", 403)])
 async def test_a_session_run_takes_a_role_that_may_run(
     make_client: ClientFactory, role: str, status: int

@@ -50,6 +50,22 @@ async def test_the_openapi_document_covers_every_operation(api: Client) -> None:
     assert "201" in create["responses"] and "400" in create["responses"]
 
 
+async def test_the_openapi_document_says_what_the_server_accepts(api: Client) -> None:
+    spec = await (await api.get("/api/v1/openapi.json")).json()
+    for path, methods in spec["paths"].items():
+        for method, op in methods.items():
+            for param in op.get("parameters", []):
+                assert "pattern" in param["schema"], (method, path, param["name"])
+    run = spec["components"]["schemas"]["ExecuteRequest"]["properties"]["language"]
+    assert {"python", "javascript", "java"} <= set(run["enum"])
+    rotate = spec["paths"]["/api/v1/sessions/{sessionId}/invites/rotate"]["post"]
+    assert rotate["requestBody"]["required"] is True  # it names the role
+    create = spec["paths"]["/api/v1/sessions"]["post"]
+    assert create["requestBody"]["required"] is False  # every field has a default
+    refused = await api.get("/api/v1/sessions/0")  # outside sessionId's pattern
+    assert refused.status == 400
+
+
 async def test_the_docs_page_and_its_assets_are_served_without_internet(api: Client) -> None:
     page = await api.get("/docs")
     assert page.status == 200

@@ -53,6 +53,12 @@ async def test_a_body_that_is_not_what_its_content_encoding_says_is_400(api: Cli
     assert good.status == 201
 
 
+async def test_a_body_of_whitespace_is_malformed_json_not_no_body(api: Client) -> None:
+    response = await api.post("/api/v1/sessions", **raw_json(" \n"))  # type: ignore[arg-type]
+    await assert_error(response, 400, "INVALID_REQUEST")
+    assert (await api.post("/api/v1/sessions")).status == 201  # no body at all is fine
+
+
 @pytest.mark.parametrize("coding", ["br", "zstd", "compress", "gzip, br", "x-unknown"])
 async def test_a_content_encoding_we_do_not_decode_is_415_naming_what_we_do(
     api: Client, coding: str, caplog: pytest.LogCaptureFixture
