@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Coroutine
 from typing import Any, Protocol
 
@@ -36,6 +37,10 @@ from .update_check import UpdateRejected, check_update
 from .update_log import UpdateLog
 
 log = logging.getLogger(__name__)
+
+#: How long a deleted session's id is remembered, so that a socket admitted just before
+#: the deletion cannot load its room again (far longer than any join takes).
+GONE_FOR_S = 300.0
 
 
 class RoomStore(DocumentStore, HistoryStore, Protocol):
@@ -95,6 +100,7 @@ class RoomManager:
         self._grace = grace_s
         self._history_interval = history_interval_s
         self._loads: dict[str, asyncio.Task[Room]] = {}
+        self._gone: dict[str, tuple[float, SessionError]] = {}  # deleted lately, oldest first
         self._tasks: set[asyncio.Task[None]] = set()
         self._history_task: asyncio.Task[None] | None = None
 
@@ -137,7 +143,9 @@ class RoomManager:
 
     # ------------------------------------------------------------ loading
     async def get(self, session_id: str) -> Room:
-        """The loaded room of a session, loading it at most once at a time."""
+        """The loaded room of a session, loading it at most once at a time; the session's
+        refusal when it was deleted or expired meanwhile."""
+        self._refuse_gone(session_id)
         room = self.rooms.get(session_id)
         if room is not None:
             return room
@@ -164,6 +172,7 @@ class RoomManager:
         room.quarantined = damaged
         room.bases.remember(room.base())  # what a reader of the idle session saw
         room.size = len(room.base().state)
+        self._refuse_gone(session_id)  # deleted while we loaded: nobody may get this room
         self.rooms[session_id] = room
         self.log.track(session_id, len(stored.updates), stored.tail_bytes, stored.last_seq)
         self._schedule_unload(room)
@@ -278,7 +287,12 @@ class RoomManager:
 
     # ------------------------------------------------------------ deletion
     async def discard(self, session_id: str, why: SessionError) -> None:
-        """Close a deleted or expired session's sockets and drop its room unsaved."""
+        """Close a deleted or expired session's sockets and drop its room unsaved; a load
+        in flight and a socket admitted just before are refused with ``why``."""
+        now = time.monotonic()
+        while self._gone and next(iter(self._gone.values()))[0] < now - GONE_FOR_S:
+            del self._gone[next(iter(self._gone))]
+        self._gone[session_id] = (now, why)
         room = self.rooms.pop(session_id, None)
         self.log.forget(session_id)
         if room is None:
@@ -289,6 +303,15 @@ class RoomManager:
         await asyncio.gather(*(peer.close(code, reason) for peer in room.connections()))
         room.peers.clear()
         room.listeners.clear()
+
+    def revive(self, session_id: str) -> None:
+        """A session was created with this id: it is not gone any more."""
+        self._gone.pop(session_id, None)
+
+    def _refuse_gone(self, session_id: str) -> None:
+        gone = self._gone.get(session_id)
+        if gone is not None:
+            raise gone[1]
 
     # ------------------------------------------------------------ history
     async def _record_history(self, room: Room) -> None:

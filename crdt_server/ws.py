@@ -390,6 +390,9 @@ async def _run_yjs(
         except ProtocolError as exc:  # the session has its maximum of sockets
             await peer.close(exc.close_code, str(exc))
             return
+        except SessionError as exc:  # deleted or expired since the socket was admitted
+            await peer.close(*close_for(exc))
+            return
         await _serve_yjs(ws, room, peer, first, pacer_for(request.app[SETTINGS]))
     finally:
         if room is not None:
@@ -409,7 +412,12 @@ async def _run_json(
     rooms = live.rooms
     outbox = Outbox(ws, request.transport, settings.max_outbox_bytes, live.frames)
     seat = Seat(live.presence, session_id)
-    room = await rooms.get(session_id)
+    try:
+        room = await rooms.get(session_id)
+    except SessionError as exc:  # deleted or expired since the socket was admitted
+        await outbox.close(*close_for(exc))
+        await outbox.stop()
+        return
 
     async def bind(candidate: str) -> bool:
         """A seed client names itself in its first event instead of ``?userId=`` (only on an
@@ -444,6 +452,9 @@ async def _run_json(
             client.start()
         except ProtocolError as exc:  # crowded, or the room was reset meanwhile
             await outbox.close(exc.close_code, str(exc))
+            return
+        except SessionError as exc:  # deleted or expired since the socket was admitted
+            await outbox.close(*close_for(exc))
             return
         await _serve_json(ws, client, outbox, first, pacer_for(settings))
     finally:

@@ -233,6 +233,7 @@ class SessionCore:
                 continue
             except StorageError as exc:
                 raise Unavailable(f"storage unavailable: {exc}") from exc
+            self._rooms.revive(record.id)  # an id deleted lately may be drawn again
             return SessionState(record, code or "", language, version_tag(document), [owner])
         raise Unavailable("could not allocate a session id; try again")
 

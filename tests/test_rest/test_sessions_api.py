@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import re
 from typing import Any
 
+import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient
 from envelope import assert_error
@@ -12,6 +15,7 @@ from pycrdt import Doc, Text
 from support.app_client import ClientFactory
 
 from crdt_server.core.actor import Actor, Via
+from crdt_server.core.errors import SessionDeleted
 from crdt_server.document import CODE
 from rest.keys import LIVE, STORAGE
 
@@ -142,6 +146,20 @@ async def test_delete_removes_the_session_with_its_participants_and_document(api
     assert await storage.list_participants(data["id"]) == []
     stored = await storage.load_document(data["id"])
     assert stored.snapshot is None and stored.updates == []
+
+
+async def test_a_socket_admitted_just_before_a_delete_cannot_load_the_room_again(
+    api: Client,
+) -> None:
+    data = await create(api, {"code": "x"})
+    rooms = api.app[LIVE].rooms
+    loading = asyncio.create_task(rooms.get(data["id"]))  # a join on its way in
+    assert (await api.delete(f"/api/v1/sessions/{data['id']}")).status == 204
+    with contextlib.suppress(SessionDeleted):  # refused, or loaded then dropped
+        await loading
+    with pytest.raises(SessionDeleted):  # the socket that was admitted before the delete
+        await rooms.get(data["id"])
+    assert data["id"] not in rooms.rooms
 
 
 async def test_an_unknown_session_is_404_on_every_session_route(api: Client) -> None:
