@@ -85,11 +85,40 @@ class Awareness:
         self.entries: dict[int, Entry] = {}
         self._limits = limits or Limits()
         self._owned: dict[Hashable, set[int]] = {}  # client ids each connection introduced
+        self._spoken: set[Hashable] = set()  # connections that sent awareness already
 
-    def _admit(self, decoded: list[tuple[int, int, str]], owner: Hashable | None) -> None:
+    def _effect(self, client_id: int, clock: int, state: str, first: bool) -> str | None:
+        """What an incoming (client id, clock, state) does: "set" it, "revive" a removed
+        state under a bumped clock, or nothing (None: stale or a repeat).
+
+        A removed state comes back at the clock its removal used only in a connection's
+        first message (a client reconnecting with its own state, y-websocket#122). Later,
+        the same thing is a stock provider echoing a state it heard before the removal
+        (y-websocket's provider sends back every change it hears): reviving that would
+        resurrect a departed client's cursor under the echoer's name.
+        """
+        entry = self.entries.get(client_id)
+        if entry is None or clock > entry.clock:
+            return "set"
+        if clock == entry.clock and state == NULL_STATE and entry.state != NULL_STATE:
+            return "set"
+        if clock == entry.clock and entry.state == NULL_STATE and state != NULL_STATE and first:
+            return "revive"
+        return None
+
+    def _admit(
+        self, decoded: list[tuple[int, int, str]], owner: Hashable | None, first: bool
+    ) -> None:
         """Refuse an update whose new client ids would pass a bound (before any is applied)."""
         new = {cid for cid, _, _ in decoded if cid not in self.entries}
-        claimed = {cid for cid, _, _ in decoded if cid in new or self.entries[cid].owner is None}
+        # a connection claims the live states it sets that nobody owns
+        claimed = {
+            cid
+            for cid, clock, state in decoded
+            if state != NULL_STATE
+            and (cid in new or self.entries[cid].owner is None)
+            and self._effect(cid, clock, state, first) is not None
+        }
         if owner is not None and claimed:
             owned = self._owned.get(owner, set())
             if len(owned | claimed) > self._limits.max_awareness_states:
@@ -120,20 +149,22 @@ class Awareness:
         rewritten = False
         forward: list[tuple[int, int, str]] = []
         decoded = decode_update(update, self._limits.max_awareness_state_bytes)
-        self._admit(decoded, owner)
+        first = owner is not None and owner not in self._spoken
+        self._admit(decoded, owner, first)
+        if owner is not None:
+            self._spoken.add(owner)
         for client_id, clock, state in decoded:
+            effect = self._effect(client_id, clock, state, first)
+            if effect is None:
+                continue
             entry = self.entries.get(client_id)
             if entry is None:
                 entry = self.entries[client_id] = Entry(clock, state, None)
-            elif clock > entry.clock or (
-                clock == entry.clock and state == NULL_STATE and entry.state != NULL_STATE
-            ):
-                entry.clock, entry.state = clock, state
-            elif clock == entry.clock and entry.state == NULL_STATE and state != NULL_STATE:
+            elif effect == "revive":
                 entry.clock, entry.state, rewritten = clock + 1, state, True
             else:
-                continue
-            if entry.owner is None:
+                entry.clock, entry.state = clock, state
+            if entry.owner is None and state != NULL_STATE:  # as _admit counts claims
                 entry.owner = owner
                 if owner is not None:
                     self._owned.setdefault(owner, set()).add(client_id)
@@ -166,6 +197,7 @@ class Awareness:
         """
         removed = []
         self._owned.pop(owner, None)
+        self._spoken.discard(owner)
         for client_id, entry in self.entries.items():
             if entry.owner == owner:
                 entry.owner = None

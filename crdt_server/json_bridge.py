@@ -30,7 +30,7 @@ from .core.actor import Actor, Role, Via, role_of
 from .core.permissions import Action, allows
 from .document import LANGUAGE, Language, YDoc, meta_map
 from .merge import Bases
-from .protocol import DocumentFull, DocumentQuarantined, ProtocolError
+from .protocol import DocumentFull, DocumentQuarantined, ProtocolError, RoomReset
 from .room import Room, write_text
 from .strict_json import JsonRejected, dumps, loads
 
@@ -182,7 +182,10 @@ class JsonClient:
     def _send_changes(self) -> None:
         self._flush = None
         self._last_flush = asyncio.get_running_loop().time()
-        code, language, stamp = self.room.code, self.room.language, now_ms()
+        try:
+            code, language, stamp = self.room.code, self.room.language, now_ms()
+        except RoomReset:
+            return  # the room was retired: its sockets, this one too, are being closed
         if code != self._sent_code:
             self._sent_code = code
             self._bases.remember(self.room.base())  # encoded once per version for everyone

@@ -33,6 +33,11 @@ class ProtocolError(ValueError):
         self.close_code = close_code
 
 
+class Unintegrable(ProtocolError):
+    """An update that depends on structs the document lacks; nothing was applied (a peer is
+    asked to sync again instead, so it sends what is missing with it)."""
+
+
 class DocumentFull(ProtocolError):
     """An update would grow the document past its size limit; nothing was applied."""
 

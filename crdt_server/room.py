@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from pycrdt import TransactionEvent
 
@@ -46,13 +46,22 @@ from .protocol import (
     ProtocolError,
     RoomReset,
     SyncType,
+    Unintegrable,
 )
 from .surrogates import PairHalves
 from .textdiff import replace_text, utf8_len
-from .update_check import UpdateRejected, UpdateStats, check_state_vector, check_update
+from .update_check import (
+    UpdateRejected,
+    UpdateStats,
+    check_state_vector,
+    check_update,
+    missing,
+    read_state_vector,
+)
 from .update_log import UpdateLog
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 class RoomListener(Protocol):
@@ -118,6 +127,7 @@ class Room:
         self._code: str | None = None
         self._base: Base | None = None
         self._fresh_step2: bytes | None = None  # the whole state as sync step 2, once per version
+        self._clocks: dict[int, int] | None = None  # the state vector; None: read it again
 
     # ------------------------------------------------------------ views
     def _usable(self) -> None:
@@ -136,6 +146,12 @@ class Room:
         if self._on_broken is not None:
             self._on_broken(self)
 
+    def _state_clocks(self) -> dict[int, int]:
+        """The document's state vector, read from pycrdt once and then kept current."""
+        if self._clocks is None:
+            self._clocks = read_state_vector(self.doc.get_state())
+        return self._clocks
+
     def _cache(self) -> None:
         if self._cached_at != self.version:
             self._cached_at, self._code, self._base = self.version, None, None
@@ -147,21 +163,33 @@ class Room:
         self._usable()
         self._cache()
         if self._code is None:
-            self._code = read_code(self.doc)
+            self._code = self._read(read_code)
         return self._code
 
     @property
     def language(self) -> str:
-        return read_language(self.doc)
+        self._usable()
+        return self._read(read_language)
 
     def base(self) -> Base:
         """The current version with its full state, encoded once per version."""
         self._usable()
         self._cache()
         if self._base is None:
-            state = self.doc.get_update()
+            state = self._read(lambda doc: doc.get_update())
             self._base = Base(version_tag(state), self.code, state)
         return self._base
+
+    def _read(self, read: Callable[[YDoc], T]) -> T:
+        """Read the Doc; one that raises or panics (text that is not valid UTF-8 inside
+        yrs, a corrupt block store) is retired, never read again."""
+        try:
+            return read(self.doc)
+        except BaseException as exc:
+            if isinstance(exc, Exception) or _is_panic(exc):
+                self._break()
+                raise RoomReset("the document could not be read; it was reset") from exc
+            raise
 
     # ------------------------------------------------------------ peers
     def add(self, peer: Peer) -> None:
@@ -226,13 +254,19 @@ class Room:
                 self._deny(peer, message.payload)
             else:
                 exact = message.subtype == SyncType.UPDATE and message.exact
-                self.apply_update(
-                    message.payload,
-                    peer.actor,
-                    frame if exact else None,
-                    exclude=peer,
-                    stats=stats,
-                )
+                try:
+                    self.apply_update(
+                        message.payload,
+                        peer.actor,
+                        frame if exact else None,
+                        exclude=peer,
+                        stats=stats,
+                    )
+                except Unintegrable as exc:  # ask for the rest: its sync step 2 brings it all
+                    log.info("asking a peer of %s to sync again: %s", self.session_id, exc)
+                    ask = protocol.sync_step1(self.doc.get_state())
+                    peer.send(ask)
+                    return len(ask)
         elif message.type == MessageType.AWARENESS:
             self.apply_awareness(message.payload, peer, frame if message.exact else None)
         else:  # query awareness
@@ -302,6 +336,10 @@ class Room:
                 raise ProtocolError(str(exc)) from None
         if self.pairs.splits(stats):
             raise ProtocolError("the update cuts a character in two (a UTF-16 surrogate pair)")
+        clocks = self._state_clocks()
+        lacking = missing(stats, clocks)
+        if lacking is not None:
+            raise Unintegrable(f"the update depends on what the document lacks: {lacking}")
         self._fits(len(update))
         try:
             self.doc.apply_update(update)
@@ -312,6 +350,8 @@ class Room:
             raise
         self.size += len(update)
         self.pairs.add(stats.pair_halves)
+        for client, _, end in stats.runs:
+            clocks[client] = max(clocks.get(client, 0), end)
         self.broadcast(frame or protocol.sync_update(update), exclude=exclude)
         self._accepted(update, actor)
         return True
@@ -355,6 +395,7 @@ class Room:
             self.doc.unobserve(subscription)
             raise
         self.doc.unobserve(subscription)
+        self._clocks = None  # the server's own client moved on
         changed = False
         for update in updates:
             if update != EMPTY_UPDATE:

@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import json
 from bisect import bisect_right
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import NoReturn
 
@@ -73,6 +74,10 @@ class UpdateStats:
     pair_halves: tuple[tuple[int, int], ...] = ()
     #: The IDs it cuts text before: after an origin, at a right origin, a deleted range's ends.
     cuts: tuple[tuple[int, int], ...] = ()
+    #: (client, first clock, clock after) of each run of structs it carries (a Skip ends one).
+    runs: tuple[tuple[int, int, int], ...] = ()
+    #: The IDs its items refer to: origins, right origins, parents.
+    refs: tuple[tuple[int, int], ...] = ()
 
 
 def check_update(update: bytes, *, max_depth: int = 64) -> UpdateStats:
@@ -96,7 +101,35 @@ def check_update(update: bytes, *, max_depth: int = 64) -> UpdateStats:
         deleted_ranges,
         tuple(reader.pair_halves),
         tuple(reader.cuts),
+        tuple(reader.runs),
+        tuple(reader.refs),
     )
+
+
+def missing(stats: UpdateStats, clocks: Mapping[int, int]) -> str | None:
+    """What the update needs that a document with state ``clocks`` (client -> next clock)
+    lacks, or None. Yjs keeps such an update pending until the rest arrives; yrs integrates
+    some of it at once, so the server and its clients would disagree: it is not applied."""
+    reach = dict(clocks)
+    for client, start, end in stats.runs:  # in order, so a run may extend the one before
+        known = reach.get(client, 0)
+        if start > known:
+            return f"client {client} starts at clock {start}, the document has {known}"
+        reach[client] = max(known, end)
+    for client, clock in stats.refs:
+        if clock >= reach.get(client, 0):
+            return f"it refers to ({client}, {clock}), which the document does not have"
+    return None
+
+
+def read_state_vector(state_vector: bytes) -> dict[int, int]:
+    """A document's state vector (as pycrdt encodes it) as client -> next clock."""
+    reader = _Reader(bytes(state_vector), 0)
+    clocks: dict[int, int] = {}
+    for _ in range(reader.count("client count", 2)):
+        client = reader.uint("client id")
+        clocks[client] = reader.uint("clock")
+    return clocks
 
 
 def check_state_vector(state_vector: bytes) -> int:
@@ -119,7 +152,17 @@ def check_state_vector(state_vector: bytes) -> int:
 class _Reader:
     """lib0 decoding over one buffer; every read checks its bounds."""
 
-    __slots__ = ("data", "pos", "end", "max_depth", "content_bytes", "pair_halves", "cuts")
+    __slots__ = (
+        "data",
+        "pos",
+        "end",
+        "max_depth",
+        "content_bytes",
+        "pair_halves",
+        "cuts",
+        "runs",
+        "refs",
+    )
 
     def __init__(self, data: bytes, max_depth: int) -> None:
         self.data = data
@@ -129,6 +172,8 @@ class _Reader:
         self.content_bytes = 0
         self.pair_halves: list[tuple[int, int]] = []
         self.cuts: list[tuple[int, int]] = []
+        self.runs: list[tuple[int, int, int]] = []
+        self.refs: list[tuple[int, int]] = []
 
     def fail(self, what: str) -> NoReturn:
         raise UpdateRejected(f"invalid Yjs update at byte {self.pos}: {what}")
@@ -314,9 +359,16 @@ def _read_structs(reader: _Reader) -> tuple[int, int]:
         if client in runs:
             reader.fail(f"client {client} appears twice")
         start = clock = reader.clock("first clock")
+        run_start = start
         flips: list[int] = []
         first_ok = ok = True
         for index in range(count):
+            if reader.pos < reader.end and reader.data[reader.pos] == _SKIP:
+                if clock > run_start:
+                    reader.runs.append((client, run_start, clock))
+                run_start = -1  # what follows a Skip starts a run of its own
+            elif run_start < 0:
+                run_start = clock
             length, can_parent = _read_struct(reader, client, clock, parent_refs)
             if index == 0:
                 first_ok = ok = can_parent
@@ -326,6 +378,8 @@ def _read_structs(reader: _Reader) -> tuple[int, int]:
             clock += length
             if clock >= CLOCK_BOUND:
                 reader.fail(f"client {client} clocks run to {clock}, not below 2**31")
+        if run_start >= 0 and clock > run_start:
+            reader.runs.append((client, run_start, clock))
         runs[client] = _ClientRuns(start, first_ok, flips, clock)
         structs += count
     for client, clock, offset in parent_refs:
@@ -382,6 +436,7 @@ def _read_id(
         reader.fail(f"{names[1]} {id_clock} is not below 2**31 (the clock range pycrdt handles)")
     if id_client == client and id_clock >= clock:
         reader.fail(f"{names[2]} ({id_client}, {id_clock}) is not earlier than the item")
+    reader.refs.append((id_client, id_clock))
     return id_client, id_clock
 
 

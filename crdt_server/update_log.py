@@ -18,6 +18,8 @@ from dataclasses import dataclass
 
 from storage import Appended, DocumentStore, PendingUpdate, StorageError
 
+from .update_check import UpdateRejected, check_update
+
 log = logging.getLogger(__name__)
 
 #: Returns the full state of a loaded document, or None when it is not loaded.
@@ -148,6 +150,11 @@ class UpdateLog:
         if state is None:
             return
         folded = tail.folded
+        try:  # a state the next load would refuse is never folded: the log replays as it is
+            await asyncio.to_thread(check_update, state)
+        except UpdateRejected as exc:
+            log.error("not compacting %s: its state fails the load check (%s)", session_id, exc)
+            return
         try:
             await self._storage.compact(session_id, state, folded)
         except StorageError:

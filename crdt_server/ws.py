@@ -138,7 +138,9 @@ class Outbox:
 
     async def close(self, code: CloseCode, reason: str) -> None:
         self.closing = True
-        await self._ws.close(code=code, message=reason.encode())
+        # a close frame's payload is at most 125 bytes: the code's two, then the reason
+        cut = reason.encode()[:123].decode(errors="ignore").encode()
+        await self._ws.close(code=code, message=cut)
 
     async def stop(self) -> None:
         self.closing = True

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from functools import partial
 from typing import Any
 
 import pytest
@@ -78,6 +79,34 @@ async def test_one_connection_may_publish_only_so_many_awareness_states(api: Cli
     peer = await awareness_from(api, sid, states)
     assert (await peer.close_code())[0] == 1008
     assert api.app[LIVE].rooms.rooms[sid].awareness.live_states() == {}
+
+
+def removed(room: Room, client_id: int) -> bool:
+    return client_id not in room.awareness.live_states()
+
+
+async def test_a_late_echo_of_a_departed_clients_state_resurrects_nothing(api: Client) -> None:
+    # a stock y-websocket provider sends back every awareness change it hears (y-websocket
+    # 3.1 _awarenessUpdateHandler); an echo of a state that arrives after its client left
+    # was taken for that client reconnecting: a ghost cursor came back under the echoer's
+    # name, and past eight of them the honest provider was closed with 1008 (fuzz campaign)
+    sid = await new_session(api)
+    room = api.app[LIVE].rooms.rooms
+    echoer = await awareness_from(api, sid, [(500, 1, '{"user":{"name":"me"}}')])
+    for visitor in range(1000, 1012):
+        state = (visitor, 1, '{"user":{"name":"v"}}')
+        peer = await awareness_from(api, sid, [state])
+        await peer.ws.close()
+        await wait_until(partial(removed, room[sid], visitor), what="the removal")
+        await echoer.ws.send_bytes(protocol.awareness_message(encode_update([state])))
+    states = api.app[LIVE].rooms.rooms[sid].awareness
+    await wait_until(lambda: list(states.live_states()) == [500], what="the visitors to go")
+    await echoer.ws.send_bytes(protocol.sync_step1(b"\x00"))  # still served?
+    while (message := await echoer.ws.receive(timeout=5)).type == WSMsgType.BINARY:
+        if protocol.decode(message.data).type == protocol.MessageType.SYNC:
+            break  # answered: the socket is open
+    assert message.type == WSMsgType.BINARY, message
+    await echoer.ws.close()
 
 
 async def test_an_oversized_awareness_state_is_refused_with_1009(
@@ -192,3 +221,13 @@ async def test_a_socket_that_says_nothing_is_closed_after_the_join_timeout(
     sid = await new_session(api)
     silent = await RawClient.connect(api.session, url(api, sid))
     assert (await silent.close_code(timeout=5))[0] == 1008
+
+
+async def test_a_long_refusal_reason_is_cut_to_fit_a_close_frame(api: Client) -> None:
+    sid = await new_session(api)
+    peer = await RawClient.connect(api.session, url(api, sid))
+    await peer.handshake()
+    # a state vector whose clock is past 2**53: the refusal names it at length
+    await peer.ws.send_bytes(bytes.fromhex("00000a0101ffffffffffffff0f"))
+    code, reason = await peer.close_code()
+    assert code == 1007 and 0 < len(reason.encode()) <= 123

@@ -21,7 +21,7 @@ from pycrdt import Array, Doc, Map, Text, XmlElement, XmlFragment, XmlText
 from support.node_client import NODE_DIR, missing_deps_message, node_executable
 
 from crdt_server import update_check
-from crdt_server.update_check import UpdateRejected, UpdateStats, check_update
+from crdt_server.update_check import UpdateRejected, UpdateStats, check_update, missing
 
 BREAKERS = Path(__file__).resolve().parents[3] / "shared" / "repro" / "pycrdt-breakers.json"
 CORPUS_SCRIPT = NODE_DIR / "update_corpus.mjs"
@@ -222,7 +222,21 @@ def test_stats_count_clients_structs_content_and_deleted_ranges() -> None:
         content_bytes=7 + 2 + 7,
         deleted_ranges=3,
         cuts=((7, 5), (7, 0), (7, 2), (7, 4), (7, 5), (8, 6), (8, 7)),  # origin + 1, deletes
+        runs=((7, 0, 9), (8, 7, 9)),  # client 8's Skip of 5-6 is not carried
+        refs=((7, 4),),
     )
+
+
+def test_an_update_starting_past_the_documents_clock_or_citing_what_it_lacks_is_missing() -> None:
+    data = update((7, 0, [text("ab")]), (8, 0, [after(4, string("!"), (7, 1))]))
+    stats = check_update(data)
+    assert missing(stats, {}) is None  # everything it needs, it carries
+    gap = check_update(update((5, 5, [text("x")])))  # client 5 from clock 5
+    assert missing(gap, {5: 5}) is None
+    assert missing(gap, {5: 2}) == "client 5 starts at clock 5, the document has 2"
+    cites = check_update(update((8, 0, [after(4, string("!"), (7, 3))])))
+    assert missing(cites, {7: 4}) is None
+    assert missing(cites, {7: 3}) == "it refers to (7, 3), which the document does not have"
 
 
 def test_the_second_halves_of_surrogate_pairs_are_noted_with_their_ids() -> None:
