@@ -11,7 +11,15 @@ from typing import Annotated, Any, Literal, TypeVar
 from aiohttp import hdrs, web
 from aiohttp.http_exceptions import HttpProcessingError
 from aiohttp.web_protocol import RequestPayloadError
-from pydantic import BaseModel, ConfigDict, Field, JsonValue, StringConstraints, ValidationError
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    JsonValue,
+    StringConstraints,
+    ValidationError,
+)
 from pydantic.alias_generators import to_camel
 
 from crdt_server.core.actor import Role
@@ -50,6 +58,17 @@ Color = Annotated[
 
 class Model(BaseModel):
     model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, frozen=True)
+
+
+def _whole(value: object) -> object:
+    """JSON Schema's integers include 57.0: accept a whole float as the int it is."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+#: An integer as JSON Schema has it (still strict: "57", true and 57.5 are refused).
+Integer = Annotated[int, BeforeValidator(_whole)]
 
 
 class RequestModel(Model):
@@ -215,7 +234,7 @@ class ExecuteRequest(RequestModel):
     code: str = Field(max_length=512 * 1024)
     language: str = Field(min_length=1, max_length=32, json_schema_extra={"enum": _LANGUAGE_NAMES})
     stdin: str | None = Field(None, max_length=1024 * 1024)
-    timeout_ms: int | None = Field(None, ge=1, description="Lowered, never raised, by the host")
+    timeout_ms: Integer | None = Field(None, ge=1, description="Lowered, never raised, by the host")
 
 
 class SessionExecuteRequest(RequestModel):

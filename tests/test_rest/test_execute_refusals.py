@@ -47,3 +47,13 @@ async def test_a_bad_run_request_is_400_even_where_no_sandbox_works(
 async def test_a_good_run_request_without_a_sandbox_is_503(no_sandbox: Client) -> None:
     response = await no_sandbox.post("/api/v1/execute", json={"code": "x", "language": "python"})
     await assert_error(response, 503, "SANDBOX_UNAVAILABLE")
+
+
+async def test_a_whole_float_timeout_is_an_integer_as_json_schema_says(no_sandbox: Client) -> None:
+    body = {"code": "x", "language": "python", "timeoutMs": 57.0}  # past validation: 503
+    await assert_error(
+        await no_sandbox.post("/api/v1/execute", json=body), 503, "SANDBOX_UNAVAILABLE"
+    )
+    for bad in (57.5, "57", True):
+        response = await no_sandbox.post("/api/v1/execute", json={**body, "timeoutMs": bad})
+        await assert_error(response, 400, "INVALID_REQUEST")
