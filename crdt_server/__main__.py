@@ -19,6 +19,7 @@ from rest import create_app
 from storage import StorageError
 
 from .cli import parse_cli
+from .memory import limit_arenas
 from .settings import Settings
 
 log = logging.getLogger("crdt_server")
@@ -64,6 +65,7 @@ def raise_open_file_limit() -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     settings = parse_cli(argv)
     raise_open_file_limit()
+    limit_arenas()  # before any thread starts
     logging.basicConfig(
         level=settings.log_level.upper(),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",

@@ -23,6 +23,7 @@ from storage import (
     StoredDocument,
 )
 
+from . import memory
 from .clock import now_ms
 from .close_codes import CloseCode, close_for
 from .connection import Peer
@@ -233,6 +234,7 @@ class RoomManager:
         del self.rooms[room.session_id]
         self.log.forget(room.session_id)
         log.info("room %s unloaded", room.session_id)
+        await asyncio.to_thread(memory.trim)  # its document's pages, back to the system
 
     async def _persist(self, room: Room) -> None:
         """Flush the log, compact the document and take a history snapshot if it changed."""
