@@ -120,8 +120,8 @@ def seed_frames(rng: random.Random) -> list[bytes]:
     frames.append(sync_step1(doc.get_state()))
     frames.append(sync_step1(b"\x00"))
     frames.append(sync_step2(doc.get_update()))
-    state = {"user": {"name": "Ada", "color": "#30bced"}, "cursor": {"lineNumber": 1, "column": 2}}
-    frames.append(awareness(awareness_update([(doc.client_id, 3, json.dumps(state))])))
+    cursor = {"user": {"name": "Ada", "color": "#30bced"}, "cursor": {"lineNumber": 1, "column": 2}}
+    frames.append(awareness(awareness_update([(doc.client_id, 3, json.dumps(cursor))])))
     frames.append(awareness(awareness_update([(doc.client_id, 4, "null")])))
     frames.append(b"\x03")  # query awareness
     return frames
@@ -171,7 +171,8 @@ def _any_value(rng: random.Random, depth: int = 0) -> bytes:
     """A lib0 ``any`` value, sometimes a hostile one (deep, NaN, huge ints, bad UTF-8)."""
     pick = rng.random()
     if pick < 0.15:
-        return b"\x77" + varstring(rng.choice([b"python", b"\xff\xfe", b"\xed\xa0\x80", "😀"]))
+        strings: list[bytes | str] = [b"python", b"\xff\xfe", b"\xed\xa0\x80", "😀"]
+        return b"\x77" + varstring(rng.choice(strings))
     if pick < 0.25:
         return b"\x7d" + varuint(_pick(rng))  # varint (sign bit in the first byte)
     if pick < 0.35:  # float64: NaN, inf, -0.0
@@ -233,8 +234,8 @@ def crafted_update(rng: random.Random) -> tuple[str, bytes]:
             )
         )
         return "upd:content-ref", _update([(small, 0, [bytes([ref]) + body])])
-    text = rng.choice([b"\xed\xa0\x80", b"\xc0\xaf", b"a\x00b", b"\xf4\x90\x80\x80", "😀".encode()])
-    return "upd:string-bytes", _update([(small, 0, [_item_string(text)])])
+    raw = rng.choice([b"\xed\xa0\x80", b"\xc0\xaf", b"a\x00b", b"\xf4\x90\x80\x80", "😀".encode()])
+    return "upd:string-bytes", _update([(small, 0, [_item_string(raw)])])
 
 
 def surrogate_split(rng: random.Random) -> list[tuple[str, bytes]]:
@@ -418,8 +419,55 @@ def random_bytes(rng: random.Random) -> tuple[str, bytes]:
     return "random", head + bytes(rng.randrange(256) for _ in range(size))
 
 
-def binary_frame(rng: random.Random, pool: list[bytes]) -> list[tuple[str, bytes]]:
-    """One hostile binary frame (two for the surrogate-split pair)."""
+def _read_varuint(data: bytes, pos: int) -> tuple[int, int]:
+    value = shift = 0
+    while pos < len(data) and shift < 70:
+        byte = data[pos]
+        pos += 1
+        value |= (byte & 0x7F) << shift
+        shift += 7
+        if byte < 0x80:
+            return value, pos
+    raise ValueError("truncated varuint")
+
+
+def first_writer(frame_: bytes) -> tuple[int, int] | None:
+    """(client id, clock) of the first client an update frame (sync step 2 or update) writes."""
+    if len(frame_) < 3 or frame_[0] != 0 or frame_[1] not in (1, 2):
+        return None
+    try:
+        _, pos = _read_varuint(frame_, 2)  # payload length
+        clients, pos = _read_varuint(frame_, pos)
+        if clients == 0:
+            return None
+        _, pos = _read_varuint(frame_, pos)  # structs
+        client, pos = _read_varuint(frame_, pos)
+        clock, _ = _read_varuint(frame_, pos)
+    except ValueError:
+        return None
+    return client, clock
+
+
+def impersonate(rng: random.Random, pool: list[bytes]) -> tuple[str, bytes]:
+    """A well-formed insert under a client id a real client writes with (taken from the pool),
+    at a clock at or past the one it was seen with: usually a gap, so the server and the real
+    clients hold it pending until that client's own edits fill the gap."""
+    writers = [w for f in rng.sample(pool, min(24, len(pool))) if (w := first_writer(f))]
+    if not writers:
+        return crafted_update(rng)
+    client, clock = rng.choice(writers)
+    clock += rng.choice([0, 1, 2, 3, 5, 8, 20, 60])
+    text = rng.choice(["EVIL", "x", "😀", "\n"])
+    return "upd:impersonate", sync_update(_update([(client, clock, [_item_string(text)])]))
+
+
+def binary_frame(
+    rng: random.Random, pool: list[bytes], impersonation: float = 0.0
+) -> list[tuple[str, bytes]]:
+    """One hostile binary frame (two for the surrogate-split pair); ``impersonation``: the
+    share of frames that write under a real client's id (off by default: see impersonate)."""
+    if impersonation and rng.random() < impersonation:
+        return [impersonate(rng, pool)]
     pick = rng.random()
     if pick < 0.32:
         return [mutate(rng, rng.choice(pool))]
@@ -508,7 +556,7 @@ def json_wrong_type(rng: random.Random) -> tuple[str, str]:
             {"language": rng.choice([*junk, "brainfuck", "PYTHON", "python ", "\u0000"])},
         )
     if choice == 5:
-        line = rng.choice(
+        line: Any = rng.choice(
             [0, -1, 1.5, "1", 2**31, 2**53, 2**64, 10**30, None, True, [], 10_000_001]
         )
         column = rng.choice([1, 0, -5, 2**53 + 1, "x", None, 1.0])
