@@ -39,15 +39,29 @@ class Change:
     state: str
 
 
-def decode_update(update: bytes, max_state_bytes: int = 1 << 30) -> list[tuple[int, int, str]]:
+def decode_update(
+    update: bytes, max_state_bytes: int = 1 << 30, max_entries: int = 1 << 30
+) -> list[tuple[int, int, str]]:
     """(client id, clock, JSON state) per entry; raises ProtocolError when malformed,
-    when a number is past what Yjs clients decode, or a state is too large or not JSON."""
+    when a number is past what Yjs clients decode, a state is too large or not JSON, or
+    the update holds more entries than a room may (checked before any is decoded)."""
+    if len(update) > max_entries * 16 + 64 * max_state_bytes:
+        raise ProtocolError(f"awareness update of {len(update)} bytes", CloseCode.MESSAGE_TOO_BIG)
     count, pos = read_varuint(update, 0)
+    if count > max_entries:
+        raise ProtocolError(
+            f"{count} awareness entries in one update (a room holds {max_entries})",
+            CloseCode.POLICY_VIOLATION,
+        )
     if count * 3 > len(update) - pos:
         raise ProtocolError(f"{count} awareness entries cannot fit in {len(update)} bytes")
     entries = []
+    seen: set[int] = set()
     for _ in range(count):
         client_id, pos = read_varuint(update, pos)
+        if client_id in seen:
+            raise ProtocolError(f"awareness client {client_id} twice in one update")
+        seen.add(client_id)
         clock, pos = read_varuint(update, pos)
         size, _ = read_varuint(update, pos)
         if size > max_state_bytes:
@@ -148,7 +162,10 @@ class Awareness:
         changes: list[Change] = []
         rewritten = False
         forward: list[tuple[int, int, str]] = []
-        decoded = decode_update(update, self._limits.max_awareness_state_bytes)
+        limits = self._limits
+        decoded = decode_update(
+            update, limits.max_awareness_state_bytes, limits.max_awareness_entries
+        )
         first = owner is not None and owner not in self._spoken
         self._admit(decoded, owner, first)
         if owner is not None:

@@ -109,6 +109,26 @@ async def test_a_late_echo_of_a_departed_clients_state_resurrects_nothing(api: C
     await echoer.ws.close()
 
 
+@pytest.mark.parametrize(
+    ("entries", "code"),
+    [
+        ([(7000 + i, 1, "{}") for i in range(2000)], 1008),  # more than a room holds
+        ([(7, 1, '{"n":"' + "x" * 15000 + '"}')] * 80, 1009),  # 1.2 MB in one message
+        ([(7, 1, "{}"), (7, 2, "{}")], 1007),  # one client twice
+    ],
+    ids=["count", "bytes", "duplicate"],
+)
+async def test_an_awareness_flood_is_refused_before_it_is_decoded(
+    api: Client, entries: list[tuple[int, int, str]], code: int
+) -> None:
+    # a 31 MB frame announcing 4M client ids held the event loop for 28 s while it was
+    # decoded, only to be refused at the end (bench/attacks.py awareness-flood)
+    sid = await new_session(api)
+    peer = await awareness_from(api, sid, entries)
+    assert (await peer.close_code())[0] == code
+    assert api.app[LIVE].rooms.rooms[sid].awareness.live_states() == {}
+
+
 async def test_an_oversized_awareness_state_is_refused_with_1009(
     make_client: ClientFactory,
 ) -> None:
