@@ -23,8 +23,9 @@ from .textdiff import DIFF_BUDGET, diff, replace_text
 
 #: Writes with this much text (old plus new) are planned off the event loop.
 OFF_LOOP_CHARS = 16 * 1024
-#: Where they are planned: two threads, so the loop keeps a fair share of the interpreter.
-MERGES = ThreadPoolExecutor(max_workers=2, thread_name_prefix="merge")
+#: Where pure-Python work too large for the loop runs (merges, update checks): one thread,
+#: so the loop only ever shares the interpreter with one other (more would not run sooner).
+MERGES = ThreadPoolExecutor(max_workers=1, thread_name_prefix="python-work")
 
 
 def version_tag(state: bytes) -> str:

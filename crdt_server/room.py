@@ -340,7 +340,7 @@ class Room:
         lacking = missing(stats, clocks)
         if lacking is not None:
             raise Unintegrable(f"the update depends on what the document lacks: {lacking}")
-        self._fits(len(update))
+        self.fits(len(update))
         try:
             self.doc.apply_update(update)
         except BaseException as exc:
@@ -406,7 +406,8 @@ class Room:
                 changed = True
         return changed
 
-    def _fits(self, size: int) -> None:
+    def fits(self, size: int) -> None:
+        """Raise DocumentFull unless ``size`` more bytes keep the document within its limit."""
         if self.size + size > self.limits.max_document_bytes:
             raise DocumentFull(
                 f"the document would pass its limit of {self.limits.max_document_bytes} bytes"
@@ -421,7 +422,7 @@ class Room:
         keeps the writer's resulting version, the base of its next write.
         """
         self._writable()
-        self._fits(utf8_len(text))
+        self.fits(utf8_len(text))
         current = self._base if self._cached_at == self.version else None
         if base is None or (current is not None and current.version == base.version):
             changed = self.edit(lambda doc: replace_text(code_text(doc), text), actor)
@@ -444,7 +445,7 @@ class Room:
     def apply_plan(self, plan: Plan, actor: Actor, remember: Bases) -> bool:
         """Apply a write worked out by :func:`plan_write` (off the loop)."""
         self._writable()
-        self._fits(utf8_len(plan.result.text))
+        self.fits(utf8_len(plan.result.text))
         changed = False
         for update in plan.updates:
             changed = self.apply_update(update, actor) or changed

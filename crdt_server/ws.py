@@ -29,6 +29,7 @@ from .core.sessions import actor_for
 from .frames import TEXT, FrameCache, encode_frame
 from .json_bridge import JsonClient
 from .keys import LIVE, SETTINGS
+from .merge import MERGES
 from .presence import Seat
 from .protocol import ProtocolError
 from .room import Room
@@ -232,7 +233,7 @@ async def _serve_yjs(
     while True:
         if frame is not None:
             try:
-                answered = room.receive(peer, frame, stats=await _checked_off_loop(frame))
+                answered = room.receive(peer, frame, stats=await _checked_off_loop(frame, room))
             except ProtocolError as exc:
                 log.info("closing socket %s of %s: %s", peer.id, room.session_id, exc)
                 await peer.close(exc.close_code, str(exc))
@@ -260,16 +261,19 @@ def pacer_for(settings: Settings) -> Pacer:
     )
 
 
-async def _checked_off_loop(frame: bytes) -> UpdateStats | None:
+async def _checked_off_loop(frame: bytes, room: Room) -> UpdateStats | None:
     """Check a large update in a worker thread, so the loop keeps serving everyone else;
-    its stats, or None when it is left to the room (small ones are checked inline)."""
+    its stats, or None when it is left to the room (small ones are checked inline). One
+    past the document's limit is refused first: that costs nothing."""
     if len(frame) < _CHECK_OFF_LOOP_BYTES:
         return None
     message = protocol.decode(frame)
     if message.type != protocol.MessageType.SYNC or message.subtype == protocol.SyncType.STEP1:
         return None
+    room.fits(len(message.payload))
     try:
-        return await asyncio.to_thread(check_update, message.payload)
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(MERGES, check_update, message.payload)
     except UpdateRejected as exc:
         raise ProtocolError(str(exc)) from None
 
