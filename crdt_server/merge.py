@@ -22,7 +22,7 @@ from .document import YDoc, code_text
 from .textdiff import DIFF_BUDGET, diff, replace_text
 
 #: Writes with this much text (old plus new) are planned off the event loop.
-OFF_LOOP_CHARS = 16 * 1024
+OFF_LOOP_CHARS = 4 * 1024  # bench/diff_stall.py: up to 60 ms on the loop at 16K
 #: Where pure-Python work too large for the loop runs (merges, update checks): one thread,
 #: so the loop only ever shares the interpreter with one other (more would not run sooner).
 MERGES = ThreadPoolExecutor(max_workers=1, thread_name_prefix="python-work")
