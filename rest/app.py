@@ -22,7 +22,7 @@ from . import execute, health, history, participants, sessions
 from .cors import cors_middleware
 from .demo import add_demo_routes
 from .errors import error_middleware, quiet_bad_http
-from .guard import guard_middleware, server_header
+from .guard import guard_middleware, quiet_server_software, server_header
 from .keys import LIVE, SETTINGS, STARTED_AT, STORAGE
 from .openapi import add_docs_routes
 from .routing import Operation, register
@@ -74,6 +74,7 @@ def create_app(
     settings: Settings, storage: Storage | None = None, executor: Executor | None = None
 ) -> web.Application:
     quiet_bad_http()
+    quiet_server_software()
     origins = OriginPolicy(settings.origin_list())
     app = web.Application(
         client_max_size=settings.max_body_bytes,

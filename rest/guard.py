@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 
-from aiohttp import hdrs, web
+from aiohttp import hdrs, web, web_response
 from aiohttp.typedefs import Middleware
 
 from crdt_server.core.errors import Forbidden, InvalidInput, RateLimited
@@ -64,6 +64,16 @@ def guard_middleware(
     return middleware
 
 
+SERVER_NAME = "codeinterview"
+
+
 async def server_header(_: web.Request, response: web.StreamResponse) -> None:
     """on_response_prepare: name the service, not the aiohttp and Python versions."""
-    response.headers[hdrs.SERVER] = "codeinterview"
+    response.headers[hdrs.SERVER] = SERVER_NAME
+
+
+def quiet_server_software() -> None:
+    """The answers aiohttp's protocol gives itself (a request that is not HTTP) skip
+    on_response_prepare and take ``SERVER_SOFTWARE`` as their Server header: make that
+    default ours too. aiohttp has no setting for it; the module global is what it reads."""
+    setattr(web_response, "SERVER_SOFTWARE", SERVER_NAME)  # noqa: B010 (not exported)

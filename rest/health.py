@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from functools import cache
 from importlib.metadata import PackageNotFoundError, version
 
 from aiohttp import web
@@ -16,6 +17,7 @@ from .models import Health, respond
 from .routing import Operation
 
 
+@cache  # read once: a health check must not open files (it is what runs when fds run out)
 def service_version() -> str:
     try:
         return version("codeinterview-crdt")

@@ -86,7 +86,7 @@ def test_fuzzed_frames_raise_only_protocol_errors_and_the_room_stays_usable() ->
         try:
             room.receive(sender, frame)
         except ProtocolError as exc:
-            assert exc.close_code in (1003, 1007)
+            assert exc.close_code in (1003, 1007, 1008, 1009)  # malformed, or past a bound
             rejected += 1
     assert rejected > 500
     # Well-formed but mutated updates are legitimate CRDT input; what matters is that the room

@@ -201,8 +201,10 @@ async def test_a_request_that_is_not_http_is_400_and_logged_without_a_traceback(
     reader, writer = await asyncio.open_connection(api.host, api.port)
     writer.write(head)
     status = await asyncio.wait_for(reader.readline(), timeout=10)
+    head_lines = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), timeout=10)
     writer.close()
     assert status.split()[1] == b"400"
+    assert b"Server: codeinterview\r\n" in head_lines  # not aiohttp's name and version
     assert [r for r in caplog.records if r.levelno >= logging.WARNING] == []
     assert all(r.exc_info is None for r in caplog.records)
     assert any("Error handling request" in r.getMessage() for r in caplog.records)
