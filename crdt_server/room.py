@@ -423,8 +423,9 @@ class Room:
         """
         self._writable()
         self.fits(utf8_len(text))
-        current = self._base if self._cached_at == self.version else None
-        if base is None or (current is not None and current.version == base.version):
+        # one encode (shared by every reader of this version) instead of rebuilding the
+        # base in a shadow document when the writer's base is the current version anyway
+        if base is None or self.base().version == base.version:
             changed = self.edit(lambda doc: replace_text(code_text(doc), text), actor)
             if remember is not None:
                 remember.remember(self.base(), own=True)

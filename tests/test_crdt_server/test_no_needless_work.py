@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
+from functools import partial
 from typing import Any
 
 import pytest
@@ -16,6 +17,7 @@ from json_ws import JsonWs
 from raw_client import RawClient
 from support.waiting import wait_until
 
+import crdt_server.room
 from rest.keys import LIVE, STORAGE
 
 Client = TestClient[web.Request, web.Application]
@@ -115,3 +117,26 @@ async def test_json_clients_share_one_encode_of_each_version(
     # One encode per version some client was sent (plus the handshake's), not one per client.
     assert len(encodes) <= len(sent) + 2, (len(encodes), len(sent))
     await asyncio.gather(*(w.close() for w in watchers), typist.ws.close())
+
+
+async def test_a_json_writer_on_the_current_version_rebuilds_no_shadow_document(
+    api: Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # each code_change of a lone typist rebuilt its base from the whole state in a shadow
+    # document, a cost that grew with the history (bench/attacks.py json-flood)
+    sid = await new_session(api, "")
+    shadows = count_calls(monkeypatch, crdt_server.room, "edit_of")
+    writer = await JsonWs.connect(
+        api.session, str(api.make_url(f"/ws/sessions/{sid}")) + "?protocol=json"
+    )
+    await writer.expect("code_change")
+    room = api.app[LIVE].rooms.rooms[sid]
+    for n in range(1, 21):  # back to back, as a fast typist's events arrive
+        await writer.send("code_change", {"code": "x" * n})
+    await wait_until(partial(has_code, room, "x" * 20), what="the last write")
+    assert shadows == []
+    await writer.close()
+
+
+def has_code(room: Any, code: str) -> bool:
+    return bool(room.code == code)
