@@ -336,6 +336,9 @@ class Room:
                 raise ProtocolError(str(exc)) from None
         if self.pairs.splits(stats):
             raise ProtocolError("the update cuts a character in two (a UTF-16 surrogate pair)")
+        own = self.doc.client_id
+        if any(client == own for client, _, _ in stats.runs):
+            raise ProtocolError("the update writes under the server's own client id")
         clocks = self._state_clocks()
         lacking = missing(stats, clocks)
         if lacking is not None:
@@ -400,7 +403,12 @@ class Room:
         for update in updates:
             if update != EMPTY_UPDATE:
                 self.size += len(update)
-                self.pairs.add(check_update(update).pair_halves)  # a server edit's new text
+                try:
+                    stats = check_update(update)
+                except UpdateRejected as exc:  # pycrdt wrote what it would refuse to read
+                    self._break()
+                    raise RoomReset("a server edit made an invalid update; reset") from exc
+                self.pairs.add(stats.pair_halves)  # a server edit's new text
                 self.broadcast(protocol.sync_update(update), exclude=None)
                 self._accepted(update, actor)
                 changed = True

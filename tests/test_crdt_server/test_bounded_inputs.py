@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from aiohttp import WSMsgType
 from json_ws import JsonWs
+from pycrdt import Doc, Text
 from raw_client import RawClient
 from support.app_client import Client, ClientFactory
 from support.waiting import wait_until
@@ -251,3 +252,19 @@ async def test_a_long_refusal_reason_is_cut_to_fit_a_close_frame(api: Client) ->
     await peer.ws.send_bytes(bytes.fromhex("00000a0101ffffffffffffff0f"))
     code, reason = await peer.close_code()
     assert code == 1007 and 0 < len(reason.encode()) <= 123
+
+
+async def test_a_peer_may_not_write_under_the_servers_own_client_id(api: Client) -> None:
+    # the fuzz campaign's forged updates under the id the server's own edits use left the
+    # server's next edit citing a later clock of its own: an update it then refused itself
+    sid = await new_session(api, "abc")
+    room = api.app[LIVE].rooms.rooms.get(sid) or await api.app[LIVE].rooms.get(sid)
+    forger = await RawClient.connect(api.session, url(api, sid))
+    await forger.handshake()
+    forged: Doc[Any] = Doc(client_id=room.doc.client_id)
+    forged.apply_update(room.doc.get_update())
+    state = forged.get_state()
+    forged.get("code", type=Text).insert(0, "x")
+    await forger.ws.send_bytes(protocol.sync_update(forged.get_update(state)))
+    assert (await forger.close_code())[0] == 1007
+    assert await rest_code(api, sid) == "abc"
