@@ -19,6 +19,7 @@ import random
 from collections.abc import Callable
 from typing import Any
 
+from attack_kit import varuint
 from pycrdt import Doc, Map, Text
 
 # ------------------------------------------------------------------ lib0 encoding
@@ -51,15 +52,6 @@ BOUNDARY = [
     2**64,
     2**70,
 ]
-
-
-def varuint(n: int) -> bytes:
-    out = bytearray()
-    while n > 0x7F:
-        out.append(0x80 | (n & 0x7F))
-        n >>= 7
-    out.append(n)
-    return bytes(out)
 
 
 def varstring(raw: bytes | str) -> bytes:
