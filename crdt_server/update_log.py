@@ -60,6 +60,7 @@ class UpdateLog:
         self._snapshot_of = snapshot_of
         self._pending: list[PendingUpdate] = []
         self._tails: dict[str, _Tail] = {}
+        self._unfoldable: set[str] = set()  # loaded sessions whose state may not be folded
         self._lock = asyncio.Lock()
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -94,6 +95,7 @@ class UpdateLog:
 
     def forget(self, session_id: str) -> None:
         self._tails.pop(session_id, None)
+        self._unfoldable.discard(session_id)
 
     def append(self, session_id: str, data: bytes, at: int) -> None:
         """Queue one update accepted at ``at``; returns at once."""
@@ -153,7 +155,9 @@ class UpdateLog:
         try:  # a state the next load would refuse is never folded: the log replays as it is
             await asyncio.to_thread(check_update, state)
         except UpdateRejected as exc:
-            log.error("not compacting %s: its state fails the load check (%s)", session_id, exc)
+            if session_id not in self._unfoldable:  # said once: it is tried at every commit
+                self._unfoldable.add(session_id)
+                log.error("not compacting %s: its state fails the load check (%s)", session_id, exc)
             return
         try:
             await self._storage.compact(session_id, state, folded)

@@ -12,6 +12,7 @@ import pytest
 from pycrdt import Doc, Text
 from support.waiting import wait_until
 
+from crdt_server.update_log import UpdateLog
 from storage import (
     Appended,
     DuplicateSessionId,
@@ -252,3 +253,23 @@ async def test_a_snapshot_of_unchanged_code_is_not_stored_twice(store: SQLiteSto
     assert len(await store.list_history("0123abcd")) == 1
     assert await store.add_history("0123abcd", 30, code, "javascript") == first + 1
     assert await store.add_history("0123abcd", 40, code + "y\n", "javascript") == first + 2
+
+
+async def test_a_state_the_load_check_would_refuse_is_never_folded(
+    store: SQLiteStorage, caplog: pytest.LogCaptureFixture
+) -> None:
+    # yrs can encode a state (an item of length 0) that the load check refuses: folding it
+    # would have quarantined the session at its next load (fuzz campaign)
+    await store.create_session(session(), person(), b"")
+    doc: Doc[Any] = Doc()
+    doc.get("code", type=Text).insert(0, "kept")
+    log = UpdateLog(
+        store, interval_s=0.01, compact_updates=1, compact_bytes=1, snapshot_of=lambda _: b"\xff"
+    )
+    log.track("0123abcd", 0, 0, 0)
+    log.append("0123abcd", doc.get_update(), 1)
+    for _ in range(3):
+        await log.compact("0123abcd")
+    stored = await store.load_document("0123abcd")
+    assert stored.snapshot in (None, b"") and len(stored.updates) == 1  # the log is kept
+    assert sum("not compacting" in r.getMessage() for r in caplog.records) == 1  # said once
