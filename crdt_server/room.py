@@ -336,10 +336,10 @@ class Room:
                 raise ProtocolError(str(exc)) from None
         if self.pairs.splits(stats):
             raise ProtocolError("the update cuts a character in two (a UTF-16 surrogate pair)")
-        own = self.doc.client_id
-        if any(client == own for client, _, _ in stats.runs):
+        own, clocks = self.doc.client_id, self._state_clocks()
+        if any(client == own and end > clocks.get(own, 0) for client, _, end in stats.runs):
+            # an echo of the server's own edits is harmless; something new under its id is not
             raise ProtocolError("the update writes under the server's own client id")
-        clocks = self._state_clocks()
         lacking = missing(stats, clocks)
         if lacking is not None:
             raise Unintegrable(f"the update depends on what the document lacks: {lacking}")

@@ -68,10 +68,12 @@ class SQLiteStorage:
 
     # ------------------------------------------------------------ lifecycle
     async def open(self) -> None:
-        folder = Path(self.path).parent
-        if self.path != ":memory:" and not folder.is_dir():
-            # checked here: aiosqlite's failed connect leaves its thread to outlive the loop
-            raise StorageUnavailable(f"no such directory: {folder}")
+        path = Path(self.path)
+        # checked here: aiosqlite's failed connect leaves its thread to outlive the loop
+        if self.path != ":memory:" and not path.parent.is_dir():
+            raise StorageUnavailable(f"no such directory: {path.parent}")
+        if self.path != ":memory:" and path.is_dir():
+            raise StorageUnavailable(f"{path} is a directory")
         with _driver_errors():
             db = await aiosqlite.connect(self.path, isolation_level=None)
             try:

@@ -268,3 +268,23 @@ async def test_a_peer_may_not_write_under_the_servers_own_client_id(api: Client)
     await forger.ws.send_bytes(protocol.sync_update(forged.get_update(state)))
     assert (await forger.close_code())[0] == 1007
     assert await rest_code(api, sid) == "abc"
+
+
+async def test_a_peer_echoing_the_servers_own_edit_back_is_not_refused(api: Client) -> None:
+    # some providers (the pycrdt example client) send back every update they apply
+    sid = await new_session(api, "abc")
+    echoer = await RawClient.connect(api.session, url(api, sid))
+    await echoer.handshake()
+    await api.put(f"/api/v1/sessions/{sid}/code", json={"code": "z = 0\n"})
+    while True:
+        message = await echoer.ws.receive(timeout=10)
+        assert message.type == WSMsgType.BINARY, message
+        if protocol.decode(message.data).type == protocol.MessageType.SYNC:
+            break  # the server's edit
+    await echoer.ws.send_bytes(message.data)
+    await echoer.ws.send_bytes(protocol.sync_step1(b"\x00"))
+    while (reply := await echoer.ws.receive(timeout=10)).type == WSMsgType.BINARY:
+        if protocol.decode(reply.data).subtype == protocol.SyncType.STEP2:
+            break  # still served
+    assert reply.type == WSMsgType.BINARY, reply
+    assert await rest_code(api, sid) == "z = 0\n"
