@@ -111,6 +111,7 @@ class Results:
     real_errors: list[str] = field(default_factory=list)
     converged: dict[str, bool] = field(default_factory=dict)
     divergence: list[str] = field(default_factory=list)
+    frozen_clients: set[str] = field(default_factory=set)  # Node clients that stopped answering
     converge_s: float = float("nan")
     fresh_equal: dict[str, bool] = field(default_factory=dict)
     text_chars: dict[str, int] = field(default_factory=dict)
@@ -577,8 +578,12 @@ class Campaign:
                     continue
                 held: dict[str, tuple[str, str]] = {}
                 for name in (n for n in names if n.startswith(f"r{r}p")):
-                    text = await node.text(client=name)
-                    held[name] = (text, await provider_language(node, name))
+                    try:
+                        text = await node.text(client=name)
+                        held[name] = (text, await provider_language(node, name))
+                    except TimeoutError:  # a client the fuzzed room froze: a finding, not the end
+                        held[name] = ("<no answer from the Node client>", "")
+                        self.results.frozen_clients.add(name)
                 wire = typists[r].wire
                 held["json"] = (wire.code, repr(wire.language)) if wire else ("", "")
                 data = await self.rest(room.id)
@@ -720,6 +725,8 @@ def section(results: Results) -> list[str]:
         "",
         *kinds_table(results),
     ]
+    if results.frozen_clients:
+        lines += ["", f"Node clients that stopped answering: {', '.join(sorted(results.frozen_clients))}"]
     if results.divergence:
         lines += ["", "Divergent at the end:", "", *[f"- {d}" for d in results.divergence]]
     if results.broken:
