@@ -726,7 +726,8 @@ def section(results: Results) -> list[str]:
         *kinds_table(results),
     ]
     if results.frozen_clients:
-        lines += ["", f"Node clients that stopped answering: {', '.join(sorted(results.frozen_clients))}"]
+        frozen = ", ".join(sorted(results.frozen_clients))
+        lines += ["", f"Node clients that stopped answering: {frozen}"]
     if results.divergence:
         lines += ["", "Divergent at the end:", "", *[f"- {d}" for d in results.divergence]]
     if results.broken:
