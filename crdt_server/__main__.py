@@ -19,6 +19,7 @@ from rest import create_app
 from storage import StorageError
 
 from .cli import parse_cli
+from .gate import ACCEPT_BURST, ConnectionGate, total_for
 from .memory import limit_arenas
 from .settings import Settings
 
@@ -43,14 +44,24 @@ async def serve(settings: Settings) -> int:
         log.error("cannot open the database %s: %s", settings.db_path, exc)
         await runner.cleanup()
         return 1
+    assert runner.server is not None
+    gate = ConnectionGate(
+        runner.server,
+        per_address=settings.max_connections_per_client,
+        total=total_for(settings.max_connections),
+    )
+    listening: asyncio.Server | None = None
     try:
-        site = web.TCPSite(runner, settings.host, settings.port)
-        await site.start()
-        host, port = runner.addresses[0][:2]
+        listening = await loop.create_server(
+            gate, settings.host or None, settings.port, reuse_address=True, backlog=ACCEPT_BURST
+        )
+        host, port = listening.sockets[0].getsockname()[:2]
         print(f"LISTENING http://{host}:{port}", flush=True)
         await stop.wait()
         log.info("shutting down")
     finally:
+        if listening is not None:
+            listening.close()  # no new connections; those open are closed by the runner
         await runner.cleanup()
     return 0
 

@@ -68,6 +68,18 @@ class Settings(BaseSettings):
     max_sockets_per_client: int = Field(
         64, ge=1, description="Open sockets one client address may hold (else close 1013)."
     )
+    max_connections_per_client: int = Field(
+        256,
+        ge=1,
+        description="Open TCP connections one client address may hold; one more is answered "
+        "429 and closed as it is accepted.",
+    )
+    max_connections: int = Field(
+        0,
+        ge=0,
+        description="Open TCP connections in all (one more is answered 503 and closed); 0: "
+        "the open-file limit less 256 kept for the database, the sandbox and bursts.",
+    )
     joins_per_session_per_minute: int = Field(
         30, ge=1, description="Participants that may join one session per minute (else 429)."
     )

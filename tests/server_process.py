@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import re
+import resource
 import signal
 import socket
 import sys
@@ -20,7 +21,13 @@ LISTENING = re.compile(rb"^LISTENING (http://([\d.]+):(\d+))$")
 class ServerProcess:
     """A server subprocess on a free port; stopped on exit from its ``async with``."""
 
-    def __init__(self, args: Sequence[str], env: Mapping[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        args: Sequence[str],
+        env: Mapping[str, str] | None = None,
+        *,
+        open_files: int | None = None,
+    ) -> None:
         # Tests poll fast from one address; the rate limit has its own tests.
         self.args = ["-m", "crdt_server", "--port", "0", "--requests-per-second", "10000", *args]
         self.env = {**os.environ, **(env or {})}
@@ -28,6 +35,7 @@ class ServerProcess:
         self.url = ""
         self.port = 0
         self.output: list[bytes] = []
+        self.open_files = open_files  # the server's RLIMIT_NOFILE, soft and hard
 
     async def start(self, timeout: float = 20.0) -> ServerProcess:
         self.proc = await asyncio.create_subprocess_exec(
@@ -36,6 +44,7 @@ class ServerProcess:
             env=self.env,
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.STDOUT,
+            preexec_fn=None if self.open_files is None else self._limit_open_files,
         )
         assert self.proc.stdout is not None
         async with asyncio.timeout(timeout):
@@ -51,6 +60,10 @@ class ServerProcess:
                     break
         self._drain = asyncio.create_task(self._read_rest())
         return self
+
+    def _limit_open_files(self) -> None:
+        assert self.open_files is not None
+        resource.setrlimit(resource.RLIMIT_NOFILE, (self.open_files, self.open_files))
 
     async def _read_rest(self) -> None:
         assert self.proc is not None and self.proc.stdout is not None

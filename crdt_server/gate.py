@@ -1,0 +1,159 @@
+"""Connections admitted when they are accepted: so many per client address, so many in all.
+
+Idle connections are closed by the handshake timeout, but until then each holds a file
+descriptor: one client opening a thousand of them would take every descriptor the process
+has, and with them the database, the sandbox's pipes and everybody else's connections.
+The gate counts connections as the kernel hands them over and answers one past a bound at
+once (a 429 or 503 in the error envelope, then close), so the descriptors are given back
+as fast as they are taken and the limit is never reached.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import resource
+from collections.abc import Callable
+from typing import cast
+
+from .core.quota import OpenCounts
+
+log = logging.getLogger(__name__)
+
+#: Refused connections kept open (their answer sent) until the client closes, at most.
+MAX_LINGERING = 64
+LINGER_SECONDS = 1.0
+#: Connections the loop accepts in one go before the gate sees any of them (the listen
+#: backlog: asyncio accepts up to that many per wake-up).
+ACCEPT_BURST = 128
+#: Descriptors kept for everything that is not an admitted connection: the database and
+#: its journal, the sandbox's pipes, the listening socket, plus a burst being accepted and
+#: the refusals lingering.
+RESERVED_FDS = 64 + ACCEPT_BURST + MAX_LINGERING
+
+
+def total_for(setting: int) -> int:
+    """The bound on connections in all: the setting, else what the open-file limit leaves."""
+    if setting:
+        return setting
+    soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft == resource.RLIM_INFINITY:
+        return 1_000_000
+    return max(16, soft - RESERVED_FDS)
+
+
+def _refusal(status: int, code: str, message: str) -> bytes:
+    body = json.dumps({"success": False, "error": message, "code": code}).encode()
+    reason = {429: "Too Many Requests", 503: "Service Unavailable"}[status]
+    head = (
+        f"HTTP/1.1 {status} {reason}\r\nContent-Type: application/json\r\n"
+        f"Content-Length: {len(body)}\r\nRetry-After: 1\r\nConnection: close\r\n\r\n"
+    )
+    return head.encode() + body
+
+
+_PER_ADDRESS = _refusal(429, "RATE_LIMITED", "too many open connections from this address")
+_IN_ALL = _refusal(503, "SERVICE_UNAVAILABLE", "the server has all the connections it can hold")
+
+
+class ConnectionGate:
+    """A protocol factory for ``loop.create_server`` around aiohttp's (``runner.server``)."""
+
+    def __init__(
+        self, factory: Callable[[], asyncio.BaseProtocol], *, per_address: int, total: int
+    ) -> None:
+        self._factory = factory
+        self._addresses = OpenCounts(per_address)
+        self.total = total
+        self.open = 0
+        self.refused = 0
+        self.lingering = 0  # refused connections still open, their answer being read
+
+    def __call__(self) -> asyncio.Protocol:
+        return _Gated(self)
+
+    def admit(self, address: str) -> bytes | None:
+        """Count one connection from ``address``; the refusal to send if it is one too many."""
+        if self.open >= self.total:
+            return self._refuse(_IN_ALL, "in all")
+        if not self._addresses.open(address):
+            return self._refuse(_PER_ADDRESS, f"from {address}")
+        self.open += 1
+        return None
+
+    def release(self, address: str) -> None:
+        self.open -= 1
+        self._addresses.close(address)
+
+    def _refuse(self, answer: bytes, where: str) -> bytes:
+        self.refused += 1
+        if self.refused == 1 or self.refused % 1000 == 0:
+            log.warning("refusing connections %s (%d refused so far)", where, self.refused)
+        return answer
+
+    def inner(self) -> asyncio.Protocol:
+        return cast(asyncio.Protocol, self._factory())
+
+
+class _Gated(asyncio.Protocol):
+    """Counts one connection and hands every event to aiohttp's protocol, or refuses it."""
+
+    def __init__(self, gate: ConnectionGate) -> None:
+        self._gate = gate
+        self._address: str | None = None
+        self._inner: asyncio.Protocol | None = None
+        self._lingers = False
+        self._timer: asyncio.TimerHandle | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        peer = transport.get_extra_info("peername")
+        address = str(peer[0]) if isinstance(peer, tuple) and peer else ""
+        refusal = self._gate.admit(address)
+        if refusal is not None:
+            self._refuse(cast(asyncio.Transport, transport), refusal)
+            return
+        self._address = address
+        self._inner = self._gate.inner()
+        self._inner.connection_made(transport)
+
+    def _refuse(self, transport: asyncio.Transport, refusal: bytes) -> None:
+        """Answer, then read and drop what the client sends until it closes (closing with
+        its request unread would reset the connection before it reads the answer), for a
+        second at most and for a few connections at once; past that, close at once."""
+        if self._gate.lingering >= MAX_LINGERING:
+            transport.abort()
+            return
+        self._gate.lingering += 1
+        self._lingers = True
+        transport.write(refusal)
+        if transport.can_write_eof():
+            transport.write_eof()
+        self._timer = asyncio.get_running_loop().call_later(LINGER_SECONDS, transport.abort)
+
+    def data_received(self, data: bytes) -> None:
+        if self._inner is not None:
+            self._inner.data_received(data)
+
+    def eof_received(self) -> bool | None:
+        return self._inner.eof_received() if self._inner is not None else None  # None: close
+
+    def pause_writing(self) -> None:
+        if self._inner is not None:
+            self._inner.pause_writing()
+
+    def resume_writing(self) -> None:
+        if self._inner is not None:
+            self._inner.resume_writing()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self._lingers:
+            self._gate.lingering -= 1
+            self._lingers = False
+        if self._timer is not None:
+            self._timer.cancel()
+        if self._address is not None:
+            self._gate.release(self._address)
+            self._address = None
+        if self._inner is not None:
+            self._inner.connection_lost(exc)

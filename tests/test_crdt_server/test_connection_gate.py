@@ -1,0 +1,109 @@
+"""One client cannot take every file descriptor: connections past a bound are answered and
+closed as they are accepted, and everyone else is still served."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+
+import aiohttp
+from server_process import ServerProcess, create_session
+
+
+async def idle(
+    server: ServerProcess, address: str
+) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    """A TCP connection from ``address`` that sends nothing."""
+    return await asyncio.open_connection("127.0.0.1", server.port, local_addr=(address, 0))
+
+
+async def answer_to(server: ServerProcess, address: str) -> tuple[int, dict[str, object]]:
+    """The status and JSON body of a health check from ``address`` (on its own connection)."""
+    reader, writer = await idle(server, address)
+    writer.write(b"GET /api/v1/health HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
+    async with asyncio.timeout(10):
+        raw = await reader.read()
+    writer.close()
+    head, _, body = raw.partition(b"\r\n\r\n")
+    return int(head.split()[1]), json.loads(body)
+
+
+async def test_an_address_past_its_connections_is_answered_429_and_others_are_served(
+    tmp_path: Path,
+) -> None:
+    args = ["--db", str(tmp_path / "t.db"), "--max-connections-per-client", "5"]
+    async with ServerProcess(args) as server:
+        held = [await idle(server, "127.0.0.3") for _ in range(5)]
+        status, body = await answer_to(server, "127.0.0.3")
+        assert status == 429 and body["code"] == "RATE_LIMITED"
+        assert (await answer_to(server, "127.0.0.4"))[0] == 200
+        held.pop()[1].close()
+        async with asyncio.timeout(10):  # the closed one is given back to its address
+            while (await answer_to(server, "127.0.0.3"))[0] != 200:
+                await asyncio.sleep(0.05)
+        for _, writer in held:
+            writer.close()
+        assert await server.stop() == 0
+        assert "refusing connections from 127.0.0.3" in server.log
+
+
+async def test_one_address_flooding_connections_leaves_the_others_served(
+    tmp_path: Path, http: aiohttp.ClientSession
+) -> None:
+    """512 open files, 400 idle connections from one address: it keeps its 32, the server
+    has its descriptors, and another address creates a session."""
+    args = ["--db", str(tmp_path / "t.db"), "--max-connections-per-client", "32"]
+    async with ServerProcess(args, open_files=512) as server:
+        held = [await idle(server, "127.0.1.1") for _ in range(400)]
+        assert await refused(held, b"HTTP/1.1 429") == 400 - 32
+        session_id = await create_session(http, server)  # from 127.0.0.1: a database write
+        async with http.get(f"{server.url}/api/v1/sessions/{session_id}") as response:
+            assert response.status == 200, await response.text()
+        for _, writer in held:
+            writer.close()
+        assert await server.stop() == 0
+        assert "Too many open files" not in server.log
+
+
+async def test_past_the_bound_in_all_connections_are_answered_503_not_left_to_fail(
+    tmp_path: Path,
+) -> None:
+    """512 open files leave 256 for connections: 600 from 40 addresses get 256 and 503s, a
+    connection admitted before them still writes to the database, and no accept fails."""
+    args = ["--db", str(tmp_path / "t.db")]
+    async with ServerProcess(args, open_files=512) as server:
+        async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=1)) as early:
+            async with early.get(f"{server.url}/api/v1/health") as response:
+                assert response.status == 200  # its connection stays open, kept alive
+            held = [await idle(server, f"127.0.1.{1 + i % 40}") for i in range(600)]
+            assert await refused(held, b"HTTP/1.1 503") == 600 - 255
+            session_id = await create_session(early, server)
+            async with early.get(f"{server.url}/api/v1/sessions/{session_id}") as response:
+                assert response.status == 200, await response.text()
+        for _, writer in held:
+            writer.close()
+        assert await server.stop() == 0
+        assert "refusing connections in all" in server.log
+        assert "Too many open files" not in server.log
+
+
+async def refused(
+    held: list[tuple[asyncio.StreamReader, asyncio.StreamWriter]], status: bytes
+) -> int:
+    """How many of ``held`` were refused at once (the others are left open): answered
+    ``status``, or, past the refusals the server lingers on, reset."""
+
+    async def answer(reader: asyncio.StreamReader) -> bytes | None:
+        try:
+            async with asyncio.timeout(1.5):
+                return await reader.read(4096)
+        except TimeoutError:
+            return None  # admitted and idle: closed by the handshake timeout later
+        except ConnectionResetError:
+            return b""
+
+    answers = await asyncio.gather(*(answer(reader) for reader, _ in held))
+    assert any(a and a.startswith(status) for a in answers)
+    assert all(a is None or a == b"" or a.startswith(status) for a in answers)
+    return sum(a is not None for a in answers)
