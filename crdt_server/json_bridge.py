@@ -128,7 +128,7 @@ class JsonClient:
         self._max_code = max_code_chars
         self._errors = 0
         self._awareness_id = random.getrandbits(30) | (1 << 30)
-        self._bases = Bases()  # versions this client was sent or sent, for its next text
+        self._bases = Bases(in_order=True)  # versions it was sent or wrote, for its next text
         self._sent_code = ""
         self._sent_language = ""
         self._changed_by: str | None = None

@@ -53,20 +53,39 @@ class Bases:
 
     Bounded by count and by bytes of state, so a large document keeps fewer. A version
     the writer itself produced is marked ``own``: its later texts supersede it.
+
+    ``in_order``: one writer on one socket, which receives what it is sent in order. Once
+    it has written a text made from a version it was sent, it had every version sent
+    before that one too, and its next texts are made from newer ones: those are
+    forgotten. (Otherwise a counter typed 9, 10 would look like an edit of the 0 it was
+    sent on joining, which differs less from 10 than 9 does, and the merge would keep the
+    9.) Many writers sharing one ``Bases`` (REST) keep them.
     """
 
-    def __init__(self, depth: int = 4, budget_bytes: int = 64 * 1024 * 1024) -> None:
+    def __init__(
+        self, depth: int = 4, budget_bytes: int = 64 * 1024 * 1024, *, in_order: bool = False
+    ) -> None:
         self._items: deque[tuple[Base, bool]] = deque()
         self._depth = depth
         self._budget = budget_bytes
+        self._in_order = in_order
 
-    def remember(self, base: Base, *, own: bool = False) -> None:
+    def remember(self, base: Base, *, own: bool = False, made_from: str | None = None) -> None:
+        """Keep ``base``; ``made_from``: the version the writer's text was merged as an
+        edit of, when ``base`` is the writer's result."""
+        if self._in_order and made_from is not None:
+            self._forget_sent_up_to(made_from)
         if self._items and self._items[-1][0].version == base.version:
             return
         self._items.append((base, own))
         size = sum(len(b.state) for b, _ in self._items)
         while len(self._items) > self._depth or (len(self._items) > 1 and size > self._budget):
             size -= len(self._items.popleft()[0].state)
+
+    def _forget_sent_up_to(self, version: str) -> None:
+        at = next((i for i, (b, _) in enumerate(self._items) if b.version == version), None)
+        if at is not None:
+            self._items = deque((b, own) for i, (b, own) in enumerate(self._items) if own or i > at)
 
     def drop_older_own(self) -> None:
         """Forget the writer's own versions but the newest: it wrote its newest text after
@@ -125,6 +144,7 @@ class Plan:
 
     updates: list[bytes]
     result: Base
+    made_from: str  # the version the text was merged as an edit of
 
 
 def plan_write(current: Base, bases: Sequence[Base], text: str, base: Base | None) -> Plan:
@@ -133,4 +153,4 @@ def plan_write(current: Base, bases: Sequence[Base], text: str, base: Base | Non
     chosen = base or closest(current.text, bases, text) or current
     updates, shadow = edit_of(chosen, text)
     state = shadow.get_update()
-    return Plan(updates, Base(version_tag(state), text, state))
+    return Plan(updates, Base(version_tag(state), text, state), chosen.version)

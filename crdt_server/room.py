@@ -433,10 +433,11 @@ class Room:
         self.fits(utf8_len(text))
         # one encode (shared by every reader of this version) instead of rebuilding the
         # base in a shadow document when the writer's base is the current version anyway
-        if base is None or self.base().version == base.version:
+        current = self.base().version
+        if base is None or current == base.version:
             changed = self.edit(lambda doc: replace_text(code_text(doc), text), actor)
             if remember is not None:
-                remember.remember(self.base(), own=True)
+                remember.remember(self.base(), own=True, made_from=current)
             return changed
         updates, shadow = edit_of(base, text)
         changed = False
@@ -444,7 +445,8 @@ class Room:
             changed = self.apply_update(update, actor) or changed
         if remember is not None:
             state = shadow.get_update()
-            remember.remember(Base(version_tag(state), text, state), own=True)
+            made = Base(version_tag(state), text, state)
+            remember.remember(made, own=True, made_from=base.version)
         return changed
 
     def closest_base(self, text: str, bases: Bases) -> Base | None:
@@ -458,7 +460,7 @@ class Room:
         changed = False
         for update in plan.updates:
             changed = self.apply_update(update, actor) or changed
-        remember.remember(plan.result, own=True)
+        remember.remember(plan.result, own=True, made_from=plan.made_from)
         return changed
 
     def _accepted(self, update: bytes, actor: Actor) -> None:

@@ -122,6 +122,27 @@ async def test_a_stale_base_code_change_does_not_revert_edits_it_had_not_seen(
     )
 
 
+async def test_a_json_writer_typing_a_counter_shows_each_of_its_texts_and_nothing_else(
+    api: Client, http: aiohttp.ClientSession
+) -> None:
+    """Each text is made from the writer's previous one, never from the version it was
+    sent on joining, though 'v = 0' differs less from 'v = 10' than 'v = 9' does."""
+    sid, _ = await session_with(api, "v = 0\n")
+    writer = await json_client(api, http, sid)
+    await writer.expect("code_change")
+    room = api.app[LIVE].rooms.rooms[sid]
+    for i in range(1, 40):
+        before, text = room.code, f"v = {i}\n"
+        await writer.send("code_change", {"code": text})
+
+        async def applied(before: str = before, text: str = text) -> bool:
+            assert room.code in (before, text), f"{room.code!r} after writing {text!r}"
+            return room.code == text
+
+        await wait_until(applied, timeout=5, what=text)
+    assert not [e for e in writer.events if e["type"] == "code_change"][1:], "no merge to echo"
+
+
 @pytest.mark.node
 async def test_concurrent_json_and_yjs_edits_in_different_places_both_survive(
     api: Client, http: aiohttp.ClientSession
