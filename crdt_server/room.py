@@ -180,6 +180,12 @@ class Room:
             self._base = Base(version_tag(state), self.code, state)
         return self._base
 
+    def _encoded_version(self) -> str | None:
+        """The current version's tag if it was encoded already (no encode for it: a version
+        never encoded was never handed to a writer as a base)."""
+        self._cache()
+        return None if self._base is None else self._base.version
+
     def _read(self, read: Callable[[YDoc], T]) -> T:
         """Read the Doc; one that raises or panics (text that is not valid UTF-8 inside
         yrs, a corrupt block store) is retired, never read again."""
@@ -433,11 +439,11 @@ class Room:
         self.fits(utf8_len(text))
         # one encode (shared by every reader of this version) instead of rebuilding the
         # base in a shadow document when the writer's base is the current version anyway
-        current = self.base().version
-        if base is None or current == base.version:
+        if base is None or self.base().version == base.version:
+            made_from = base.version if base is not None else self._encoded_version()
             changed = self.edit(lambda doc: replace_text(code_text(doc), text), actor)
             if remember is not None:
-                remember.remember(self.base(), own=True, made_from=current)
+                remember.remember(self.base(), own=True, made_from=made_from)
             return changed
         updates, shadow = edit_of(base, text)
         changed = False
