@@ -35,6 +35,7 @@ from .protocol import ProtocolError
 from .room import Room
 from .settings import Settings
 from .strict_json import JsonRejected, loads
+from .turns import Turn
 from .update_check import UpdateRejected, UpdateStats, check_update
 
 log = logging.getLogger(__name__)
@@ -216,20 +217,24 @@ def client_key(request: web.Request) -> str:
     return f"ip:{request.remote}"
 
 
-async def _pace(pacer: Pacer, size: int, session_id: str) -> None:
-    """Slow a socket past its message or byte rate down to it (counted, logged once)."""
+async def _pace(pacer: Pacer, turn: Turn, size: int, session_id: str) -> None:
+    """Slow a socket past its message or byte rate down to it (counted, logged once), and
+    let the others run once it has held the loop for its turn."""
     wait = pacer.delay(size)
     if wait:
         if pacer.throttled == 1:
             log.info("slowing a socket of %s down to its message and byte rate", session_id)
         await asyncio.sleep(wait)
+        turn.rested()
+    else:
+        await turn.end()
 
 
 async def _serve_yjs(
     ws: web.WebSocketResponse, room: Room, peer: SocketPeer, first: bytes | None, pacer: Pacer
 ) -> None:
     """Feed binary frames to the room until the socket closes or misbehaves."""
-    frame = first
+    frame, turn = first, Turn()
     while True:
         if frame is not None:
             try:
@@ -240,8 +245,9 @@ async def _serve_yjs(
                 return
             if peer.closing:
                 return  # given up on (it does not read): what it sent next is not read
-            await _pace(pacer, len(frame) + answered, room.session_id)
+            await _pace(pacer, turn, len(frame) + answered, room.session_id)
         message = await ws.receive()
+        turn.start()
         if message.type == WSMsgType.BINARY:
             frame = message.data
         elif message.type == WSMsgType.TEXT:
@@ -285,14 +291,16 @@ async def _serve_json(
     first: str | None,
     pacer: Pacer,
 ) -> None:
+    turn = Turn()
     if first is not None:
         await client.receive(first)
-        await _pace(pacer, len(first), client.room.session_id)
+        await _pace(pacer, turn, len(first), client.room.session_id)
     while not outbox.closing:  # given up on (it does not read): what it sent next is not read
         message = await ws.receive()
+        turn.start()
         if message.type == WSMsgType.TEXT:
             await client.receive(message.data)
-            await _pace(pacer, len(message.data), client.room.session_id)
+            await _pace(pacer, turn, len(message.data), client.room.session_id)
         elif message.type == WSMsgType.BINARY:
             reason = "binary frames are not part of the JSON protocol"
             await client.close(CloseCode.UNSUPPORTED_DATA, reason)

@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
+from collections import Counter
+from typing import Any
 
+import pytest
 from json_ws import JsonWs
 from raw_client import RawClient
 from support.app_client import ClientFactory
 from support.waiting import wait_until
 
+from crdt_server import protocol
 from crdt_server.core.quota import Pacer, WindowCounter
+from crdt_server.json_bridge import JsonClient
+from crdt_server.room import Room
+from crdt_server.turns import Turn
 
 
 class Clock:
@@ -67,3 +75,112 @@ async def test_a_flooding_json_client_is_slowed_while_a_typist_is_not(
     await wait_until(flood_done, timeout=30, what="the paced flood to finish")
     assert time.monotonic() - started >= 3.5
     await flooder.close()
+
+
+class LoopTicks:
+    """Counts the event loop's iterations: a callback that puts itself back each time runs
+    once per iteration, so two things that saw the same count ran with no poll between."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self._loop = asyncio.get_running_loop()
+        self._running = True
+        self._loop.call_soon(self._tick)
+
+    def _tick(self) -> None:
+        self.count += 1
+        if self._running:
+            self._loop.call_soon(self._tick)
+
+    def stop(self) -> None:
+        self._running = False
+
+
+def most_in_one_iteration(seen: list[int]) -> int:
+    return max(Counter(seen).values())
+
+
+def test_a_turn_lets_the_others_run_once_its_budget_is_used() -> None:
+    clock = Clock()
+    turn = Turn(0.001, clock=clock)
+    paused: list[bool] = []
+
+    async def frame(cost: float) -> None:
+        turn.start()
+        clock.now += cost
+        task = asyncio.ensure_future(turn.end())
+        await asyncio.sleep(0)  # one step: a turn that pauses is not done yet
+        paused.append(not task.done())
+        await task
+
+    async def frames() -> None:
+        for cost in (0.0004, 0.0004, 0.0004, 0.002, 0.0001):
+            await frame(cost)
+        turn.rested()  # slowed down meanwhile: the count starts over
+        await frame(0.0009)
+
+    asyncio.run(frames())
+    assert paused == [False, False, True, True, False, False]
+
+
+async def test_a_json_socket_with_a_backlog_lets_the_loop_poll_between_its_events(
+    make_client: ClientFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    api = await make_client()
+    sid = str((await (await api.post("/api/v1/sessions", json={})).json())["data"]["id"])
+    url = str(api.make_url(f"/ws/sessions/{sid}?protocol=json"))
+    flooder = await JsonWs.connect(api.session, url)
+    listener = await JsonWs.connect(api.session, url)
+    await flooder.expect("code_change")
+    await listener.expect("code_change")
+    ticks, handled = LoopTicks(), []
+    receive = JsonClient.receive
+
+    async def counted(self: JsonClient, raw: str) -> None:
+        handled.append(ticks.count)
+        await receive(self, raw)
+
+    monkeypatch.setattr(JsonClient, "receive", counted)
+    for i in range(150):  # within the socket's burst, all sent before the server reads one
+        await flooder.send("code_change", {"code": f"v = {i}\n"})
+    await listener.expect("code_change", lambda data: data["code"] == "v = 149\n", timeout=10)
+    ticks.stop()
+    assert len(handled) == 150
+    assert most_in_one_iteration(handled) <= 30, Counter(handled).most_common(3)
+    await flooder.close()
+    await listener.close()
+
+
+async def test_a_yjs_socket_with_a_backlog_lets_the_loop_poll_between_its_updates(
+    make_client: ClientFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    api = await make_client()
+    sid = str((await (await api.post("/api/v1/sessions", json={})).json())["data"]["id"])
+    base = str(api.make_url(f"/ws/sessions/{sid}"))
+    flooder = await RawClient.connect(api.session, base)
+    await flooder.handshake()
+    ticks, handled = LoopTicks(), []
+    receive = Room.receive
+
+    def counted(self: Room, *args: Any, **kwargs: Any) -> int:
+        handled.append(ticks.count)
+        return receive(self, *args, **kwargs)
+
+    monkeypatch.setattr(Room, "receive", counted)
+    frames = []
+    for i in range(150):  # built first, then sent at once: the server reads them together
+        before = flooder.doc.get_state()
+        flooder.text.insert(i, str(i % 10))
+        frames.append(protocol.sync_update(flooder.doc.get_update(before)))
+    for frame in frames:
+        await flooder.ws.send_bytes(frame)
+
+    async def all_arrived() -> bool:
+        body = await (await api.get(f"/api/v1/sessions/{sid}")).json()
+        return len(body["data"]["code"]) == 150
+
+    await wait_until(all_arrived, timeout=10, what="the 150 updates to land")
+    ticks.stop()
+    assert len(handled) == 150
+    assert most_in_one_iteration(handled) <= 30, Counter(handled).most_common(3)
+    await flooder.ws.close()
