@@ -194,9 +194,16 @@ async def test_a_socket_given_up_on_is_not_read_any_further(
         return receive(room, peer, frame, **kwargs)
 
     monkeypatch.setattr(Room, "receive", counting)
+    rooms = api.app[LIVE].rooms
     hog = await api.session.ws_connect(url(api, sid), autoping=False, max_msg_size=0)
     for _ in range(300):
         await hog.send_bytes(protocol.sync_step1(b"\x00"))
+
+    async def given_up() -> bool:
+        return sid in rooms.rooms and not rooms.rooms[sid].peers
+
+    # it reads nothing until the server has given up on it, then reads to the close
+    await wait_until(given_up, timeout=20, what="the socket that does not read to be dropped")
     closed = await hog.receive(timeout=20)
     while closed.type not in (WSMsgType.CLOSE, WSMsgType.CLOSED, WSMsgType.CLOSING):
         closed = await hog.receive(timeout=20)
