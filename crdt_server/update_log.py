@@ -16,11 +16,56 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from pycrdt import merge_updates
+
 from storage import Appended, DocumentStore, PendingUpdate, StorageError
 
 from .update_check import UpdateRejected, check_update
 
 log = logging.getLogger(__name__)
+
+#: A session's small updates committed in one window are merged into one log entry, this
+#: many at most (a merge costs more than linear time): every row costs the storage thread
+#: a turn at the interpreter lock, which is slow to come by while the loop is busy.
+MERGE_RUN = 64
+#: Updates at least this large are stored as they came (merging them gains nothing).
+MERGE_BYTES = 64 * 1024
+
+
+def _merged(run: list[PendingUpdate]) -> list[PendingUpdate]:
+    """One entry holding every update of ``run`` (one session's, in order), or the run as
+    it is should the merge fail (every update was checked on the way in; it should not)."""
+    if len(run) == 1:
+        return run
+    try:
+        data = merge_updates(*(update.data for update in run))
+    except Exception:  # pycrdt's panics are BaseException: those are left to propagate
+        log.exception("merging %d updates of %s failed; stored apart", len(run), run[0].session_id)
+        return run
+    return [PendingUpdate(run[0].session_id, data, max(update.at for update in run))]
+
+
+async def coalesced(batch: list[PendingUpdate]) -> list[PendingUpdate]:
+    """The batch with each session's runs of small updates merged, yielding to the loop
+    between merges so a large batch does not hold it."""
+    by_session: dict[str, list[PendingUpdate]] = {}
+    for update in batch:
+        by_session.setdefault(update.session_id, []).append(update)
+    entries: list[PendingUpdate] = []
+    for updates in by_session.values():
+        run: list[PendingUpdate] = []
+        for update in updates:
+            if run and (len(run) == MERGE_RUN or len(update.data) >= MERGE_BYTES):
+                entries += _merged(run)
+                run = []
+                await asyncio.sleep(0)
+            run.append(update)
+            if len(update.data) >= MERGE_BYTES:
+                entries += run
+                run = []
+        entries += _merged(run) if run else []
+    return entries
+
 
 #: Returns the full state of a loaded document, or None when it is not loaded.
 SnapshotSource = Callable[[str], bytes | None]
@@ -83,7 +128,9 @@ class UpdateLog:
         while True:
             await self._wake.wait()
             await asyncio.sleep(self._interval)  # the group-commit window
-            if not await self.flush():
+            # shielded: stopping cancels this task, never a commit halfway (its batch
+            # would be gone); stop() then waits for it through the lock
+            if not await asyncio.shield(self.flush()):
                 await asyncio.sleep(1.0)  # storage failing: retry later, keep the queue
 
     # ------------------------------------------------------------ the queue
@@ -122,6 +169,7 @@ class UpdateLog:
     async def _commit_locked(self) -> bool:
         self._wake.clear()
         batch, self._pending = self._pending, []
+        batch = await coalesced(batch)
         try:
             appended = await self._storage.append_updates(batch)
         except StorageError:

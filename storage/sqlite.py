@@ -9,6 +9,7 @@ driver error leaves this module as :class:`~storage.errors.StorageUnavailable`.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import os
 import sqlite3
@@ -45,6 +46,17 @@ _PARTICIPANT_COLUMNS = "id, name, role, color, joined_at, is_online"
 def _participant(row: Iterable[Any]) -> ParticipantRecord:
     pid, name, role, color, joined_at, online = row
     return ParticipantRecord(pid, name, role, color, int(joined_at), bool(online))
+
+
+async def _rows(db: aiosqlite.Connection, sql: str, params: Sequence[Any] = ()) -> list[Any]:
+    """A query's rows in one trip to the storage thread (through a cursor it takes three).
+    Each trip waits for the event loop to come round, so under load every trip counts."""
+    return list(await db.execute_fetchall(sql, params))
+
+
+async def _row(db: aiosqlite.Connection, sql: str, params: Sequence[Any] = ()) -> Any:
+    rows = await _rows(db, sql, params)
+    return rows[0] if rows else None
 
 
 @contextmanager
@@ -122,8 +134,7 @@ class SQLiteStorage:
     async def _fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
         async with self._lock:
             with _driver_errors():
-                async with self.db.execute(sql, params) as cursor:
-                    return list(await cursor.fetchall())
+                return await _rows(self.db, sql, params)
 
     async def _fetchone(self, sql: str, params: Sequence[Any] = ()) -> Any:
         rows = await self._fetchall(sql, params)
@@ -180,11 +191,11 @@ class SQLiteStorage:
     async def rotate_invite(self, session_id: str, role: str) -> int:
         column = {"candidate": "candidate_invite", "observer": "observer_invite"}[role]
         async with self._tx() as db:
-            async with db.execute(
+            row = await _row(
+                db,
                 f"UPDATE sessions SET {column} = {column} + 1 WHERE id = ? RETURNING {column}",
                 (session_id,),
-            ) as cursor:
-                row = await cursor.fetchone()
+            )
         if row is None:
             raise SessionGone(session_id)
         return int(row[0])
@@ -196,10 +207,7 @@ class SQLiteStorage:
                 "INSERT INTO server_secrets (name, value) VALUES (?, ?) ON CONFLICT DO NOTHING",
                 (name, make()),
             )
-            async with db.execute(
-                "SELECT value FROM server_secrets WHERE name = ?", (name,)
-            ) as cursor:
-                row = await cursor.fetchone()
+            row = await _row(db, "SELECT value FROM server_secrets WHERE name = ?", (name,))
         assert row is not None
         return str(row[0])
 
@@ -250,13 +258,13 @@ class SQLiteStorage:
         self, session_id: str, participant: ParticipantRecord, cap: int
     ) -> None:
         async with self._tx() as db:
-            async with db.execute(
+            count, last, exists, same = await _row(
+                db,
                 "SELECT count(*), coalesce(max(position), -1),"
                 " (SELECT count(*) FROM sessions WHERE id = ?),"
                 " sum(id = ?) FROM participants WHERE session_id = ?",
                 (session_id, participant.id, session_id),
-            ) as cursor:
-                count, last, exists, same = await cursor.fetchone() or (0, -1, 0, 0)
+            ) or (0, -1, 0, 0)
             if not exists:
                 raise SessionGone(session_id)
             if same:
@@ -289,11 +297,11 @@ class SQLiteStorage:
                     f"UPDATE participants SET {assignments} WHERE session_id = ? AND id = ?",
                     (*sets.values(), session_id, participant_id),
                 )
-            async with db.execute(
+            row = await _row(
+                db,
                 f"SELECT {_PARTICIPANT_COLUMNS} FROM participants WHERE session_id = ? AND id = ?",
                 (session_id, participant_id),
-            ) as cursor:
-                row = await cursor.fetchone()
+            )
         return _participant(row) if row else None
 
     async def delete_participant(self, session_id: str, participant_id: str) -> bool:
@@ -315,18 +323,18 @@ class SQLiteStorage:
                 db = self.db
                 await db.execute("BEGIN")  # one consistent read of snapshot and tail
                 try:
-                    async with db.execute(
+                    row = await _row(
+                        db,
                         "SELECT state, upto FROM doc_snapshots WHERE session_id = ?",
                         (session_id,),
-                    ) as cursor:
-                        row = await cursor.fetchone()
+                    )
                     upto = int(row[1]) if row else 0
-                    async with db.execute(
+                    tail = await _rows(
+                        db,
                         "SELECT seq, data FROM doc_log WHERE session_id = ? AND seq > ?"
                         " ORDER BY seq",
                         (session_id, upto),
-                    ) as cursor:
-                        tail = list(await cursor.fetchall())
+                    )
                 finally:
                     await db.execute("COMMIT")
         return StoredDocument(
@@ -337,33 +345,32 @@ class SQLiteStorage:
         )
 
     @staticmethod
-    async def _last_seq(db: aiosqlite.Connection, session_id: str) -> int | None:
-        """The newest sequence number of a session's log, or None if the session is gone."""
-        async with db.execute(
-            "SELECT max(coalesce((SELECT max(seq) FROM doc_log WHERE session_id = s.id), 0),"
-            " coalesce((SELECT upto FROM doc_snapshots WHERE session_id = s.id), 0))"
-            " FROM sessions s WHERE s.id = ?",
-            (session_id,),
-        ) as cursor:
-            row = await cursor.fetchone()
-        return None if row is None else int(row[0])
+    async def _last_seqs(db: aiosqlite.Connection, session_ids: Iterable[str]) -> dict[str, int]:
+        """The newest sequence number of each session's log, in one query; sessions that
+        are gone are missing."""
+        rows = await _rows(
+            db,
+            "SELECT s.id, max(coalesce((SELECT max(seq) FROM doc_log WHERE session_id = s.id),"
+            " 0), coalesce((SELECT upto FROM doc_snapshots WHERE session_id = s.id), 0))"
+            " FROM sessions s WHERE s.id IN (SELECT value FROM json_each(?))",
+            (json.dumps(list(session_ids)),),
+        )
+        return {str(sid): int(last) for sid, last in rows}
 
     async def append_updates(self, updates: Sequence[PendingUpdate]) -> dict[str, Appended]:
         """One group commit, numbering each session's entries after its newest one."""
         if not updates:
             return {}
-        first: dict[str, int] = {}
-        following: dict[str, int] = {}  # the number the session's next entry gets
         latest: dict[str, int] = {}
         rows: list[tuple[str, int, bytes, int]] = []
         async with self._tx() as db:
+            lasts = await self._last_seqs(db, {update.session_id for update in updates})
+            # the number each session's next entry gets; sessions deleted meanwhile get none
+            following = {sid: last + 1 for sid, last in lasts.items()}
+            first = dict(following)
             for update in updates:
                 sid = update.session_id
                 if sid not in following:
-                    last = await self._last_seq(db, sid)
-                    following[sid] = -1 if last is None else last + 1  # -1: deleted meanwhile
-                    first[sid] = following[sid]
-                if following[sid] < 0:
                     continue
                 rows.append((sid, following[sid], update.data, update.at))
                 following[sid] += 1
@@ -395,12 +402,12 @@ class SQLiteStorage:
     async def add_history(self, session_id: str, at: int, code: str, language: str) -> int:
         """A new snapshot, unless the latest one holds the same code: then its number."""
         async with self._tx() as db:
-            async with db.execute(
+            row = await _row(
+                db,
                 "SELECT n, code = ? AND language = ? FROM history WHERE session_id = ?"
                 " ORDER BY n DESC LIMIT 1",
                 (code, language, session_id),
-            ) as cursor:
-                row = await cursor.fetchone()
+            )
             if row is not None and row[1]:
                 return int(row[0])  # nothing changed since: no second copy of the text
             n = int(row[0]) + 1 if row else 1

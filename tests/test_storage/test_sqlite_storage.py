@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 import threading
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -273,3 +274,79 @@ async def test_a_state_the_load_check_would_refuse_is_never_folded(
     stored = await store.load_document("0123abcd")
     assert stored.snapshot in (None, b"") and len(stored.updates) == 1  # the log is kept
     assert sum("not compacting" in r.getMessage() for r in caplog.records) == 1  # said once
+
+
+def keystrokes(text: str) -> list[bytes]:
+    """One update per character typed, as an editor sends them."""
+    doc: Doc[Any] = Doc()
+    code = doc.get("code", type=Text)
+    updates: list[bytes] = []
+    for i, char in enumerate(text):
+        state = doc.get_state()
+        code.insert(i, char)
+        updates.append(doc.get_update(state))
+    return updates
+
+
+def loaded_text(snapshot: bytes | None, updates: list[bytes]) -> str:
+    doc: Doc[Any] = Doc()
+    for update in [snapshot or b"", *updates]:
+        if update:
+            doc.apply_update(update)
+    return str(doc.get("code", type=Text))
+
+
+async def test_a_sessions_updates_committed_together_are_stored_merged_and_load_the_same(
+    store: SQLiteStorage,
+) -> None:
+    await store.create_session(session(), person(), b"")
+    await store.create_session(session("feed0123"), person(), b"")
+    log = UpdateLog(
+        store, interval_s=60, compact_updates=10**6, compact_bytes=10**9, snapshot_of=lambda _: None
+    )
+    text = "def f(x):\n    return x * 2\n" * 10  # 280 keystrokes
+    for i, update in enumerate(keystrokes(text)):
+        log.append("0123abcd", update, i)
+    pasted: Doc[Any] = Doc()
+    pasted.get("code", type=Text).insert(0, "y" * 70_000)
+    big = pasted.get_update()
+    log.append("feed0123", keystrokes("z")[0], 1)
+    log.append("feed0123", big, 2)
+    await log.flush()
+    stored = await store.load_document("0123abcd")
+    assert len(stored.updates) == 5  # 280 keystrokes in runs of at most 64
+    assert loaded_text(stored.snapshot, stored.updates) == text
+    other = await store.load_document("feed0123")
+    assert len(other.updates) == 2  # a lone update, then the large one as it came
+    assert other.updates[1] == big
+
+
+async def test_stopping_the_log_in_the_middle_of_a_commit_loses_nothing(
+    store: SQLiteStorage,
+) -> None:
+    await store.create_session(session(), person(), b"")
+    entered, release = asyncio.Event(), asyncio.Event()
+    append = store.append_updates
+
+    async def slow_append(updates: Sequence[PendingUpdate]) -> dict[str, Appended]:
+        entered.set()
+        await release.wait()
+        return await append(updates)
+
+    store.append_updates = slow_append  # type: ignore[method-assign]
+    log = UpdateLog(
+        store, interval_s=0, compact_updates=10**6, compact_bytes=10**9, snapshot_of=lambda _: None
+    )
+    log.start()
+    updates = keystrokes("kept")
+    for i, update in enumerate(updates[:2]):
+        log.append("0123abcd", update, i)
+    await asyncio.wait_for(entered.wait(), 5)  # the writer is inside its commit
+    for i, update in enumerate(updates[2:]):
+        log.append("0123abcd", update, i)
+    stopping = asyncio.ensure_future(log.stop())
+    await asyncio.sleep(0.05)
+    release.set()
+    await asyncio.wait_for(stopping, 5)
+    stored = await store.load_document("0123abcd")
+    assert loaded_text(stored.snapshot, stored.updates) == "kept"
