@@ -22,6 +22,7 @@ from typing import Any
 
 from pycrdt import Doc, Text
 
+from crdt_server.core.actor import Actor, Via
 from crdt_server.document import seed_update
 from crdt_server.rooms import RoomManager
 from crdt_server.update_log import UpdateLog
@@ -84,7 +85,7 @@ async def with_compaction(directory: Path, updates: list[bytes]) -> tuple[float,
     rooms.log.start()
     room = await rooms.get(SESSION)
     for update in updates:
-        room.apply_update(update, None)
+        room.apply_update(update, Actor(Via.YJS))
         if rooms.log.pending >= 1000:
             await rooms.log.flush()
     await rooms.log.flush()

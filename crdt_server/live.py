@@ -24,6 +24,7 @@ from .origins import OriginPolicy
 from .presence import Presence
 from .rooms import RoomManager
 from .settings import Settings
+from .turns import LoopShares
 from .update_log import UpdateLog
 
 log = logging.getLogger(__name__)
@@ -58,6 +59,8 @@ class Live:
             settings.failed_auth_per_client_per_minute,
         )
         self.sockets = OpenCounts(settings.max_sockets_per_client)
+        share = settings.client_loop_share
+        self.loop_shares = LoopShares(share) if share < 1 else None
         self.frames = FrameCache()  # one encoding of each broadcast frame for every socket
         self.origins = OriginPolicy(settings.origin_list())
         self._storage = storage

@@ -68,6 +68,13 @@ class Settings(BaseSettings):
     max_sockets_per_client: int = Field(
         64, ge=1, description="Open sockets one client address may hold (else close 1013)."
     )
+    client_loop_share: float = Field(
+        0.25,
+        gt=0,
+        le=1,
+        description="Share of the event loop the sockets of one client address may use "
+        "together; past it they are read more slowly (1: no bound).",
+    )
     max_connections_per_client: int = Field(
         256,
         ge=1,

@@ -33,7 +33,6 @@ from .merge import MERGES
 from .presence import Seat
 from .protocol import ProtocolError
 from .room import Room
-from .settings import Settings
 from .strict_json import JsonRejected, loads
 from .turns import Turn
 from .update_check import UpdateRejected, UpdateStats, check_update
@@ -217,24 +216,31 @@ def client_key(request: web.Request) -> str:
     return f"ip:{request.remote}"
 
 
-async def _pace(pacer: Pacer, turn: Turn, size: int, session_id: str) -> None:
-    """Slow a socket past its message or byte rate down to it (counted, logged once), and
-    let the others run once it has held the loop for its turn."""
-    wait = pacer.delay(size)
-    if wait:
-        if pacer.throttled == 1:
-            log.info("slowing a socket of %s down to its message and byte rate", session_id)
-        await asyncio.sleep(wait)
-        turn.rested()
-    else:
-        await turn.end()
+@dataclass(slots=True)
+class Pacing:
+    """How one socket is held back: its own message and byte rate, its turns on the loop,
+    and its client's share of the loop."""
+
+    pacer: Pacer
+    turn: Turn
+    session_id: str
+
+    async def after(self, size: int) -> None:
+        """The frame of ``size`` bytes just handled: wait as long as that calls for (the
+        first wait for each reason logged)."""
+        wait, shared = self.pacer.delay(size), self.turn.held_back
+        if wait and self.pacer.throttled == 1:
+            log.info("slowing a socket of %s down to its message and byte rate", self.session_id)
+        await self.turn.end(wait)
+        if self.turn.held_back == 1 and not shared:
+            log.info("holding back a socket of %s: its client is past its share", self.session_id)
 
 
 async def _serve_yjs(
-    ws: web.WebSocketResponse, room: Room, peer: SocketPeer, first: bytes | None, pacer: Pacer
+    ws: web.WebSocketResponse, room: Room, peer: SocketPeer, first: bytes | None, pacing: Pacing
 ) -> None:
     """Feed binary frames to the room until the socket closes or misbehaves."""
-    frame, turn = first, Turn()
+    frame = first
     while True:
         if frame is not None:
             try:
@@ -245,9 +251,9 @@ async def _serve_yjs(
                 return
             if peer.closing:
                 return  # given up on (it does not read): what it sent next is not read
-            await _pace(pacer, turn, len(frame) + answered, room.session_id)
+            await pacing.after(len(frame) + answered)
         message = await ws.receive()
-        turn.start()
+        pacing.turn.start()
         if message.type == WSMsgType.BINARY:
             frame = message.data
         elif message.type == WSMsgType.TEXT:
@@ -258,13 +264,16 @@ async def _serve_yjs(
             return
 
 
-def pacer_for(settings: Settings) -> Pacer:
-    """One socket's rate: a whole document may arrive at once, then the byte rate holds."""
-    return Pacer(
+def pacing_for(request: web.Request, session_id: str) -> Pacing:
+    """One socket's pacing: a whole document may arrive at once, then the byte rate holds;
+    its loop time is charged to its client's address."""
+    settings = request.app[SETTINGS]
+    pacer = Pacer(
         settings.socket_messages_per_second,
         settings.socket_bytes_per_second,
         burst_bytes=settings.max_document_bytes + 64 * 1024,
     )
+    return Pacing(pacer, Turn(request.app[LIVE].loop_shares, client_key(request)), session_id)
 
 
 async def _checked_off_loop(frame: bytes, room: Room) -> UpdateStats | None:
@@ -289,18 +298,17 @@ async def _serve_json(
     client: JsonClient,
     outbox: Outbox,
     first: str | None,
-    pacer: Pacer,
+    pacing: Pacing,
 ) -> None:
-    turn = Turn()
     if first is not None:
         await client.receive(first)
-        await _pace(pacer, turn, len(first), client.room.session_id)
+        await pacing.after(len(first))
     while not outbox.closing:  # given up on (it does not read): what it sent next is not read
         message = await ws.receive()
-        turn.start()
+        pacing.turn.start()
         if message.type == WSMsgType.TEXT:
             await client.receive(message.data)
-            await _pace(pacer, turn, len(message.data), client.room.session_id)
+            await pacing.after(len(message.data))
         elif message.type == WSMsgType.BINARY:
             reason = "binary frames are not part of the JSON protocol"
             await client.close(CloseCode.UNSUPPORTED_DATA, reason)
@@ -407,7 +415,7 @@ async def _run_yjs(
         except SessionError as exc:  # deleted or expired since the socket was admitted
             await peer.close(*close_for(exc))
             return
-        await _serve_yjs(ws, room, peer, first, pacer_for(request.app[SETTINGS]))
+        await _serve_yjs(ws, room, peer, first, pacing_for(request, session_id))
     finally:
         if room is not None:
             rooms.leave(room, peer)  # synchronous: survives the handler's cancellation
@@ -470,7 +478,7 @@ async def _run_json(
         except SessionError as exc:  # deleted or expired since the socket was admitted
             await outbox.close(*close_for(exc))
             return
-        await _serve_json(ws, client, outbox, first, pacer_for(settings))
+        await _serve_json(ws, client, outbox, first, pacing_for(request, session_id))
     finally:
         client.stop()
         if attached is not None:

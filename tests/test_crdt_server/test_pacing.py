@@ -17,7 +17,7 @@ from crdt_server import protocol
 from crdt_server.core.quota import Pacer, WindowCounter
 from crdt_server.json_bridge import JsonClient
 from crdt_server.room import Room
-from crdt_server.turns import Turn
+from crdt_server.turns import LoopShares, Turn
 
 
 class Clock:
@@ -102,13 +102,13 @@ def most_in_one_iteration(seen: list[int]) -> int:
 
 def test_a_turn_lets_the_others_run_once_its_budget_is_used() -> None:
     clock = Clock()
-    turn = Turn(0.001, clock=clock)
+    turn = Turn(budget_s=0.001, clock=clock)
     paused: list[bool] = []
 
-    async def frame(cost: float) -> None:
+    async def frame(cost: float, wait: float = 0.0) -> None:
         turn.start()
         clock.now += cost
-        task = asyncio.ensure_future(turn.end())
+        task = asyncio.ensure_future(turn.end(wait))
         await asyncio.sleep(0)  # one step: a turn that pauses is not done yet
         paused.append(not task.done())
         await task
@@ -116,11 +116,23 @@ def test_a_turn_lets_the_others_run_once_its_budget_is_used() -> None:
     async def frames() -> None:
         for cost in (0.0004, 0.0004, 0.0004, 0.002, 0.0001):
             await frame(cost)
-        turn.rested()  # slowed down meanwhile: the count starts over
-        await frame(0.0009)
+        await frame(0.0001, wait=0.001)  # slowed to its rate: that is a pause too
+        await frame(0.0009)  # so the count started over
 
     asyncio.run(frames())
-    assert paused == [False, False, True, True, False, False]
+    assert paused == [False, False, True, True, False, True, False]
+
+
+def test_a_clients_loop_share_lets_a_burst_through_then_makes_its_sockets_wait() -> None:
+    clock = Clock()
+    shares = LoopShares(0.5, burst_s=0.05, clock=clock)
+    assert shares.charge("a", 0.03) == 0.0 and shares.charge("a", 0.02) == 0.0  # the burst
+    assert shares.charge("a", 0.01) == pytest.approx(0.02)  # 10 ms in debt at half a second
+    assert shares.charge("b", 0.05) == 0.0  # another client has its own
+    clock.now = 0.02
+    assert shares.charge("a", 0.0) == 0.0  # paid back
+    clock.now = 10.0
+    assert shares.charge("a", 0.06) == pytest.approx(0.02)  # refilled to the burst, no more
 
 
 async def test_a_json_socket_with_a_backlog_lets_the_loop_poll_between_its_events(
