@@ -54,4 +54,4 @@ def result_view(result: RunResult) -> ExecutionResult:
 
 
 def run_view(run: RunRecord) -> RunModel:
-    return RunModel.model_validate(run.as_document())
+    return RunModel.model_validate(run.as_view())

@@ -17,6 +17,7 @@ from support.app_client import ClientFactory, SettingsFactory
 from execution import Executor
 from rest import create_app
 from rest.app import execution_limits
+from rest.keys import LIVE
 
 Client = TestClient[web.Request, web.Application]
 pytestmark = pytest.mark.sandbox
@@ -77,10 +78,24 @@ async def test_a_session_run_uses_the_live_code_and_is_shared_in_the_document(
         watcher.doc.apply_update((await watcher.message()).payload)
         shared = watcher.doc.get("runs", type=Array).to_py()
         assert shared[-1]["stdout"] == "42\n" and shared[-1]["id"] == data["id"]
+        assert "code" not in shared[-1]  # the history snapshot it names holds the code
     listing = (await (await api.get(f"/api/v1/sessions/{sid}/runs")).json())["data"]
-    assert [r["id"] for r in listing] == [data["id"]]
+    assert [(r["id"], r["code"]) for r in listing] == [(data["id"], "print(6 * 7)")]
     snapshot = await (await api.get(f"/api/v1/sessions/{sid}/history/{data['history']}")).json()
     assert snapshot["data"]["code"] == "print(6 * 7)"
+
+
+async def test_runs_of_a_large_program_do_not_copy_it_into_the_document(api: Client) -> None:
+    code = "# " + "x" * 200_000 + "\nprint('ok')\n"
+    response = await api.post("/api/v1/sessions", json={"code": code, "language": "python"})
+    sid = (await response.json())["data"]["id"]
+    for _ in range(3):
+        run = await api.post(f"/api/v1/sessions/{sid}/execute", json={})
+        assert run.status == 200 and (await run.json())["data"]["stdout"] == "ok\n"
+    room = await api.app[LIVE].rooms.get(sid)
+    assert len(room.doc.get_update()) < len(code) + 10_000  # the code once, three results
+    listing = (await (await api.get(f"/api/v1/sessions/{sid}/runs")).json())["data"]
+    assert len(listing) == 3 and all(r["code"] == code for r in listing)
 
 
 async def test_a_session_run_by_an_unknown_participant_is_404(api: Client) -> None:
