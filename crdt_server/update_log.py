@@ -194,8 +194,11 @@ class UpdateLog:
 
     async def _compact_locked(self, session_id: str) -> None:
         tail = self._tails.get(session_id)
-        if tail is None or tail.updates == 0:
-            return  # nothing logged since the snapshot: it is current
+        if tail is None or tail.updates <= 1:
+            # nothing logged since the snapshot, or one entry: that loads as fast as the
+            # fold would, and folding it would re-encode and re-check the whole document
+            # (40 ms of loop for an 8 MB one written at once) for nothing
+            return
         state = self._snapshot_of(session_id)  # after the commit: holds every folded entry
         if state is None:
             return

@@ -81,6 +81,13 @@ async def test_a_room_unloaded_unchanged_does_not_rewrite_its_snapshot(
         return sid in rooms.rooms and rooms.rooms[sid].version > 0
 
     await wait_until(edited, what="the edit in the room")
+    await rooms.log.flush()  # two log entries: one alone is not worth folding
+    await writer.edit(0, "# newer\n")
+
+    async def edited_again() -> bool:
+        return sid in rooms.rooms and rooms.rooms[sid].version > 1
+
+    await wait_until(edited_again, what="the second edit in the room")
     await writer.ws.close()
     await wait_until(held(rooms, sid, loaded=False), what="the changed room to unload")
     assert len(compactions) == 1 and len(history) == 1

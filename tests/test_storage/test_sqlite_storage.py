@@ -263,17 +263,43 @@ async def test_a_state_the_load_check_would_refuse_is_never_folded(
     # would have quarantined the session at its next load (fuzz campaign)
     await store.create_session(session(), person(), b"")
     doc: Doc[Any] = Doc()
-    doc.get("code", type=Text).insert(0, "kept")
     log = UpdateLog(
         store, interval_s=0.01, compact_updates=1, compact_bytes=1, snapshot_of=lambda _: b"\xff"
     )
     log.track("0123abcd", 0, 0, 0)
-    log.append("0123abcd", doc.get_update(), 1)
-    for _ in range(3):
+    for at in range(1, 4):
+        doc.get("code", type=Text).insert(0, "kept")
+        log.append("0123abcd", doc.get_update(), at)
         await log.compact("0123abcd")
     stored = await store.load_document("0123abcd")
-    assert stored.snapshot in (None, b"") and len(stored.updates) == 1  # the log is kept
+    assert stored.snapshot in (None, b"") and len(stored.updates) == 3  # the log is kept
     assert sum("not compacting" in r.getMessage() for r in caplog.records) == 1  # said once
+
+
+async def test_one_entry_past_the_snapshot_is_not_folded(store: SQLiteStorage) -> None:
+    # an 8 MB document written in one update would be re-encoded and re-checked for a
+    # snapshot that loads no faster than the entry itself
+    await store.create_session(session(), person(), b"")
+    encoded: list[str] = []
+    doc: Doc[Any] = Doc()
+
+    def snapshot_of(session_id: str) -> bytes:
+        encoded.append(session_id)
+        return doc.get_update()
+
+    log = UpdateLog(
+        store, interval_s=0.01, compact_updates=1, compact_bytes=1, snapshot_of=snapshot_of
+    )
+    log.track("0123abcd", 0, 0, 0)
+    doc.get("code", type=Text).insert(0, "x" * 100_000)
+    log.append("0123abcd", doc.get_update(), 1)
+    await log.compact("0123abcd")
+    assert encoded == [] and len((await store.load_document("0123abcd")).updates) == 1
+    doc.get("code", type=Text).insert(0, "y")
+    log.append("0123abcd", doc.get_update(), 2)
+    await log.compact("0123abcd")
+    stored = await store.load_document("0123abcd")
+    assert encoded == ["0123abcd"] and stored.updates == [] and stored.snapshot
 
 
 def keystrokes(text: str) -> list[bytes]:
