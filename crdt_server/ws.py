@@ -29,6 +29,7 @@ from .core.sessions import actor_for
 from .frames import TEXT, FrameCache, encode_frame
 from .json_bridge import JsonClient
 from .keys import LIVE, SETTINGS
+from .limits import frame_limit
 from .merge import MERGES
 from .presence import Seat
 from .protocol import ProtocolError
@@ -328,7 +329,7 @@ async def _first_frame(ws: web.WebSocketResponse, protocol: str | None) -> WSMes
 async def websocket(request: web.Request) -> web.StreamResponse:
     settings, live = request.app[SETTINGS], request.app[LIVE]
     ws = web.WebSocketResponse(
-        max_msg_size=settings.max_message_bytes,
+        max_msg_size=frame_limit(settings),
         heartbeat=settings.heartbeat_seconds,
         compress=False,  # deflating every frame per recipient costs more CPU than it saves
     )

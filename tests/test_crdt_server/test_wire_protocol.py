@@ -134,6 +134,26 @@ async def test_a_frame_over_the_size_limit_is_refused_with_1009(
     assert (await client.close_code())[0] == 1009
 
 
+async def test_a_frame_no_document_could_hold_is_refused_from_its_header(
+    api: Client,
+) -> None:
+    sid, _ = await room_url(api)
+    reader, writer = await asyncio.open_connection("127.0.0.1", api.server.port)
+    writer.write(
+        f"GET /ws/sessions/{sid} HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"
+        "Connection: Upgrade\r\nSec-WebSocket-Version: 13\r\n"
+        "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n".encode()
+    )
+    assert b" 101 " in await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 5)
+    # a binary frame announcing 16 MiB (twice --max-document-bytes), its payload never sent
+    writer.write(b"\x82\xff" + (16 * 1024 * 1024).to_bytes(8, "big") + b"\x00\x00\x00\x00")
+    try:
+        close = await asyncio.wait_for(reader.readexactly(4), 5)
+        assert close[0] == 0x88 and int.from_bytes(close[2:4], "big") == 1009
+    finally:
+        writer.close()
+
+
 async def test_a_large_document_syncs_beyond_aiohttps_default_4_mib(
     api: Client, http: aiohttp.ClientSession
 ) -> None:
