@@ -111,7 +111,10 @@ class Settings(BaseSettings):
         1024 * 1024, ge=1, description="... or past this many bytes of logged updates."
     )
     max_message_bytes: int = Field(
-        32 * 1024 * 1024, ge=1024, description="Largest WebSocket frame accepted (else close 1009)."
+        32 * 1024 * 1024,
+        ge=1024,
+        description="Largest WebSocket frame accepted (else close 1009); one bigger than "
+        "--max-document-bytes is refused from its header.",
     )
     max_sessions_per_client_per_hour: int = Field(
         60, ge=1, description="Sessions one client address may create per hour (else 429)."
