@@ -96,6 +96,44 @@ class ConnectionGate:
         return cast(asyncio.Protocol, self._factory())
 
 
+class _LingeringClose:
+    """The transport as aiohttp sees it, except that closing it half-closes it first.
+
+    Closing a socket whose client is still sending resets the connection, and a reset
+    makes the client drop what it had not read yet: a client in mid-frame when it is
+    refused (a frame past the size limit, a socket given up on) would lose the close
+    frame saying why and see 1006. So a close sends what is queued and a FIN, then reads
+    and drops what the client still sends until it closes too, for a second at most and
+    for a bounded number of connections at once (past that, it closes at once).
+    """
+
+    def __init__(self, transport: asyncio.Transport, gated: _Gated) -> None:
+        self._transport = transport
+        self._gated = gated
+        self._closing = False
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._transport, name)
+
+    def is_closing(self) -> bool:
+        return self._closing or self._transport.is_closing()
+
+    def write(self, data: bytes | bytearray | memoryview) -> None:
+        if not self._closing:
+            self._transport.write(data)
+
+    def writelines(self, chunks: object) -> None:
+        if not self._closing:
+            self._transport.writelines(chunks)  # type: ignore[arg-type]
+
+    def close(self) -> None:
+        if self._closing or self._transport.is_closing():
+            return
+        self._closing = True
+        if not self._gated.linger(self._transport):
+            self._transport.close()
+
+
 class _Gated(asyncio.Protocol):
     """Counts one connection and hands every event to aiohttp's protocol, or refuses it."""
 
@@ -115,28 +153,40 @@ class _Gated(asyncio.Protocol):
             return
         self._address = address
         self._inner = self._gate.inner()
-        self._inner.connection_made(transport)
+        self._inner.connection_made(
+            cast(asyncio.Transport, _LingeringClose(cast(asyncio.Transport, transport), self))
+        )
 
     def _refuse(self, transport: asyncio.Transport, refusal: bytes) -> None:
-        """Answer, then read and drop what the client sends until it closes (closing with
-        its request unread would reset the connection before it reads the answer), for a
-        second at most and for a few connections at once; past that, close at once."""
+        """Answer, then linger (closing with its request unread would reset the connection
+        before the client reads the answer); past the lingering bound, close at once."""
         if self._gate.lingering >= MAX_LINGERING:
             transport.abort()
             return
+        transport.write(refusal)
+        self.linger(transport)
+
+    def linger(self, transport: asyncio.Transport) -> bool:
+        """Send what is queued and a FIN, then read and drop what the client sends until it
+        closes, for a second at most; False (nothing done) when too many linger already."""
+        if self._gate.lingering >= MAX_LINGERING or not transport.can_write_eof():
+            return False
         self._gate.lingering += 1
         self._lingers = True
-        transport.write(refusal)
-        if transport.can_write_eof():
-            transport.write_eof()
+        transport.write_eof()
+        if not transport.is_reading():  # paused by aiohttp's flow control or our pacing
+            transport.resume_reading()
         self._timer = asyncio.get_running_loop().call_later(LINGER_SECONDS, transport.abort)
+        return True
 
     def data_received(self, data: bytes) -> None:
-        if self._inner is not None:
+        if self._inner is not None and not self._lingers:
             self._inner.data_received(data)
 
     def eof_received(self) -> bool | None:
-        return self._inner.eof_received() if self._inner is not None else None  # None: close
+        if self._lingers or self._inner is None:
+            return None  # close
+        return self._inner.eof_received()
 
     def pause_writing(self) -> None:
         if self._inner is not None:

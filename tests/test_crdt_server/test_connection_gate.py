@@ -8,7 +8,9 @@ import json
 from pathlib import Path
 
 import aiohttp
+import pytest
 from server_process import ServerProcess, create_session
+from support.node_client import NODE_DIR, node_deps_installed, node_executable
 
 
 async def idle(
@@ -107,3 +109,43 @@ async def refused(
     assert any(a and a.startswith(status) for a in answers)
     assert all(a is None or a == b"" or a.startswith(status) for a in answers)
     return sum(a is not None for a in answers)
+
+
+#: A stock `ws` client (what y-websocket uses in Node) sending one binary frame of N MiB,
+#: printing the close code it is told.
+BIG_FRAME = """
+import WebSocket from 'ws'
+const [url, mib] = process.argv.slice(1)
+const ws = new WebSocket(url)
+ws.on('open', () => ws.send(Buffer.concat([Buffer.from([0, 2]), Buffer.alloc(mib * 1048576)])))
+ws.on('close', (code) => { console.log(code); process.exit(0) })
+ws.on('error', () => {})
+"""
+
+
+async def test_a_client_refused_in_mid_frame_still_reads_why(tmp_path: Path) -> None:
+    # the server refuses a 30 MiB frame (past the document limit) from its header while the
+    # client is still sending it; closing at once would reset the connection and the
+    # client would lose the close frame (1006): the server lingers until the client closes
+    node = node_executable()
+    if node is None or not node_deps_installed():
+        pytest.skip("needs Node and tests/node/node_modules (scripts/install-node-test-deps.sh)")
+    async with ServerProcess(["--db", str(tmp_path / "t.db")]) as server:
+        async with aiohttp.ClientSession() as http:
+            sid = await create_session(http, server)
+        url = f"ws://127.0.0.1:{server.port}/ws/sessions/{sid}"
+        for mib in (16, 30):
+            client = await asyncio.create_subprocess_exec(
+                node,
+                "--input-type=module",
+                "-e",
+                BIG_FRAME,
+                url,
+                str(mib),
+                cwd=NODE_DIR,
+                stdout=asyncio.subprocess.PIPE,
+            )
+            out, _ = await asyncio.wait_for(client.communicate(), 30)
+            assert out.decode().strip() == "1009", f"{mib} MiB"
+        assert (await answer_to(server, "127.0.0.5"))[0] == 200
+        assert await server.stop() == 0
