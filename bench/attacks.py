@@ -172,8 +172,9 @@ async def outcome(
         async with asyncio.timeout(timeout):
             while True:
                 message = await ws.receive()
+                if message.type == aiohttp.WSMsgType.CLOSE:  # the code the server sent
+                    return f"closed {message.data}"
                 if message.type in (
-                    aiohttp.WSMsgType.CLOSE,
                     aiohttp.WSMsgType.CLOSED,
                     aiohttp.WSMsgType.CLOSING,
                     aiohttp.WSMsgType.ERROR,
