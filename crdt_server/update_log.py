@@ -67,6 +67,26 @@ async def coalesced(batch: list[PendingUpdate]) -> list[PendingUpdate]:
     return entries
 
 
+#: A commit writes its entries in transactions of about this many bytes: the storage
+#: thread does one request at a time, and a health check or a join queued behind eight
+#: 8 MB documents in one transaction waited 800 ms (bench/attacks.py doc-limit).
+COMMIT_BYTES = 1024 * 1024
+
+
+def in_transactions(entries: list[PendingUpdate]) -> list[list[PendingUpdate]]:
+    """``entries`` in order, cut into groups of at most :data:`COMMIT_BYTES` (an entry
+    larger than that is a group of its own)."""
+    groups: list[list[PendingUpdate]] = []
+    size = COMMIT_BYTES
+    for entry in entries:
+        if size + len(entry.data) > COMMIT_BYTES:
+            groups.append([])
+            size = 0
+        groups[-1].append(entry)
+        size += len(entry.data)
+    return groups
+
+
 #: Returns the full state of a loaded document, or None when it is not loaded.
 SnapshotSource = Callable[[str], bytes | None]
 
@@ -169,21 +189,23 @@ class UpdateLog:
     async def _commit_locked(self) -> bool:
         self._wake.clear()
         batch, self._pending = self._pending, []
-        batch = await coalesced(batch)
-        try:
-            appended = await self._storage.append_updates(batch)
-        except StorageError:
-            log.exception("committing %d updates failed; will retry", len(batch))
-            self._pending[:0] = batch
-            self._wake.set()
-            return False
-        sizes: dict[str, int] = {}
-        for update in batch:
-            sizes[update.session_id] = sizes.get(update.session_id, 0) + len(update.data)
-        for session_id, span in appended.items():
-            tail = self._tails.get(session_id)
-            if tail is not None:
-                tail.committed(span, sizes[session_id])
+        groups = in_transactions(await coalesced(batch))
+        for at, group in enumerate(groups):
+            try:
+                appended = await self._storage.append_updates(group)
+            except StorageError:
+                left = [entry for rest in groups[at:] for entry in rest]
+                log.exception("committing %d updates failed; will retry", len(left))
+                self._pending[:0] = left
+                self._wake.set()
+                return False
+            sizes: dict[str, int] = {}
+            for update in group:
+                sizes[update.session_id] = sizes.get(update.session_id, 0) + len(update.data)
+            for session_id, span in appended.items():
+                tail = self._tails.get(session_id)
+                if tail is not None:
+                    tail.committed(span, sizes[session_id])
         return True
 
     async def compact(self, session_id: str) -> None:

@@ -13,7 +13,7 @@ import pytest
 from pycrdt import Doc, Text
 from support.waiting import wait_until
 
-from crdt_server.update_log import UpdateLog
+from crdt_server.update_log import COMMIT_BYTES, UpdateLog
 from storage import (
     Appended,
     DuplicateSessionId,
@@ -376,3 +376,35 @@ async def test_stopping_the_log_in_the_middle_of_a_commit_loses_nothing(
     await asyncio.wait_for(stopping, 5)
     stored = await store.load_document("0123abcd")
     assert loaded_text(stored.snapshot, stored.updates) == "kept"
+
+
+async def test_a_large_commit_goes_in_bounded_transactions_and_resends_only_what_failed(
+    store: SQLiteStorage,
+) -> None:
+    # one 3 MB commit in one transaction would hold the storage thread from every other
+    # request (a health check, a join) until it is done
+    await store.create_session(session(), person(), b"")
+    doc: Doc[Any] = Doc()
+    text = doc.get("code", type=Text)
+    writes: list[int] = []
+    append = store.append_updates
+
+    async def failing_second(updates: Sequence[PendingUpdate]) -> dict[str, Appended]:
+        writes.append(sum(len(u.data) for u in updates))
+        if len(writes) == 2:
+            raise StorageUnavailable("disk full")
+        return await append(updates)
+
+    store.append_updates = failing_second  # type: ignore[method-assign]
+    log = UpdateLog(
+        store, interval_s=0, compact_updates=10**6, compact_bytes=10**9, snapshot_of=lambda _: None
+    )
+    for i, letter in enumerate("abc"):
+        state = doc.get_state()
+        text += letter * (COMMIT_BYTES - 1000)
+        log.append("0123abcd", doc.get_update(state), i)
+    assert not await log.flush()  # the second transaction failed: the rest stays queued
+    assert len(writes) == 2 and all(size < COMMIT_BYTES for size in writes)
+    assert await log.flush()
+    stored = await store.load_document("0123abcd")
+    assert len(stored.updates) == 3 and loaded_text(stored.snapshot, stored.updates) == str(text)
