@@ -141,7 +141,11 @@ class SQLiteStorage:
         return rows[0] if rows else None
 
     async def ping(self) -> None:
-        await self._fetchone("SELECT 1")
+        """Whether the connection answers; without the lock, so a health check waits for
+        the statement the storage thread is running, not for every transaction queued
+        (``SELECT 1`` reads nothing a transaction in progress could have changed)."""
+        with _driver_errors():
+            await _rows(self.db, "SELECT 1", ())
 
     async def size_bytes(self) -> int:
         """Bytes the database holds (its pages, the write-ahead log included)."""

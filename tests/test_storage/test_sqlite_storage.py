@@ -408,3 +408,9 @@ async def test_a_large_commit_goes_in_bounded_transactions_and_resends_only_what
     assert await log.flush()
     stored = await store.load_document("0123abcd")
     assert len(stored.updates) == 3 and loaded_text(stored.snapshot, stored.updates) == str(text)
+
+
+async def test_a_ping_does_not_wait_for_the_transaction_in_progress(store: SQLiteStorage) -> None:
+    # a health check queued behind a commit of eight 8 MB documents waited 300 ms
+    async with store._tx():  # a write transaction holding the storage, as a commit does
+        await asyncio.wait_for(store.ping(), 5)
