@@ -55,6 +55,17 @@ _ORIGIN = ("origin client", "origin clock", "origin")
 _RIGHT_ORIGIN = ("right origin client", "right origin clock", "right origin")
 _PARENT = ("parent client", "parent clock", "parent")
 _ASTRAL = (b"\xf0", b"\xf1", b"\xf2", b"\xf3", b"\xf4")
+#: Large texts are looked at in pieces this big: one C call on 8 MB holds the interpreter
+#: (and so the event loop, when the check runs in a thread) for several milliseconds.
+_PIECE = 1024 * 1024
+
+
+def _is_ascii(data: bytes, start: int, size: int) -> bool:
+    """Whether ``data[start:start + size]`` is ASCII (and so valid UTF-8), piece by piece."""
+    return all(
+        data[at : min(at + _PIECE, start + size)].isascii()
+        for at in range(start, start + size, _PIECE)
+    )
 
 
 class UpdateRejected(ValueError):
@@ -239,9 +250,11 @@ class _Reader:
         if size == 0:
             self.fail("text item of length 0")
         start = self.pos
-        text = self._decode(size, "text")
-        if text.isascii():
+        self.skip(size, "text")
+        if _is_ascii(self.data, start, size):  # most code: no need to decode it
             return size
+        self.pos = start
+        text = self._decode(size, "text")
         # characters past U+FFFF take two units; in valid UTF-8 they are led by F0..F4
         astral = sum(self.data.count(lead, start, start + size) for lead in _ASTRAL)
         if astral:
