@@ -24,6 +24,9 @@ log = logging.getLogger(__name__)
 #: Refused connections kept open (their answer sent) until the client closes, at most.
 MAX_LINGERING = 64
 LINGER_SECONDS = 1.0
+#: ... or longer while what the server sent last (a close frame behind a large sync) is still
+#: being read, up to this long in all.
+MAX_LINGER_SECONDS = 10.0
 #: Connections the loop accepts in one go before the gate sees any of them (the listen
 #: backlog: asyncio accepts up to that many per wake-up).
 ACCEPT_BURST = 128
@@ -103,8 +106,8 @@ class _LingeringClose:
     makes the client drop what it had not read yet: a client in mid-frame when it is
     refused (a frame past the size limit, a socket given up on) would lose the close
     frame saying why and see 1006. So a close sends what is queued and a FIN, then reads
-    and drops what the client still sends until it closes too, for a second at most and
-    for a bounded number of connections at once (past that, it closes at once).
+    and drops what the client still sends until it closes too, for a bounded time and a
+    bounded number of connections at once (past that, it closes at once).
     """
 
     def __init__(self, transport: asyncio.Transport, gated: _Gated) -> None:
@@ -168,7 +171,8 @@ class _Gated(asyncio.Protocol):
 
     def linger(self, transport: asyncio.Transport) -> bool:
         """Send what is queued and a FIN, then read and drop what the client sends until it
-        closes, for a second at most; False (nothing done) when too many linger already."""
+        closes: for a second, longer while it is still reading what was sent (up to
+        :data:`MAX_LINGER_SECONDS`). False (nothing done) when too many linger already."""
         if self._gate.lingering >= MAX_LINGERING or not transport.can_write_eof():
             return False
         self._gate.lingering += 1
@@ -176,8 +180,20 @@ class _Gated(asyncio.Protocol):
         transport.write_eof()
         if not transport.is_reading():  # paused by aiohttp's flow control or our pacing
             transport.resume_reading()
-        self._timer = asyncio.get_running_loop().call_later(LINGER_SECONDS, transport.abort)
+        self._end_linger(transport, LINGER_SECONDS)
         return True
+
+    def _end_linger(self, transport: asyncio.Transport, lingered: float) -> None:
+        """In a second, close: at once if the client has read everything sent, else once it
+        has (checked every second), for :data:`MAX_LINGER_SECONDS` at most."""
+
+        def end() -> None:
+            if transport.get_write_buffer_size() and lingered < MAX_LINGER_SECONDS:
+                self._end_linger(transport, lingered + LINGER_SECONDS)
+            else:
+                transport.abort()
+
+        self._timer = asyncio.get_running_loop().call_later(LINGER_SECONDS, end)
 
     def data_received(self, data: bytes) -> None:
         if self._inner is not None and not self._lingers:
