@@ -128,15 +128,16 @@ class Runs:
         return run
 
     async def stored_runs(self, actor: Actor, record: SessionRecord) -> list[Any]:
-        """The runs as stored in the document (whatever clients wrote there, too), each
-        with the code of the history snapshot it names."""
+        """The runs as stored in the document (whatever clients wrote there, too), the
+        newest :data:`MAX_RUNS` each with the code of the history snapshot it names (so a
+        client stuffing the array cannot make one request read history without end)."""
         require(actor, Action.READ_HISTORY)
         room = self._rooms.rooms.get(record.id)
         doc = room.doc if room is not None else (await self._rooms.stored(record.id))[0]
         stored = list(runs_array(doc).to_py() or [])
         codes: dict[int, str] = {}
         try:
-            for item in stored:
+            for item in stored[-MAX_RUNS:]:
                 n = _snapshot_of(item)
                 if n is not None and "code" not in item:
                     if n not in codes:
