@@ -126,6 +126,7 @@ class Room:
         self._cached_at = -1  # the version the cached views below belong to
         self._code: str | None = None
         self._base: Base | None = None
+        self._state: bytes | None = None
         self._fresh_step2: bytes | None = None  # the whole state as sync step 2, once per version
         self._clocks: dict[int, int] | None = None  # the state vector; None: read it again
 
@@ -155,7 +156,7 @@ class Room:
     def _cache(self) -> None:
         if self._cached_at != self.version:
             self._cached_at, self._code, self._base = self.version, None, None
-            self._fresh_step2 = None
+            self._state = self._fresh_step2 = None
 
     @property
     def code(self) -> str:
@@ -171,12 +172,18 @@ class Room:
         self._usable()
         return self._read(read_language)
 
-    def base(self) -> Base:
-        """The current version with its full state, encoded once per version."""
+    def state(self) -> bytes:
+        """The current version's full state, encoded once per version."""
         self._usable()
         self._cache()
+        if self._state is None:
+            self._state = self._read(lambda doc: doc.get_update())
+        return self._state
+
+    def base(self) -> Base:
+        """The current version with its tag, code and full state, made once per version."""
+        state = self.state()
         if self._base is None:
-            state = self._read(lambda doc: doc.get_update())
             self._base = Base(version_tag(state), self.code, state)
         return self._base
 
@@ -311,7 +318,7 @@ class Room:
         return len(answer)
 
     def _fresh_answer(self) -> bytes:
-        state = self.base().state  # also settles the cache for this version
+        state = self.state()  # also settles the cache for this version
         if self._fresh_step2 is None:
             self._fresh_step2 = protocol.sync_step2(state)
         return self._fresh_step2

@@ -57,6 +57,12 @@ class LoopShares:
             self._balances.popitem(last=False)
         return 0.0 if balance >= 0 else -balance / self.share
 
+    def debt(self, key: str) -> float:
+        """The seconds ``key`` must still wait, charging nothing."""
+        balance, at = self._balances.get(key, (self._burst, self._clock()))
+        balance = min(self._burst, balance + (self._clock() - at) * self.share)
+        return 0.0 if balance >= 0 else -balance / self.share
+
 
 class Turn:
     """The loop time one socket's frames have cost since it last let others run, charged
@@ -80,8 +86,14 @@ class Turn:
         self._started = clock()
         self.held_back = 0  # frames after which the client's share made it wait
 
-    def start(self) -> None:
-        """A frame has arrived: its handling is counted from now."""
+    async def start(self) -> None:
+        """A frame has arrived: wait while its client is past its share (another of its
+        sockets spent it), then count its handling from now. Charging only after a frame
+        would let each of a client's sockets handle one more before any of them waits: eight
+        sockets sending eight whole documents at once would hold the loop eight times over."""
+        if self._shares is not None and (debt := self._shares.debt(self._key)) > 0:
+            self.held_back += 1
+            await asyncio.sleep(debt)
         self._started = self._clock()
 
     async def end(self, wait: float = 0.0) -> None:

@@ -254,7 +254,7 @@ async def _serve_yjs(
                 return  # given up on (it does not read): what it sent next is not read
             await pacing.after(len(frame) + answered)
         message = await ws.receive()
-        pacing.turn.start()
+        await pacing.turn.start()
         if message.type == WSMsgType.BINARY:
             frame = message.data
         elif message.type == WSMsgType.TEXT:
@@ -306,7 +306,7 @@ async def _serve_json(
         await pacing.after(len(first))
     while not outbox.closing:  # given up on (it does not read): what it sent next is not read
         message = await ws.receive()
-        pacing.turn.start()
+        await pacing.turn.start()
         if message.type == WSMsgType.TEXT:
             await client.receive(message.data)
             await pacing.after(len(message.data))

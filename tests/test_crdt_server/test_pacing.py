@@ -106,7 +106,7 @@ def test_a_turn_lets_the_others_run_once_its_budget_is_used() -> None:
     paused: list[bool] = []
 
     async def frame(cost: float, wait: float = 0.0) -> None:
-        turn.start()
+        await turn.start()
         clock.now += cost
         task = asyncio.ensure_future(turn.end(wait))
         await asyncio.sleep(0)  # one step: a turn that pauses is not done yet
@@ -133,6 +133,30 @@ def test_a_clients_loop_share_lets_a_burst_through_then_makes_its_sockets_wait()
     assert shares.charge("a", 0.0) == 0.0  # paid back
     clock.now = 10.0
     assert shares.charge("a", 0.06) == pytest.approx(0.02)  # refilled to the burst, no more
+
+
+def test_a_clients_other_sockets_wait_out_its_debt_before_their_next_frame() -> None:
+    clock = Clock()
+    shares = LoopShares(0.5, burst_s=0.01, clock=clock)
+    second, bystander = Turn(shares, "a", clock=clock), Turn(shares, "b", clock=clock)
+    slept: list[float] = []
+
+    async def sleep(seconds: float) -> None:
+        slept.append(seconds)
+        clock.now += seconds
+
+    async def frames() -> None:
+        shares.charge("a", 0.03)  # one socket of "a" handled a 30 ms frame: 20 ms in debt
+        await bystander.start()  # another client waits for nothing
+        assert slept == []
+        await second.start()  # the same client's next socket waits before its frame
+        assert slept == [pytest.approx(0.04)] and second.held_back == 1
+        await second.start()  # paid back
+        assert len(slept) == 1
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr("crdt_server.turns.asyncio.sleep", sleep)
+        asyncio.run(frames())
 
 
 async def test_a_json_socket_with_a_backlog_lets_the_loop_poll_between_its_events(
