@@ -90,10 +90,14 @@ class Turn:
         """A frame has arrived: wait while its client is past its share (another of its
         sockets spent it), then count its handling from now. Charging only after a frame
         would let each of a client's sockets handle one more before any of them waits: eight
-        sockets sending eight whole documents at once would hold the loop eight times over."""
-        if self._shares is not None and (debt := self._shares.debt(self._key)) > 0:
-            self.held_back += 1
+        sockets sending eight whole documents at once would hold the loop eight times over.
+        The debt is read again after each wait: the client's sockets that waited together
+        wake together, and the first of them to run puts the others back into debt."""
+        waited = False
+        while self._shares is not None and (debt := self._shares.debt(self._key)) > 0:
+            waited = True
             await asyncio.sleep(debt)
+        self.held_back += waited
         self._started = self._clock()
 
     async def end(self, wait: float = 0.0) -> None:

@@ -225,15 +225,17 @@ class Pacing:
     pacer: Pacer
     turn: Turn
     session_id: str
+    told_held_back: bool = False
 
     async def after(self, size: int) -> None:
         """The frame of ``size`` bytes just handled: wait as long as that calls for (the
         first wait for each reason logged)."""
-        wait, shared = self.pacer.delay(size), self.turn.held_back
+        wait = self.pacer.delay(size)
         if wait and self.pacer.throttled == 1:
             log.info("slowing a socket of %s down to its message and byte rate", self.session_id)
         await self.turn.end(wait)
-        if self.turn.held_back == 1 and not shared:
+        if self.turn.held_back and not self.told_held_back:
+            self.told_held_back = True
             log.info("holding back a socket of %s: its client is past its share", self.session_id)
 
 

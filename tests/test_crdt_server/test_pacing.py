@@ -159,6 +159,29 @@ def test_a_clients_other_sockets_wait_out_its_debt_before_their_next_frame() -> 
         asyncio.run(frames())
 
 
+def test_a_clients_socket_waits_again_when_a_sibling_that_woke_with_it_ran_first() -> None:
+    clock = Clock()
+    shares = LoopShares(0.5, burst_s=0.01, clock=clock)
+    turn = Turn(shares, "a", clock=clock)
+    slept: list[float] = []
+
+    async def sleep(seconds: float) -> None:
+        slept.append(seconds)
+        clock.now += seconds
+        if len(slept) == 1:  # a sibling socket woke at the same moment and ran a 30 ms frame
+            shares.charge("a", 0.03)
+
+    async def frames() -> None:
+        shares.charge("a", 0.03)
+        await turn.start()
+        assert slept == [pytest.approx(0.04), pytest.approx(0.06)] and turn.held_back == 1
+        assert shares.debt("a") == 0
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr("crdt_server.turns.asyncio.sleep", sleep)
+        asyncio.run(frames())
+
+
 async def test_a_json_socket_with_a_backlog_lets_the_loop_poll_between_its_events(
     make_client: ClientFactory, monkeypatch: pytest.MonkeyPatch
 ) -> None:
