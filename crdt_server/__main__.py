@@ -20,6 +20,7 @@ from storage import StorageError
 
 from .cli import parse_cli
 from .gate import ACCEPT_BURST, ConnectionGate, total_for
+from .keys import LIVE
 from .memory import limit_arenas
 from .settings import Settings
 
@@ -34,8 +35,9 @@ async def serve(settings: Settings) -> int:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
+    app = create_app(settings)
     runner = web.AppRunner(
-        create_app(settings),
+        app,
         access_log=None,
         shutdown_timeout=10.0,
         # also the first request's: an idle or half-sent connection is closed after it
@@ -52,6 +54,7 @@ async def serve(settings: Settings) -> int:
         runner.server,
         per_address=settings.max_connections_per_client,
         total=total_for(settings.max_connections),
+        shares=app[LIVE].loop_shares,
     )
     listening: asyncio.Server | None = None
     try:

@@ -14,10 +14,12 @@ import asyncio
 import json
 import logging
 import resource
+import time
 from collections.abc import Callable
 from typing import cast
 
 from .core.quota import OpenCounts
+from .turns import LoopShares
 
 log = logging.getLogger(__name__)
 
@@ -64,9 +66,15 @@ class ConnectionGate:
     """A protocol factory for ``loop.create_server`` around aiohttp's (``runner.server``)."""
 
     def __init__(
-        self, factory: Callable[[], asyncio.BaseProtocol], *, per_address: int, total: int
+        self,
+        factory: Callable[[], asyncio.BaseProtocol],
+        *,
+        per_address: int,
+        total: int,
+        shares: LoopShares | None = None,
     ) -> None:
         self._factory = factory
+        self.shares = shares  # each address's share of the loop, charged for its bytes too
         self._addresses = OpenCounts(per_address)
         self.total = total
         self.open = 0
@@ -114,9 +122,20 @@ class _LingeringClose:
         self._transport = transport
         self._gated = gated
         self._closing = False
+        self.paused = False  # by aiohttp's flow control
 
     def __getattr__(self, name: str) -> object:
         return getattr(self._transport, name)
+
+    def pause_reading(self) -> None:
+        self.paused = True
+        self._transport.pause_reading()
+
+    def resume_reading(self) -> None:
+        """Resume unless the gate holds the connection's bytes back (it resumes later)."""
+        self.paused = False
+        if not self._gated.holding:
+            self._transport.resume_reading()
 
     def is_closing(self) -> bool:
         return self._closing or self._transport.is_closing()
@@ -138,14 +157,29 @@ class _LingeringClose:
 
 
 class _Gated(asyncio.Protocol):
-    """Counts one connection and hands every event to aiohttp's protocol, or refuses it."""
+    """Counts one connection and hands every event to aiohttp's protocol, or refuses it.
+
+    Parsing what a client sends is loop time too, and not small: the read that completes a
+    large WebSocket frame costs aiohttp three copies of it, and eight sockets completing
+    eight 8 MB frames in one wake-up held everyone else for a tenth of a second. So the time
+    aiohttp's protocol takes for each read is charged to the client's loop share, and while
+    the client is past its share its bytes wait, unread, in the kernel."""
 
     def __init__(self, gate: ConnectionGate) -> None:
         self._gate = gate
         self._address: str | None = None
+        self._key = ""
         self._inner: asyncio.Protocol | None = None
+        self._transport: asyncio.Transport | None = None
+        self._wrapper: _LingeringClose | None = None
         self._lingers = False
         self._timer: asyncio.TimerHandle | None = None
+        self._held: asyncio.TimerHandle | None = None
+        self._pending: list[bytes] = []  # read before the hold began, not yet handed over
+
+    @property
+    def holding(self) -> bool:
+        return self._held is not None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         peer = transport.get_extra_info("peername")
@@ -154,11 +188,11 @@ class _Gated(asyncio.Protocol):
         if refusal is not None:
             self._refuse(cast(asyncio.Transport, transport), refusal)
             return
-        self._address = address
+        self._address, self._key = address, f"ip:{address}"  # as ws.client_key names it
+        self._transport = cast(asyncio.Transport, transport)
+        self._wrapper = _LingeringClose(self._transport, self)
         self._inner = self._gate.inner()
-        self._inner.connection_made(
-            cast(asyncio.Transport, _LingeringClose(cast(asyncio.Transport, transport), self))
-        )
+        self._inner.connection_made(cast(asyncio.Transport, self._wrapper))
 
     def _refuse(self, transport: asyncio.Transport, refusal: bytes) -> None:
         """Answer, then linger (closing with its request unread would reset the connection
@@ -177,6 +211,7 @@ class _Gated(asyncio.Protocol):
             return False
         self._gate.lingering += 1
         self._lingers = True
+        self._stop_holding()
         transport.write_eof()
         if not transport.is_reading():  # paused by aiohttp's flow control or our pacing
             transport.resume_reading()
@@ -196,8 +231,44 @@ class _Gated(asyncio.Protocol):
         self._timer = asyncio.get_running_loop().call_later(LINGER_SECONDS, end)
 
     def data_received(self, data: bytes) -> None:
-        if self._inner is not None and not self._lingers:
+        if self._inner is None or self._lingers:
+            return
+        shares = self._gate.shares
+        if shares is None:
             self._inner.data_received(data)
+            return
+        self._pending.append(data)
+        if self._held is None:
+            self._hand_over(shares)
+
+    def _hand_over(self, shares: LoopShares) -> None:
+        """Hand what was read to aiohttp, each read charged to the client, until the client
+        is past its share: then stop reading and come back once it has paid."""
+        assert self._inner is not None and self._transport is not None
+        while self._pending and not self._lingers:
+            debt = shares.debt(self._key)
+            if debt > 0:
+                self._transport.pause_reading()
+                self._held = asyncio.get_running_loop().call_later(debt, self._release, shares)
+                return
+            started = time.perf_counter()
+            self._inner.data_received(self._pending.pop(0))
+            shares.charge(self._key, time.perf_counter() - started)
+
+    def _release(self, shares: LoopShares) -> None:
+        self._held = None
+        if self._inner is None or self._transport is None or self._lingers:
+            return
+        self._hand_over(shares)
+        assert self._wrapper is not None
+        if self._held is None and not self._wrapper.paused and not self._transport.is_closing():
+            self._transport.resume_reading()
+
+    def _stop_holding(self) -> None:
+        if self._held is not None:
+            self._held.cancel()
+            self._held = None
+        self._pending.clear()
 
     def eof_received(self) -> bool | None:
         if self._lingers or self._inner is None:
@@ -218,6 +289,7 @@ class _Gated(asyncio.Protocol):
             self._lingers = False
         if self._timer is not None:
             self._timer.cancel()
+        self._stop_holding()
         if self._address is not None:
             self._gate.release(self._address)
             self._address = None

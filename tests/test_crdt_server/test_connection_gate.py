@@ -5,12 +5,16 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from pathlib import Path
 
 import aiohttp
 import pytest
 from server_process import ServerProcess, create_session
 from support.node_client import NODE_DIR, node_deps_installed, node_executable
+
+from crdt_server.gate import ConnectionGate
+from crdt_server.turns import LoopShares
 
 
 async def idle(
@@ -149,3 +153,72 @@ async def test_a_client_refused_in_mid_frame_still_reads_why(tmp_path: Path) -> 
             assert out.decode().strip() == "1009", f"{mib} MiB"
         assert (await answer_to(server, "127.0.0.5"))[0] == 200
         assert await server.stop() == 0
+
+
+class _Transport(asyncio.Transport):
+    """Just enough of a socket transport for the gate: its peer and whether it reads."""
+
+    def __init__(self, address: str) -> None:
+        super().__init__()
+        self._address = address
+        self.reading = True
+
+    def get_extra_info(self, name: str, default: object = None) -> object:
+        return (self._address, 40000) if name == "peername" else default
+
+    def pause_reading(self) -> None:
+        self.reading = False
+
+    def resume_reading(self) -> None:
+        self.reading = True
+
+    def is_reading(self) -> bool:
+        return self.reading
+
+    def is_closing(self) -> bool:
+        return False
+
+
+class _SlowParser(asyncio.Protocol):
+    """aiohttp's protocol as the gate sees it: each read costs 20 ms of the loop."""
+
+    def __init__(self, got: list[bytes]) -> None:
+        self.got = got
+        self.transport: asyncio.Transport | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+
+    def data_received(self, data: bytes) -> None:
+        time.sleep(0.02)
+        self.got.append(data)
+
+
+async def test_a_clients_reads_wait_unread_while_it_is_past_its_loop_share() -> None:
+    got: list[bytes] = []
+    parsers: list[_SlowParser] = []
+
+    def factory() -> _SlowParser:
+        parsers.append(_SlowParser(got))
+        return parsers[-1]
+
+    gate = ConnectionGate(factory, per_address=10, total=10, shares=LoopShares(0.5, burst_s=0.001))
+    first, sibling, other = gate(), gate(), gate()
+    sibling_transport = _Transport("127.0.0.9")
+    first.connection_made(_Transport("127.0.0.9"))
+    sibling.connection_made(sibling_transport)
+    other.connection_made(_Transport("127.0.0.10"))
+
+    first.data_received(b"a")  # 20 ms of parsing: the address is now past its share
+    sibling.data_received(b"b")  # the same address's next read waits, and reading stops
+    other.data_received(b"c")  # another address is served at once
+    assert got == [b"a", b"c"] and not sibling_transport.reading
+    seen_by_aiohttp = parsers[1].transport
+    assert seen_by_aiohttp is not None
+    seen_by_aiohttp.pause_reading()  # aiohttp's own flow control pauses meanwhile
+    seen_by_aiohttp.resume_reading()  # ... and resumes: the gate still holds
+    assert not sibling_transport.reading
+    async with asyncio.timeout(5):
+        while got[-1] != b"b":
+            await asyncio.sleep(0.005)
+    assert sibling_transport.reading  # paid back: handed over, reading again
