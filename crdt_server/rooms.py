@@ -104,6 +104,7 @@ class RoomManager:
         self._gone: dict[str, tuple[float, SessionError]] = {}  # deleted lately, oldest first
         self._tasks: set[asyncio.Task[None]] = set()
         self._history_task: asyncio.Task[None] | None = None
+        self.trimmer = memory.Trimmer()  # unloaded documents' pages, back to the system
 
     def snapshot_of(self, session_id: str) -> bytes | None:
         """The full state of a loaded document (the update log's compaction source)."""
@@ -141,6 +142,7 @@ class RoomManager:
             except Exception:
                 log.exception("room %s could not be saved at shutdown", room.session_id)
             del self.rooms[room.session_id]
+        await self.trimmer.close()
 
     # ------------------------------------------------------------ loading
     async def get(self, session_id: str) -> Room:
@@ -234,7 +236,7 @@ class RoomManager:
         del self.rooms[room.session_id]
         self.log.forget(room.session_id)
         log.info("room %s unloaded", room.session_id)
-        await asyncio.to_thread(memory.trim)  # its document's pages, back to the system
+        self.trimmer.request()
 
     async def _persist(self, room: Room) -> None:
         """Flush the log, compact the document and take a history snapshot if it changed."""
@@ -305,6 +307,7 @@ class RoomManager:
         await asyncio.gather(*(peer.close(code, reason) for peer in room.connections()))
         room.peers.clear()
         room.listeners.clear()
+        self.trimmer.request()
 
     def revive(self, session_id: str) -> None:
         """A session was created with this id: it is not gone any more."""
