@@ -58,7 +58,6 @@ class Trimmer:
         self._last = -every_s
         self._timer: asyncio.TimerHandle | None = None
         self._running: asyncio.Future[None] | None = None
-        self.trims = 0
 
     def request(self) -> None:
         """Ask for a trim soon (from the event loop)."""
@@ -75,7 +74,6 @@ class Trimmer:
             return
         loop = asyncio.get_running_loop()
         self._last = loop.time()
-        self.trims += 1
         self._running = loop.run_in_executor(None, _trim_now)
 
     async def close(self) -> None:
