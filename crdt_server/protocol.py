@@ -6,6 +6,7 @@ which the socket handler turns into a close code for that socket only.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import IntEnum
 
@@ -81,6 +82,19 @@ def encode_varuint(n: int) -> bytes:
         n >>= 7
     out.append(n)
     return bytes(out)
+
+
+def deletion_update(ranges: Iterable[tuple[int, int, int]]) -> bytes:
+    """A Yjs v1 update that only deletes ``(client, clock, length)`` ranges, which must come
+    in clock order per client and not overlap."""
+    by_client: dict[int, list[tuple[int, int]]] = {}
+    for client, clock, length in ranges:
+        by_client.setdefault(client, []).append((clock, length))
+    out = [b"\x00", encode_varuint(len(by_client))]  # no structs, then the delete set
+    for client, spans in by_client.items():
+        out += [encode_varuint(client), encode_varuint(len(spans))]
+        out += [encode_varuint(clock) + encode_varuint(length) for clock, length in spans]
+    return b"".join(out)
 
 
 def read_varuint(data: bytes, pos: int) -> tuple[int, int]:

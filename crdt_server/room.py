@@ -14,7 +14,7 @@ import logging
 from collections.abc import Callable
 from typing import Any, Protocol, TypeVar
 
-from pycrdt import TransactionEvent
+from pycrdt import TransactionEvent, merge_updates
 
 from storage import ParticipantRecord, SessionRecord
 
@@ -359,6 +359,10 @@ class Room:
         self.fits(len(update))
         try:
             self.doc.apply_update(update)
+            if stats.objects:
+                dropped = self._drop_code_objects(update, stats)
+                if dropped is not None:
+                    update, frame = dropped, None
         except BaseException as exc:
             if isinstance(exc, Exception) or _is_panic(exc):
                 self._break()
@@ -371,6 +375,27 @@ class Room:
         self.broadcast(frame or protocol.sync_update(update), exclude=exclude)
         self._accepted(update, actor)
         return True
+
+    def _drop_code_objects(self, update: bytes, stats: UpdateStats) -> bytes | None:
+        """Delete what an applied update put into the code besides characters.
+
+        A Yjs text may also hold values, binaries, embeds and types, one position each. No
+        editor writes them into the code, and pycrdt counts them without showing them, so the
+        server's edits (made on the characters) would land off by one per item, cutting
+        characters in two. They are found by the length they add and deleted, every object
+        of the update at once (the update is hostile), and the deletion goes out merged into
+        the update, so no client's editor ever shows them. Returns that merged update, or
+        None when the code holds only characters.
+        """
+        text = code_text(self.doc)
+        if len(text) == utf8_len(str(text)):
+            return None
+        removal = protocol.deletion_update(stats.objects)
+        self.doc.apply_update(removal)
+        if len(text) != utf8_len(str(text)):  # held one before this update: not ours to fix
+            raise ValueError("the code holds items that are not characters")
+        log.warning("deleted the items an update put into the code of %s", self.session_id)
+        return merge_updates(update, removal)
 
     def apply_awareness(self, update: bytes, origin: Peer | None, frame: bytes | None) -> None:
         connection = None if origin is None else origin.id

@@ -89,6 +89,11 @@ class UpdateStats:
     runs: tuple[tuple[int, int, int], ...] = ()
     #: The IDs its items refer to: origins, right origins, parents.
     refs: tuple[tuple[int, int], ...] = ()
+    #: (client, clock after its last deleted range) for each client of the delete set.
+    deleted_to: tuple[tuple[int, int], ...] = ()
+    #: (client, clock, length) of every Item that is neither text nor deleted nor a format:
+    #: values, binaries, embeds, types, subdocuments (which must not land in the code text).
+    objects: tuple[tuple[int, int, int], ...] = ()
 
 
 def check_update(update: bytes, *, max_depth: int = 64) -> UpdateStats:
@@ -114,6 +119,8 @@ def check_update(update: bytes, *, max_depth: int = 64) -> UpdateStats:
         tuple(reader.cuts),
         tuple(reader.runs),
         tuple(reader.refs),
+        tuple(reader.deleted_to),
+        tuple(reader.objects),
     )
 
 
@@ -130,6 +137,12 @@ def missing(stats: UpdateStats, clocks: Mapping[int, int]) -> str | None:
     for client, clock in stats.refs:
         if clock >= reach.get(client, 0):
             return f"it refers to ({client}, {clock}), which the document does not have"
+    for client, end in stats.deleted_to:
+        # yrs keeps such a range and deletes whatever later takes those clocks, even half a
+        # character (a zero-length text item the document then cannot load)
+        known = reach.get(client, 0)
+        if end > known:
+            return f"it deletes clocks of client {client} up to {end}, the document has {known}"
     return None
 
 
@@ -173,6 +186,8 @@ class _Reader:
         "cuts",
         "runs",
         "refs",
+        "deleted_to",
+        "objects",
     )
 
     def __init__(self, data: bytes, max_depth: int) -> None:
@@ -185,6 +200,8 @@ class _Reader:
         self.cuts: list[tuple[int, int]] = []
         self.runs: list[tuple[int, int, int]] = []
         self.refs: list[tuple[int, int]] = []
+        self.deleted_to: list[tuple[int, int]] = []
+        self.objects: list[tuple[int, int, int]] = []
 
     def fail(self, what: str) -> NoReturn:
         raise UpdateRejected(f"invalid Yjs update at byte {self.pos}: {what}")
@@ -436,6 +453,8 @@ def _read_struct(
     length = reader.text_length(client, clock) if ref == _STRING else _read_content(reader, ref)
     if ref != _DELETED:
         reader.content_bytes += reader.pos - before
+        if ref != _STRING and ref != _FORMAT:
+            reader.objects.append((client, clock, length))
     return length, ref == _TYPE or ref == _DELETED
 
 
@@ -515,4 +534,6 @@ def _read_delete_set(reader: _Reader) -> int:
                 reader.fail(f"deleted range ({clock}, {length}) is empty or ends past 2**31")
             reader.cuts += ((client, clock), (client, end))
             ranges += 1
+        if end:
+            reader.deleted_to.append((client, end))
     return ranges

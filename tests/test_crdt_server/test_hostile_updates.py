@@ -146,3 +146,75 @@ async def test_an_update_with_a_clock_gap_is_not_applied_and_its_sender_is_asked
         assert await bystander.frames_before_pong() == []  # nothing was forwarded
         assert (await read_session(http, server, sid))["code"] == "abc"
         assert await server.stop() == 0
+
+
+def one_item(client: int, clock: int, item: bytes) -> bytes:
+    """A Yjs v1 update of one struct and an empty delete set."""
+    return b"\x01\x01" + encode_varuint(client) + encode_varuint(clock) + item + b"\x00"
+
+
+def root_item(ref: int, content: bytes) -> bytes:
+    """An Item with no origins at the start of the root text "code"."""
+    return bytes([ref]) + b"\x01\x04code" + content
+
+
+async def test_deleting_clocks_the_document_lacks_is_not_applied_and_the_sender_asked_to_sync(
+    tmp_path: Path, http: aiohttp.ClientSession
+) -> None:
+    # yrs keeps such a range and deletes whatever later takes those clocks: here the first
+    # half of an emoji, which left a zero-length text item the next load refused (fuzz run)
+    ahead = b"\x00\x01" + encode_varuint(777) + b"\x01\x00\x01"  # delete (777, 0), length 1
+    emoji = one_item(777, 0, root_item(4, b"\x04" + "😀".encode()))
+    db = str(tmp_path / "s.db")
+    async with ServerProcess(["--db", db]) as server:
+        sid = await create_session(http, server, code="abc")
+        bystander = await RawClient.connect(http, ws_url(server, sid), autoping=False)
+        await bystander.handshake()
+        sender = await RawClient.connect(http, ws_url(server, sid), autoping=False)
+        await sender.handshake()
+        await sender.ws.send_bytes(protocol.sync_update(ahead))
+        answer = await sender.frames_before_pong()
+        assert [protocol.decode(f).subtype for f in answer] == [protocol.SyncType.STEP1]
+        assert await bystander.frames_before_pong() == []
+        await sender.ws.send_bytes(protocol.sync_update(emoji))
+        assert await sender.frames_before_pong() == []
+        assert (await read_session(http, server, sid))["code"] == "😀abc"
+        assert await server.stop() == 0
+    async with ServerProcess(["--db", db]) as server:  # the folded state loads whole
+        assert (await read_session(http, server, sid))["code"] == "😀abc"
+        assert await server.stop() == 0
+    assert "ERROR" not in server.log
+
+
+@pytest.mark.parametrize(
+    "ref, content",
+    [(3, b"\x02hi"), (5, b'\x07{"a":1}'), (7, b"\x02"), (8, b"\x01\x7d\x04")],
+    ids=["binary", "embed", "type", "value"],
+)
+async def test_an_object_put_into_the_code_is_deleted_and_later_edits_land_where_meant(
+    ref: int, content: bytes, tmp_path: Path, http: aiohttp.ClientSession
+) -> None:
+    # pycrdt counts such an item in the code without showing it, so every server edit after
+    # it was off by one: characters cut in two, items of length 0, a state that cannot load
+    db = str(tmp_path / "s.db")
+    async with ServerProcess(["--db", db]) as server:
+        sid = await create_session(http, server, code="é😀ab\n")
+        bystander = await RawClient.connect(http, ws_url(server, sid), autoping=False)
+        await bystander.handshake()
+        attacker = await RawClient.connect(http, ws_url(server, sid), autoping=False)
+        await attacker.handshake()
+        sent = protocol.sync_update(one_item(555, 0, root_item(ref, content)))
+        await attacker.ws.send_bytes(sent)
+        assert await attacker.frames_before_pong() == []
+        relayed = await wait_until(bystander.frames_before_pong, what="the relayed update")
+        assert len(relayed) == 1 and relayed[0] != sent  # the deletion went out merged in
+        for code in ("é😀Xab\n", "😀Xab\n", "😀Xa\n"):  # each a server edit of the one before
+            url = f"{server.url}/api/v1/sessions/{sid}"
+            async with http.patch(url, json={"code": code}) as response:
+                assert response.status == 200, await response.text()
+            assert (await read_session(http, server, sid))["code"] == code
+        assert await server.stop() == 0
+    async with ServerProcess(["--db", db]) as server:
+        assert (await read_session(http, server, sid))["code"] == "😀Xa\n"
+        assert await server.stop() == 0
+    assert "ERROR" not in server.log and "Traceback" not in server.log

@@ -224,6 +224,8 @@ def test_stats_count_clients_structs_content_and_deleted_ranges() -> None:
         cuts=((7, 5), (7, 0), (7, 2), (7, 4), (7, 5), (8, 6), (8, 7)),  # origin + 1, deletes
         runs=((7, 0, 9), (8, 7, 9)),  # client 8's Skip of 5-6 is not carried
         refs=((7, 4),),
+        deleted_to=((7, 5), (8, 7)),
+        objects=((8, 7, 2),),  # the two values; text and Skip are not objects
     )
 
 
@@ -237,6 +239,11 @@ def test_an_update_starting_past_the_documents_clock_or_citing_what_it_lacks_is_
     cites = check_update(update((8, 0, [after(4, string("!"), (7, 3))])))
     assert missing(cites, {7: 4}) is None
     assert missing(cites, {7: 3}) == "it refers to (7, 3), which the document does not have"
+    ahead = check_update(update(deleted=deletes((7, [(2, 3)]))))  # deletes 2..4 of client 7
+    assert missing(ahead, {7: 5}) is None
+    assert missing(ahead, {7: 4}) == "it deletes clocks of client 7 up to 5, the document has 4"
+    own = check_update(update((7, 4, [text("ab")]), deleted=deletes((7, [(5, 1)]))))
+    assert missing(own, {7: 4}) is None  # a deletion of what the update itself carries
 
 
 def test_the_second_halves_of_surrogate_pairs_are_noted_with_their_ids() -> None:
