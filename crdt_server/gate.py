@@ -209,10 +209,14 @@ class _Gated(asyncio.Protocol):
         :data:`MAX_LINGER_SECONDS`). False (nothing done) when too many linger already."""
         if self._gate.lingering >= MAX_LINGERING or not transport.can_write_eof():
             return False
+        self._stop_holding()
+        try:
+            transport.write_eof()
+        except OSError:  # reset by the client already (ENOTCONN): nothing left to wait for
+            transport.abort()
+            return True
         self._gate.lingering += 1
         self._lingers = True
-        self._stop_holding()
-        transport.write_eof()
         if not transport.is_reading():  # paused by aiohttp's flow control or our pacing
             transport.resume_reading()
         self._end_linger(transport, LINGER_SECONDS)

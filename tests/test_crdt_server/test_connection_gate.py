@@ -5,15 +5,18 @@ from __future__ import annotations
 
 import asyncio
 import json
+import socket
+import struct
 import time
 from pathlib import Path
+from typing import cast
 
 import aiohttp
 import pytest
 from server_process import ServerProcess, create_session
 from support.node_client import NODE_DIR, node_deps_installed, node_executable
 
-from crdt_server.gate import ConnectionGate
+from crdt_server.gate import ConnectionGate, _Gated
 from crdt_server.turns import LoopShares
 
 
@@ -222,3 +225,33 @@ async def test_a_clients_reads_wait_unread_while_it_is_past_its_loop_share() -> 
         while got[-1] != b"b":
             await asyncio.sleep(0.005)
     assert sibling_transport.reading  # paid back: handed over, reading again
+
+
+async def test_closing_a_connection_its_client_has_reset_raises_nothing() -> None:
+    """Under load a client's RST can land between aiohttp's answer to its close frame and
+    the FIN the gate sends after it: shutdown() then fails with ENOTCONN, which escaped
+    into the request (a traceback in the log). Here the RST is in before the close."""
+    loop = asyncio.get_running_loop()
+    accepted: asyncio.Future[asyncio.Transport] = loop.create_future()
+
+    class Paused(asyncio.Protocol):
+        def connection_made(self, transport: asyncio.BaseTransport) -> None:
+            cast(asyncio.Transport, transport).pause_reading()  # so the reset goes unnoticed
+            accepted.set_result(cast(asyncio.Transport, transport))
+
+    server = await loop.create_server(Paused, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    _, writer = await asyncio.open_connection("127.0.0.1", port)
+    transport = await asyncio.wait_for(accepted, 5)
+    sock = writer.get_extra_info("socket")
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    writer.transport.abort()  # RST
+    await asyncio.sleep(0.05)  # loopback delivers the RST at once; this only yields
+    gate = ConnectionGate(asyncio.Protocol, per_address=10, total=10)
+    gated = _Gated(gate)
+    gated.linger(transport)  # raised OSError(ENOTCONN) before the fix
+    async with asyncio.timeout(5):
+        while not transport.is_closing() or gate.lingering:
+            await asyncio.sleep(0.01)
+    server.close()
+    await server.wait_closed()
