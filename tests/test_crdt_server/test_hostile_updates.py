@@ -136,10 +136,7 @@ async def test_an_update_with_a_clock_gap_is_not_applied_and_its_sender_is_asked
     gap = bytes.fromhex("00020e01010505040104636f6465017800")
     async with ServerProcess(["--db", str(tmp_path / "s.db")]) as server:
         sid = await create_session(http, server, code="abc")
-        bystander = await RawClient.connect(http, ws_url(server, sid), autoping=False)
-        await bystander.handshake()
-        sender = await RawClient.connect(http, ws_url(server, sid), autoping=False)
-        await sender.handshake()
+        bystander, sender = await synced_pair(http, server, sid)
         await sender.ws.send_bytes(gap)
         answer = await sender.frames_before_pong()
         assert [protocol.decode(f).subtype for f in answer] == [protocol.SyncType.STEP1]
@@ -158,6 +155,18 @@ def root_item(ref: int, content: bytes) -> bytes:
     return bytes([ref]) + b"\x01\x04code" + content
 
 
+async def synced_pair(
+    http: aiohttp.ClientSession, server: ServerProcess, sid: str
+) -> tuple[RawClient, RawClient]:
+    """Two raw clients of the session, each through its handshake: a bystander and a sender."""
+    pair = []
+    for _ in range(2):
+        client = await RawClient.connect(http, ws_url(server, sid), autoping=False)
+        await client.handshake()
+        pair.append(client)
+    return pair[0], pair[1]
+
+
 async def test_deleting_clocks_the_document_lacks_is_not_applied_and_the_sender_asked_to_sync(
     tmp_path: Path, http: aiohttp.ClientSession
 ) -> None:
@@ -168,10 +177,7 @@ async def test_deleting_clocks_the_document_lacks_is_not_applied_and_the_sender_
     db = str(tmp_path / "s.db")
     async with ServerProcess(["--db", db]) as server:
         sid = await create_session(http, server, code="abc")
-        bystander = await RawClient.connect(http, ws_url(server, sid), autoping=False)
-        await bystander.handshake()
-        sender = await RawClient.connect(http, ws_url(server, sid), autoping=False)
-        await sender.handshake()
+        bystander, sender = await synced_pair(http, server, sid)
         await sender.ws.send_bytes(protocol.sync_update(ahead))
         answer = await sender.frames_before_pong()
         assert [protocol.decode(f).subtype for f in answer] == [protocol.SyncType.STEP1]
@@ -199,10 +205,7 @@ async def test_an_object_put_into_the_code_is_deleted_and_later_edits_land_where
     db = str(tmp_path / "s.db")
     async with ServerProcess(["--db", db]) as server:
         sid = await create_session(http, server, code="é😀ab\n")
-        bystander = await RawClient.connect(http, ws_url(server, sid), autoping=False)
-        await bystander.handshake()
-        attacker = await RawClient.connect(http, ws_url(server, sid), autoping=False)
-        await attacker.handshake()
+        bystander, attacker = await synced_pair(http, server, sid)
         sent = protocol.sync_update(one_item(555, 0, root_item(ref, content)))
         await attacker.ws.send_bytes(sent)
         assert await attacker.frames_before_pong() == []
