@@ -28,6 +28,7 @@ from live_server import REPO
 from pycrdt import Doc, Text
 
 sys.path.insert(0, str(REPO))
+from crdt_server import protocol  # noqa: E402
 from crdt_server.close_codes import CloseCode  # noqa: E402
 from crdt_server.core.actor import Actor, Via  # noqa: E402
 from crdt_server.protocol import ProtocolError  # noqa: E402
@@ -89,14 +90,6 @@ def edited(rng: random.Random, text: str) -> str:
     return "".join(points)
 
 
-def payload(frame: bytes) -> bytes:
-    """The update inside a sync frame (type, subtype, length varint)."""
-    pos = 2
-    while frame[pos] & 0x80:
-        pos += 1
-    return frame[pos + 1 :]
-
-
 def candidates(rng: random.Random, clients: list[Doc[Any]], pool: list[bytes]) -> list[bytes]:
     pick = rng.random()
     if pick < 0.4:
@@ -118,7 +111,7 @@ def candidates(rng: random.Random, clients: list[Doc[Any]], pool: list[bytes]) -
         return [bytes(data)]
     if pick < 0.85:
         return [ff.crafted_update(rng)[1]]
-    return [payload(frame) for _, frame in ff.surrogate_split(rng)]
+    return [protocol.decode(frame).payload for _, frame in ff.surrogate_split(rng)]
 
 
 def run(seed: int, counts: dict[str, int]) -> str | None:

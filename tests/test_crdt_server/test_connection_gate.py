@@ -4,6 +4,7 @@ closed as they are accepted, and everyone else is still served."""
 from __future__ import annotations
 
 import asyncio
+import errno
 import json
 import socket
 import struct
@@ -246,7 +247,10 @@ async def test_closing_a_connection_its_client_has_reset_raises_nothing() -> Non
     sock = writer.get_extra_info("socket")
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
     writer.transport.abort()  # RST
-    await asyncio.sleep(0.05)  # loopback delivers the RST at once; this only yields
+    server_socket = transport.get_extra_info("socket")
+    async with asyncio.timeout(5):  # the reset has arrived (the socket's pending error)
+        while server_socket.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR) != errno.ECONNRESET:
+            await asyncio.sleep(0.01)
     gate = ConnectionGate(asyncio.Protocol, per_address=10, total=10)
     gated = _Gated(gate)
     gated.linger(transport)  # raised OSError(ENOTCONN) before the fix
