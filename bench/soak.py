@@ -7,11 +7,11 @@ Wrap runs longer than a minute in ``flock /tmp/cpu-heavy.lock ...`` on a shared 
 
 The server is started as a user does (``python -m crdt_server --port 0 --db FILE``, through
 bench/live_server.py) with default settings except one: ``--max-sockets-per-client`` (64 by
-default) is raised to twice ``--clients``, because every client here comes from 127.0.0.1.
-The other per-address limits stay at their defaults and the load is shaped to stay within
-them: REST requests and WebSocket upgrades together well under 20/s, fewer than 60 sessions
-created in the hour (``--rooms`` plus the new ones), 10 participants and 30 joins per minute
-per session.
+default) is raised to twice ``--clients``, because every client here comes from 127.0.0.1,
+and so is ``--max-sessions-per-client-per-hour`` (60) unless ``--interview 0 0``: the sessions
+of ended interviews are replaced. The other per-address limits stay at their defaults and the
+load is shaped to stay within them: REST requests and WebSocket upgrades together well under
+20/s, 10 participants and 30 joins per minute per session.
 
 Clients, ``--clients`` of them at all times (a slot whose client left gets a new one):
 
@@ -30,6 +30,11 @@ the ``--rooms`` sessions are open at a time, each for 1-5 minutes; a closing roo
 clients, empties as its clients leave, is unloaded after the grace period and is reopened
 (reloaded) later. About once a minute a new session is created and an idle one deleted or
 retired, and every third time an occupied session is deleted under its clients (4410).
+Interviews end: each session takes clients for ``--interview`` (4-8 minutes) from its creation,
+then is retired once empty and a new session takes its place, as on a server that runs
+interviews all day. Without that, the documents the server holds grow with every keystroke
+of the run (each keeps its whole history), and their growth cannot be told from a leak; the
+"loaded docs KB" column (what storage holds for the loaded rooms) shows that size.
 
 Every 10 s: the server's RSS (/proc/PID/status), open fds (/proc/PID/fd), established TCP
 connections on its port (/proc/net/tcp), loaded rooms (its "room X loaded/unloaded" info log
@@ -54,6 +59,7 @@ import json
 import os
 import random
 import shlex
+import sqlite3
 import statistics
 import subprocess
 import sys
@@ -71,6 +77,10 @@ DRIVER = Path(__file__).resolve().parent / "soak_clients.mjs"
 SAMPLE_S = 10.0
 LIFE_S = (10.0, 120.0)
 OPEN_S = (60.0, 300.0)
+#: How long a session lives from its creation until its interview is over (then it is
+#: retired once empty and a new session takes its place), so the documents the server holds
+#: stay the size of a few minutes of typing instead of growing for the whole run.
+INTERVIEW_S = (240.0, 480.0)
 GRACE_S = 5.0  # the server's default --room-grace-seconds
 REOPEN_AFTER_S = 20.0  # a closed room stays closed at least this long (so it unloads)
 OPEN_FRACTION = 0.7
@@ -132,6 +142,7 @@ class Room:
     node: int
     state: str = "open"  # open, closing, closed, retired (never reopened), deleted
     until: float = 0.0  # an open room starts closing then
+    ends: float = float("inf")  # its interview is over then: retired once empty, replaced
     since: float = 0.0  # a closed room closed then
     members: set[str] = field(default_factory=set)
     opened: int = 1
@@ -150,6 +161,7 @@ class Sample:
     fds: int
     tcp: int
     loaded: int
+    doc_kb: float  # what storage holds for the loaded rooms' documents (snapshot and log)
     occupied: int  # rooms with a client in them, as the soak sees it
     clients: int
     cpu_pct: float
@@ -167,6 +179,7 @@ class Sample:
         closes = ", ".join(f"{code}×{n}" for code, n in sorted(self.closes.items())) or "-"
         return (
             f"| {self.t:.0f} | {self.rss_mb:.1f} | {self.fds} | {self.tcp} | {self.loaded} "
+            f"| {self.doc_kb:.0f} "
             f"| {self.occupied} | {self.clients} | {self.cpu_pct:.0f} | {self.keystrokes} "
             f"| {self.json_edits} | {self.rest_requests} | {len(lat)} | {pct(lat, 0.5):.1f} "
             f"| {pct(lat, 0.99):.1f} | {self.timeouts} | {pct(rest, 0.5):.1f} "
@@ -175,9 +188,9 @@ class Sample:
 
 
 SAMPLE_HEADER = (
-    "| t s | RSS MB | fds | TCP | loaded rooms | occupied | clients | server CPU % "
-    "| keystrokes | JSON edits | REST req | latency n | p50 ms | p99 ms | timeouts "
-    "| REST p50 ms | REST p99 ms | Node loop p99 ms | closes |\n" + "| --- " * 19 + "|"
+    "| t s | RSS MB | fds | TCP | loaded rooms | loaded docs KB | occupied | clients "
+    "| server CPU % | keystrokes | JSON edits | REST req | latency n | p50 ms | p99 ms | timeouts "
+    "| REST p50 ms | REST p99 ms | Node loop p99 ms | closes |\n" + "| --- " * 20 + "|"
 )
 
 
@@ -196,6 +209,8 @@ class Soak:
         self.scratch = scratch
         self.rng = random.Random(args.seed)
         settings = ["--max-sockets-per-client", str(2 * args.clients)]
+        if args.interview[1] > 0:  # interviews end and new sessions replace them
+            settings += ["--max-sessions-per-client-per-hour", "100000"]
         self.server_args = settings
         self.server = LiveServer(args.tree, scratch / "soak.db", scratch / "server.log", settings)
         self.duration = args.minutes * 60.0
@@ -301,6 +316,8 @@ class Soak:
             return None
         room = Room(data["data"]["id"], len(self.rooms) % len(self.nodes))
         room.until = time.monotonic() + self.rng.uniform(*self.args.open)
+        if self.args.interview[1] > 0:
+            room.ends = time.monotonic() + self.rng.uniform(*self.args.interview)
         self.rooms[room.id] = room
         self.note("rooms created")
         return room
@@ -318,14 +335,24 @@ class Soak:
         next_new, made = self.t0 + interval, 0
         while not self.stopping.is_set():
             now = time.monotonic()
+            ended = 0
             for room in self.rooms.values():
-                if room.state == "open" and now >= room.until:
+                if room.state == "open" and now >= min(room.until, room.ends):
                     room.state = "closing"
                 if room.state == "closing" and not room.members:
                     room.state, room.since = "closed", now
+                if room.state == "closed" and now >= room.ends:
+                    room.state, ended = "retired", ended + 1
+            for _ in range(ended):
+                self.note("rooms ended (interview over) and replaced")
+                await self.create_room()
             live = [r for r in self.rooms.values() if r.state in ("open", "closing", "closed")]
             opened = [r for r in live if r.state == "open"]
-            closed = [r for r in live if r.state == "closed" and now - r.since > REOPEN_AFTER_S]
+            closed = [
+                r
+                for r in live
+                if r.state == "closed" and now - r.since > REOPEN_AFTER_S and now < r.ends
+            ]
             self.rng.shuffle(closed)
             while len(opened) < max(2, round(OPEN_FRACTION * len(live))) and closed:
                 room = closed.pop()
@@ -514,6 +541,7 @@ class Soak:
             fds=self.server.fds(),
             tcp=tcp_established(self.server.port),
             loaded=len(self.server.loaded),
+            doc_kb=await asyncio.to_thread(self.stored_kb, sorted(self.server.loaded)),
             occupied=sum(1 for r in self.rooms.values() if r.members),
             clients=sum(len(r.members) for r in self.rooms.values()),
             cpu_pct=cpu_pct,
@@ -526,6 +554,20 @@ class Soak:
             node_loop_p99=max(s["loopDelayP99"] for s in stats),
             closes=dict(closes),
         )
+
+    def stored_kb(self, sessions: list[str]) -> float:
+        """The bytes storage holds for these sessions' documents (snapshot plus log), in KB:
+        what the loaded rooms hold grows with it, however flat the rest of the server is."""
+        if not sessions:
+            return 0.0
+        marks = ",".join("?" * len(sessions))
+        uri = f"file:{self.server.db}?mode=ro"
+        with contextlib.closing(sqlite3.connect(uri, uri=True, timeout=5)) as db:
+            total = 0
+            for table, column in (("doc_snapshots", "state"), ("doc_log", "data")):
+                query = f"SELECT sum(length({column})) FROM {table} WHERE session_id IN ({marks})"
+                total += db.execute(query, sessions).fetchone()[0] or 0
+        return total / 1024
 
     async def sampler(self) -> None:
         while not self.stopping.is_set():
@@ -688,6 +730,7 @@ class Report:
             "open fds": statistics.median(s.fds for s in window),
             "TCP connections": statistics.median(s.tcp for s in window),
             "loaded rooms": statistics.median(s.loaded for s in window),
+            "loaded documents KB (stored)": statistics.median(s.doc_kb for s in window),
             "socket clients": statistics.median(s.clients for s in window),
             "edit latency p50 ms": pct(lat, 0.5),
             "edit latency p99 ms": pct(lat, 0.99),
@@ -701,8 +744,10 @@ class Report:
         b, dr = self.baseline, self.drained
         empty = {"RSS MB": b.rss_mb, "open fds": b.fds, "TCP connections": b.tcp}
         empty |= {"loaded rooms": b.loaded, "socket clients": 0}
+        empty |= {"loaded documents KB (stored)": b.doc_kb}
         after = {"RSS MB": dr.rss_mb, "open fds": dr.fds, "TCP connections": dr.tcp}
         after |= {"loaded rooms": dr.loaded, "socket clients": 0}
+        after |= {"loaded documents KB (stored)": dr.doc_kb}
 
         def drift(now: float, then: float) -> str:
             return f"{100 * (now - then) / then:+.1f} %" if then else "-"
@@ -755,7 +800,8 @@ class Report:
             f"- {args.minutes:g} minutes, {args.clients} clients "
             f"({', '.join(mix_text(soak.mix()))}),"
             f" lives {args.life[0]:g}-{args.life[1]:g} s, rooms open"
-            f" {args.open[0]:g}-{args.open[1]:g} s at a time, ramp {args.ramp:g} s,"
+            f" {args.open[0]:g}-{args.open[1]:g} s at a time, interviews over after"
+            f" {args.interview[0]:g}-{args.interview[1]:g} s, ramp {args.ramp:g} s,"
             f" {args.rooms} rooms to start with, {len(soak.nodes)} Node process(es),"
             f" seed {args.seed}",
             f"- clients joined: {joins}; rooms: {rooms}; "
@@ -895,6 +941,14 @@ if __name__ == "__main__":
         help="shares of the client kinds (JSON and REST are rounded, Yjs takes the rest)",
     )
     parser.add_argument("--life", type=float, nargs=2, default=LIFE_S, metavar=("MIN", "MAX"))
+    parser.add_argument(
+        "--interview",
+        type=float,
+        nargs=2,
+        default=INTERVIEW_S,
+        metavar=("MIN", "MAX"),
+        help="seconds from a session's creation until its interview is over (0 0: never)",
+    )
     parser.add_argument(
         "--open",
         type=float,

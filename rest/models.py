@@ -69,6 +69,9 @@ def _whole(value: object) -> object:
 
 #: An integer as JSON Schema has it (still strict: "57", true and 57.5 are refused).
 Integer = Annotated[int, BeforeValidator(_whole)]
+#: Likewise, at least 1. The bound goes inside, before the validator: placed after it (or on
+#: an optional field) pydantic writes it into the schema as "ge", which JSON Schema lacks.
+PositiveInteger = Annotated[int, Field(ge=1), BeforeValidator(_whole)]
 
 
 class RequestModel(Model):
@@ -234,7 +237,9 @@ class ExecuteRequest(RequestModel):
     code: str = Field(max_length=512 * 1024)
     language: str = Field(min_length=1, max_length=32, json_schema_extra={"enum": _LANGUAGE_NAMES})
     stdin: str | None = Field(None, max_length=1024 * 1024)
-    timeout_ms: Integer | None = Field(None, ge=1, description="Lowered, never raised, by the host")
+    timeout_ms: PositiveInteger | None = Field(
+        None, description="Lowered, never raised, by the host"
+    )
 
 
 class SessionExecuteRequest(RequestModel):

@@ -66,6 +66,26 @@ async def test_the_openapi_document_says_what_the_server_accepts(api: Client) ->
     assert refused.status == 400
 
 
+def _keys(node: Any) -> set[str]:
+    """Every key of every object in a JSON document."""
+    if isinstance(node, dict):
+        return set(node).union(*(_keys(v) for v in node.values()))
+    if isinstance(node, list):
+        return set().union(*(_keys(v) for v in node))
+    return set()
+
+
+async def test_the_openapi_document_states_bounds_as_json_schema_keywords(api: Client) -> None:
+    """A bound pydantic could not place (``ge`` on an optional field) was emitted under its
+    own name, which no JSON Schema reader knows: schemathesis sent ``timeoutMs: 0``, valid to
+    the document, and got 400."""
+    spec = await (await api.get("/api/v1/openapi.json")).json()
+    schemas = [op for methods in spec["paths"].values() for op in methods.values()]
+    assert not {"ge", "gt", "le", "lt"} & _keys([spec["components"], schemas])
+    timeout = spec["components"]["schemas"]["ExecuteRequest"]["properties"]["timeoutMs"]
+    assert {"type": "integer", "minimum": 1} in timeout["anyOf"]
+
+
 async def test_the_docs_page_and_its_assets_are_served_without_internet(api: Client) -> None:
     page = await api.get("/docs")
     assert page.status == 200
