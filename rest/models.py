@@ -178,6 +178,7 @@ class CreatedEnvelope(Model):
 
 
 class JoinedSession(Session):
+    participant_id: str = Field(description="The participant this join made (or rejoined)")
     token: str | None = Field(None, description="With --auth token: the joiner's own token")
 
 

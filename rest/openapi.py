@@ -72,7 +72,24 @@ def _error_lines(op: Operation) -> dict[int, list[str]]:
     return lines
 
 
-def _operation(op: Operation, refs: dict[Any, Any]) -> dict[str, Any]:
+def _pointer(path: str, method: str) -> str:
+    """A JSON pointer to an operation of this document (links name operations by it: the
+    aliases share handlers, so a handler's name is no unique id)."""
+    return "#/paths/" + (API_PREFIX + path).replace("~", "~0").replace("/", "~1") + "/" + method
+
+
+def _links(op: Operation, operations: list[Operation]) -> dict[str, Any]:
+    known = {(o.method, o.path) for o in operations}
+    links: dict[str, Any] = {}
+    for link in op.links:
+        if (link.method, link.path) not in known:
+            raise ValueError(f"{op.method} {op.path}: link {link.name} names no operation")
+        ref = _pointer(link.path, link.method.lower())
+        links[link.name] = {"operationRef": ref, "parameters": link.parameters}
+    return links
+
+
+def _operation(op: Operation, refs: dict[Any, Any], operation_id: str) -> dict[str, Any]:
     error_ref = refs[(ErrorEnvelope, "serialization")]
     responses: dict[str, Any] = {}
     ok: dict[str, Any] = {"description": _STATUS_TEXT.get(op.status, "OK")}
@@ -84,7 +101,7 @@ def _operation(op: Operation, refs: dict[Any, Any]) -> dict[str, Any]:
     spec: dict[str, Any] = {
         "summary": op.summary,
         "tags": [op.tag],
-        "operationId": op.handler.__name__ + "_" + op.method.lower(),
+        "operationId": operation_id,
         "responses": responses,
     }
     params = _PARAM.findall(op.path)
@@ -105,8 +122,16 @@ def _operation(op: Operation, refs: dict[Any, Any]) -> dict[str, Any]:
 def build_openapi(operations: list[Operation]) -> dict[str, Any]:
     refs, defs = _schemas(operations)
     paths: dict[str, dict[str, Any]] = {}
+    taken: set[str] = set()
     for op in operations:
-        paths.setdefault(API_PREFIX + op.path, {})[op.method.lower()] = _operation(op, refs)
+        operation_id = op.handler.__name__ + "_" + op.method.lower()
+        if operation_id in taken:  # an alias of an operation: the same handler
+            operation_id += "_" + op.tag
+        taken.add(operation_id)
+        spec = _operation(op, refs, operation_id)
+        if op.links:
+            spec["responses"][str(op.status)]["links"] = _links(op, operations)
+        paths.setdefault(API_PREFIX + op.path, {})[op.method.lower()] = spec
     return {
         "openapi": "3.1.0",
         "info": {

@@ -32,7 +32,7 @@ from .models import (
     read_body,
     respond,
 )
-from .routing import Operation
+from .routing import Link, Operation
 from .views import participant_view, session_view
 
 
@@ -50,7 +50,8 @@ async def _join(request: web.Request, body: type[JoinRequest] | type[UsersReques
         user = await _joiner(live.sessions, who, user)
         role = who.invite or Role(who.participant.role if who.participant else "candidate")
     state, participant = await live.sessions.join(who.session, user, role)
-    data = JoinedSession.model_validate(session_view(state).model_dump())
+    view = session_view(state).model_dump()
+    data = JoinedSession.model_validate({**view, "participant_id": participant.id})
     if not live.access.open:
         data = data.model_copy(update={"token": live.sessions.issue(state.session, participant)})
     return respond(JoinedEnvelope(data=data))
@@ -121,6 +122,21 @@ _JOIN = (
     web.HTTPRequestEntityTooLarge,
     web.HTTPUnsupportedMediaType,
 )
+#: A join answers with the joiner's id: what takes a participant id can take it from there.
+_JOINER = {
+    "sessionId": "$request.path.sessionId",
+    "participantId": "$response.body#/data/participantId",
+}
+_JOINER_LINKS = (
+    Link("UpdateJoiner", "PATCH", BASE + "/participants/{participantId}", _JOINER),
+    Link("RemoveJoiner", "DELETE", BASE + "/participants/{participantId}", _JOINER),
+    Link(
+        "JoinerLeaves",
+        "DELETE",
+        BASE + "/users/{userId}",
+        {"sessionId": _JOINER["sessionId"], "userId": _JOINER["participantId"]},
+    ),
+)
 OPERATIONS = [
     Operation(
         "POST",
@@ -131,6 +147,7 @@ OPERATIONS = [
         body=JoinRequest,
         response=JoinedEnvelope,
         errors=_JOIN,
+        links=_JOINER_LINKS,
     ),
     Operation(
         "GET",
@@ -169,6 +186,7 @@ OPERATIONS = [
         body=UsersRequest,
         response=JoinedEnvelope,
         errors=_JOIN,
+        links=_JOINER_LINKS,
     ),
     Operation(
         "GET",

@@ -12,6 +12,17 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 @dataclass(frozen=True)
+class Link:
+    """An OpenAPI link: a value of this operation's answer that another operation takes, so
+    a client (or schemathesis) chains them without guessing which field is which."""
+
+    name: str
+    method: str
+    path: str  # the target operation, as in its Operation
+    parameters: dict[str, str]  # its parameter -> runtime expression ($response.body#/...)
+
+
+@dataclass(frozen=True)
 class Operation:
     """One REST operation: its route, its handler and what it takes and returns."""
 
@@ -25,6 +36,7 @@ class Operation:
     response: type[BaseModel] | None = None
     #: What it may fail with: error types of :data:`rest.errors.PROBLEMS`, documented from it.
     errors: tuple[type[Exception], ...] = field(default=())
+    links: tuple[Link, ...] = ()
 
 
 API_PREFIX = "/api/v1"

@@ -121,6 +121,36 @@ async def test_delete_removes_a_participant(api: Client) -> None:
     )
 
 
+async def test_a_join_names_the_joiner_and_its_links_lead_to_it(api: Client) -> None:
+    """The answer says who joined (not only the list, whose last entry a rejoin does not
+    move); the OpenAPI links take the id from there, and following them reaches that one."""
+    sid = await new_session(api)
+    first = await join(api, sid, {"id": "user-1", "name": "Jane"})
+    await join(api, sid, {"name": "Tom"})
+    again = await join(api, sid, {"id": "user-1", "name": "Jane Smith"})
+    assert first["participantId"] == again["participantId"] == "user-1"
+    assert again["participants"][-1]["name"] == "Tom"
+    spec = await (await api.get("/api/v1/openapi.json")).json()
+    ids = [op["operationId"] for methods in spec["paths"].values() for op in methods.values()]
+    assert len(ids) == len(set(ids))
+    for alias in ("join", "users"):
+        answer = spec["paths"][f"/api/v1/sessions/{{sessionId}}/{alias}"]["post"]["responses"]
+        links = answer["200"]["links"]
+        leave = links["JoinerLeaves" if alias == "users" else "RemoveJoiner"]
+        path, method = leave["operationRef"].removeprefix("#/paths/").rsplit("/", 1)
+        target = path.replace("~1", "/").replace("~0", "~")
+        assert method == "delete" and method in spec["paths"][target]
+        assert set(leave["parameters"].values()) == {
+            "$request.path.sessionId",
+            "$response.body#/data/participantId",
+        }
+    response = await api.post(f"/api/v1/sessions/{sid}/users", json={"name": "Dev"})
+    joined = (await response.json())["data"]["participantId"]
+    assert (await api.delete(f"/api/v1/sessions/{sid}/users/{joined}")).status == 204
+    listing = await (await api.get(f"/api/v1/sessions/{sid}/participants")).json()
+    assert joined not in [p["id"] for p in listing["participants"]]
+
+
 async def test_the_users_aliases_join_list_and_leave(api: Client) -> None:
     sid = await new_session(api)
     response = await api.post(f"/api/v1/sessions/{sid}/users", json={"name": "Developer1"})
