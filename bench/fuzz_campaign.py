@@ -342,11 +342,24 @@ class Campaign:
             self.results.connections += 1
             wire = Wire(ws, self.keep)
             try:
-                if opening == 1 and not speaks_json:
-                    await wire.send(ff.sync_step1(b"\x00"))  # as a real client opens
+                if opening == 1 and not speaks_json:  # as a real client opens
+                    opened = await self.sent(wire, "open:sync-step1", ff.sync_step1(b"\x00"))
+                    if not opened:
+                        continue
                 await self.fuzz(n, rng, wire, room, speaks_json, rng.randrange(1, 300))
             finally:
                 await wire.close()
+
+    async def sent(self, wire: Wire, kind: str, payload: bytes | str) -> bool:
+        """Send one frame and wait for the server to read it; False (a stall counted) when it
+        did not within BARRIER_TIMEOUT_S, or once the socket ended."""
+        try:
+            return await wire.send(payload)
+        except TimeoutError:
+            shown = payload.hex() if isinstance(payload, bytes) else payload
+            self.results.stalls.append({"kind": kind, "frame": shown[:4000]})
+            self.results.kinds[kind].closes[0] += 1  # 0: no answer within BARRIER_TIMEOUT_S
+            return False
 
     async def fuzz(
         self, n: int, rng: random.Random, wire: Wire, room: str, speaks_json: bool, length: int

@@ -28,6 +28,9 @@ def frame_limit(settings: Settings) -> int:
 @dataclass(frozen=True, slots=True)
 class Limits:
     max_document_bytes: int = 8 * _MIB  # a document's state, roughly (updates accepted)
+    #: Client ids a document may hold: reading a state back (a merge's shadow document)
+    #: costs superlinear time in them, 28 ms at 10k and 1.1 s at 40k (bench/shadow_cost.py)
+    max_document_clients: int = 10_000
     max_awareness_states: int = 8  # awareness client ids one connection may introduce
     max_awareness_state_bytes: int = 16 * 1024  # one awareness state (JSON text)
     max_awareness_entries: int = 1024  # per room, removed ones (tombstones) included
@@ -38,6 +41,7 @@ class Limits:
     def from_settings(cls, settings: Settings) -> Limits:
         return cls(
             max_document_bytes=settings.max_document_bytes,
+            max_document_clients=settings.max_document_clients,
             max_awareness_states=settings.max_awareness_states,
             max_awareness_state_bytes=settings.max_awareness_state_bytes,
             max_outbox_bytes=settings.max_outbox_bytes,

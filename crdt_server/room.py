@@ -357,6 +357,7 @@ class Room:
         if lacking is not None:
             raise Unintegrable(f"the update depends on what the document lacks: {lacking}")
         self.fits(len(update))
+        self._has_room_for(stats, clocks)
         try:
             self.doc.apply_update(update)
             if stats.objects:
@@ -451,6 +452,15 @@ class Room:
                 self._accepted(update, actor)
                 changed = True
         return changed
+
+    def _has_room_for(self, stats: UpdateStats, clocks: dict[int, int]) -> None:
+        """Raise DocumentFull if the update would take the document past its client ids."""
+        limit = self.limits.max_document_clients
+        if len(clocks) + len(stats.runs) <= limit:
+            return  # the common case, without looking at which clients are new
+        new = {client for client, _, _ in stats.runs if client not in clocks}
+        if len(clocks) + len(new) > limit:
+            raise DocumentFull(f"the document would pass its limit of {limit} Yjs client ids")
 
     def fits(self, size: int) -> None:
         """Raise DocumentFull unless ``size`` more bytes keep the document within its limit."""

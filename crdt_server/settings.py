@@ -141,6 +141,12 @@ class Settings(BaseSettings):
         ge=64 * 1024,
         description="Largest document a session may grow to; updates past it are refused (1009).",
     )
+    max_document_clients: int = Field(
+        10_000,
+        ge=16,
+        description="Yjs client ids one document may hold (each browser tab is one); updates "
+        "adding more are refused (1009). Rebuilding a document with 40k of them took 1.1 s.",
+    )
     max_awareness_states: int = Field(
         8, ge=1, description="Awareness states (cursors) one connection may publish."
     )

@@ -51,6 +51,40 @@ async def test_an_update_past_the_document_limit_is_refused_with_1009_and_not_ap
     assert await bystander.frames_before_pong() == []  # nothing was forwarded
 
 
+async def test_an_update_adding_a_client_id_past_the_limit_is_refused_with_1009(
+    make_client: ClientFactory,
+) -> None:
+    """Each Yjs client id costs time whenever the document is read back (a merge's shadow
+    took 1.9 s for a hostile 60k-id document), so a document holds only so many."""
+    api = await make_client(max_document_clients=16)
+    sid = await new_session(api, "seed\n")  # the server's own client id: the first
+    writers = []
+    for i in range(15):
+        writer = await RawClient.connect(api.session, url(api, sid))
+        await writer.handshake()
+        await writer.edit(0, chr(ord("a") + i))
+        writers.append(writer)
+
+    async def all_typed() -> bool:
+        return len(await rest_code(api, sid)) == 20
+
+    await wait_until(all_typed, what="the 15 edits")
+    bystander = await RawClient.connect(api.session, url(api, sid), autoping=False)
+    await bystander.handshake()
+    late = await RawClient.connect(api.session, url(api, sid))
+    await late.handshake()
+    await late.edit(0, "Z")
+    closed, reason = await late.close_code()
+    assert closed == 1009 and "16 Yjs client ids" in reason
+    assert await bystander.frames_before_pong() == []  # nothing was forwarded
+    sent = await writers[0].edit(0, "!")  # a client the document holds still writes
+    assert await wait_until(bystander.frames_before_pong, what="the edit") == [sent]
+    code = await rest_code(api, sid)
+    assert "!" in code and "Z" not in code
+    for writer in writers:
+        await writer.ws.close()
+
+
 async def test_rest_and_json_writes_past_the_document_limit_are_refused(
     make_client: ClientFactory,
 ) -> None:
