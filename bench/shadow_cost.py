@@ -7,8 +7,9 @@ that crossed another edit) is merged in a shadow document built from that versio
 and pycrdt holds the GIL while it integrates: a worker thread does not spare the event loop.
 The cost grows faster than the state with the number of client ids (a hostile client can
 write each character under a new one), which is why ``--max-document-clients`` exists.
-Each document here is a chain of one-character items, each by its own client id, 97 % of them
-deleted (what a fuzzer's updates leave behind); for contrast, two honest typists.
+The documents: a chain of one-character items, each by its own client id, 97 % of them
+deleted (what a fuzzer's updates leave behind); the chain repeated in rounds, so each client
+holds many blocks; for contrast, two honest typists.
 """
 
 from __future__ import annotations
@@ -53,6 +54,31 @@ def hostile_state(clients: int, seed: int = 1) -> bytes:
     return doc.get_update()
 
 
+def interleaved_state(clients: int, rounds: int, seed: int = 1) -> bytes:
+    """``rounds`` rounds of the chain: every client writes one character per round, after
+    the previous client's, and deletes it again (so each client holds many blocks)."""
+    rng = random.Random(seed)
+    ids = rng.sample(range(1, 2**50), clients)
+    doc: Doc = Doc()
+    previous: tuple[int, int] | None = None
+    for clock in range(rounds):
+        structs = bytearray(encode_varuint(clients))
+        deletes = bytearray(encode_varuint(clients))
+        for client in ids:
+            structs += encode_varuint(1) + encode_varuint(client) + encode_varuint(clock)
+            if previous is None:
+                structs += bytes([4]) + encode_varuint(1) + _string("code")
+            else:
+                structs += bytes([0x84]) + encode_varuint(previous[0])
+                structs += encode_varuint(previous[1])
+            structs += _string("x")
+            deletes += encode_varuint(client) + encode_varuint(1) + encode_varuint(clock)
+            deletes += encode_varuint(1)
+            previous = (client, clock)
+        doc.apply_update(bytes(structs) + bytes(deletes))
+    return doc.get_update()
+
+
 def honest_state(keystrokes: int, seed: int = 1) -> bytes:
     """Two typists taking turns, 30 % of the keystrokes deletions."""
     rng = random.Random(seed)
@@ -92,6 +118,12 @@ def main() -> None:
     for clients in args.clients:
         state = hostile_state(clients)
         rows.append(f"| hostile chain | {clients} | {len(state)} | {rebuild_ms(state):.1f} |")
+        print(rows[-1], flush=True)
+    for clients, rounds in ((2000, 100), (10_000, 5), (10_000, 20)):
+        state = interleaved_state(clients, rounds)
+        rows.append(
+            f"| interleaved, {rounds} rounds | {clients} | {len(state)} | {rebuild_ms(state):.1f} |"
+        )
         print(rows[-1], flush=True)
     state = honest_state(40_000)
     rows.append(f"| two typists, 40k keystrokes | 2 | {len(state)} | {rebuild_ms(state):.1f} |")
