@@ -343,23 +343,22 @@ class Campaign:
             wire = Wire(ws, self.keep)
             try:
                 if opening == 1 and not speaks_json:  # as a real client opens
-                    opened = await self.sent(wire, "open:sync-step1", ff.sync_step1(b"\x00"))
-                    if not opened:
+                    if not await self.sent(wire, "open:sync-step1", ff.sync_step1(b"\x00")):
                         continue
                 await self.fuzz(n, rng, wire, room, speaks_json, rng.randrange(1, 300))
             finally:
                 await wire.close()
 
-    async def sent(self, wire: Wire, kind: str, payload: bytes | str) -> bool:
-        """Send one frame and wait for the server to read it; False (a stall counted) when it
-        did not within BARRIER_TIMEOUT_S, or once the socket ended."""
+    async def sent(self, wire: Wire, kind: str, payload: bytes | str) -> bool | None:
+        """Send one frame and wait for the server to read it: whether the socket lives on,
+        None (a stall counted) when the server did not read it within BARRIER_TIMEOUT_S."""
         try:
             return await wire.send(payload)
         except TimeoutError:
             shown = payload.hex() if isinstance(payload, bytes) else payload
             self.results.stalls.append({"kind": kind, "frame": shown[:4000]})
             self.results.kinds[kind].closes[0] += 1  # 0: no answer within BARRIER_TIMEOUT_S
-            return False
+            return None
 
     async def fuzz(
         self, n: int, rng: random.Random, wire: Wire, room: str, speaks_json: bool, length: int
@@ -380,11 +379,8 @@ class Campaign:
                 self.results.frames += 1
                 shown = payload.hex() if isinstance(payload, bytes) else payload
                 self.recent.append((time.time(), n, kind, shown[:4000]))
-                try:
-                    alive = await wire.send(payload)
-                except TimeoutError:
-                    self.results.stalls.append({"kind": kind, "frame": shown[:4000]})
-                    tally.closes[0] += 1  # 0: no answer within BARRIER_TIMEOUT_S
+                alive = await self.sent(wire, kind, payload)
+                if alive is None:
                     return
                 tally.errors.update(wire.errors)
                 wire.errors.clear()
