@@ -54,28 +54,43 @@ def hostile_state(clients: int, seed: int = 1) -> bytes:
     return doc.get_update()
 
 
-def interleaved_state(clients: int, rounds: int, seed: int = 1) -> bytes:
-    """``rounds`` rounds of the chain: every client writes one character per round, after
-    the previous client's, and deletes it again (so each client holds many blocks)."""
+def interleaved_rounds(
+    clients: int, rounds: int, seed: int = 1, per_update: int = 0
+) -> list[bytes]:
+    """``rounds`` rounds of the chain as updates, in order: every client writes one character
+    per round, after the previous client's, and deletes it again (so each client holds many
+    blocks). ``per_update``: at most this many clients per update (0: a round each)."""
     rng = random.Random(seed)
     ids = rng.sample(range(1, 2**50), clients)
-    doc: Doc = Doc()
+    step = per_update or clients
+    updates: list[bytes] = []
     previous: tuple[int, int] | None = None
     for clock in range(rounds):
-        structs = bytearray(encode_varuint(clients))
-        deletes = bytearray(encode_varuint(clients))
-        for client in ids:
-            structs += encode_varuint(1) + encode_varuint(client) + encode_varuint(clock)
-            if previous is None:
-                structs += bytes([4]) + encode_varuint(1) + _string("code")
-            else:
-                structs += bytes([0x84]) + encode_varuint(previous[0])
-                structs += encode_varuint(previous[1])
-            structs += _string("x")
-            deletes += encode_varuint(client) + encode_varuint(1) + encode_varuint(clock)
-            deletes += encode_varuint(1)
-            previous = (client, clock)
-        doc.apply_update(bytes(structs) + bytes(deletes))
+        for first in range(0, clients, step):
+            chunk = ids[first : first + step]
+            structs = bytearray(encode_varuint(len(chunk)))
+            deletes = bytearray(encode_varuint(len(chunk)))
+            for client in chunk:
+                structs += encode_varuint(1) + encode_varuint(client) + encode_varuint(clock)
+                if previous is None:
+                    structs += bytes([4]) + encode_varuint(1) + _string("code")
+                else:
+                    structs += bytes([0x84]) + encode_varuint(previous[0])
+                    structs += encode_varuint(previous[1])
+                structs += _string("x")
+                deletes += encode_varuint(client) + encode_varuint(1) + encode_varuint(clock)
+                deletes += encode_varuint(1)
+                previous = (client, clock)
+            updates.append(bytes(structs) + bytes(deletes))
+    return updates
+
+
+def interleaved_state(clients: int, rounds: int, seed: int = 1) -> bytes:
+    """The document :func:`interleaved_rounds` makes, as one state (what a load or a
+    merge's shadow document reads back)."""
+    doc: Doc = Doc()
+    for update in interleaved_rounds(clients, rounds, seed):
+        doc.apply_update(update)
     return doc.get_update()
 
 

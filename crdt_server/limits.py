@@ -36,6 +36,10 @@ class Limits:
     max_awareness_entries: int = 1024  # per room, removed ones (tombstones) included
     max_outbox_bytes: int = 32 * _MIB  # frames queued for one slow socket before it is dropped
     max_sockets: int = 64  # open sockets per session
+    #: How long integrating content may hold the event loop: this plus a rate per MiB
+    #: (honest documents cost 17 ms per MiB; crdt_server/workers.py times the rest first)
+    integrate_budget_ms: float = 25.0
+    integrate_ms_per_mib: float = 40.0
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Limits:
@@ -46,4 +50,5 @@ class Limits:
             max_awareness_state_bytes=settings.max_awareness_state_bytes,
             max_outbox_bytes=settings.max_outbox_bytes,
             max_sockets=settings.max_sockets_per_session,
+            integrate_ms_per_mib=settings.integrate_ms_per_mib,
         )

@@ -28,7 +28,6 @@ from .core.permissions import Action, allows
 from .document import YDoc, code_text, read_code, read_language
 from .limits import Limits
 from .merge import (
-    MERGES,
     OFF_LOOP_CHARS,
     Base,
     Bases,
@@ -59,6 +58,7 @@ from .update_check import (
     read_state_vector,
 )
 from .update_log import UpdateLog
+from .workers import INLINE_STATE_BYTES, WORKERS, deadline_s
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -524,12 +524,22 @@ async def write_text(
 ) -> bool:
     """A whole-text write merged as an edit of ``base`` (None: the closest of ``bases``).
 
-    Small ones run inline; large ones are worked out in a thread, so a 512K-character
-    write never holds the event loop, then applied here in one go.
+    A small one on a small or current base runs inline. Others are worked out in a worker
+    process (a 512K-character diff, or a shadow document whose state may cost seconds to
+    read back: workers.py) and applied here in one go; one past its deadline is refused.
     """
     if len(text) + len(room.code) < OFF_LOOP_CHARS:
-        return room.write_code(text, actor, base or room.closest_base(text, bases), bases)
-    loop = asyncio.get_running_loop()
-    current, candidates = room.base(), bases.newest_first()
-    plan = await loop.run_in_executor(MERGES, plan_write, current, candidates, text, base)
+        chosen = base or room.closest_base(text, bases)
+        current = room.base() if chosen is not None else None
+        if current is None or chosen is None or chosen.version == current.version:
+            return room.write_code(text, actor, chosen, bases)
+        if len(chosen.state) < INLINE_STATE_BYTES:
+            return room.write_code(text, actor, chosen, bases)
+        candidates: list[Base] = []
+        base = chosen
+    else:
+        current, candidates = room.base(), bases.newest_first()
+    size = len(current.state) + sum(len(b.state) for b in candidates)
+    timeout = deadline_s(room.limits, size)
+    plan = await WORKERS.run(timeout, plan_write, current, candidates, text, base)
     return room.apply_plan(plan, actor, bases)

@@ -147,6 +147,13 @@ class Settings(BaseSettings):
         description="Yjs client ids one document may hold (each browser tab is one); updates "
         "adding more are refused (1009). Rebuilding a document with 40k of them took 1.1 s.",
     )
+    integrate_ms_per_mib: float = Field(
+        40.0,
+        gt=0,
+        description="Event-loop time integrating content may take per MiB (plus 25 ms); "
+        "a large update, room load or merge whose worker trial costs more is refused (1009, "
+        "413; a load: read-only). Honest documents cost about 17 ms per MiB.",
+    )
     max_awareness_states: int = Field(
         8, ge=1, description="Awareness states (cursors) one connection may publish."
     )

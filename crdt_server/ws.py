@@ -37,6 +37,7 @@ from .room import Room
 from .strict_json import JsonRejected, loads
 from .turns import Turn
 from .update_check import UpdateRejected, UpdateStats, check_update
+from .workers import WORKERS
 
 log = logging.getLogger(__name__)
 
@@ -291,9 +292,11 @@ async def _checked_off_loop(frame: bytes, room: Room) -> UpdateStats | None:
     room.fits(len(message.payload))
     try:
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(MERGES, check_update, message.payload)
+        stats = await loop.run_in_executor(MERGES, check_update, message.payload)
     except UpdateRejected as exc:
         raise ProtocolError(str(exc)) from None
+    await WORKERS.check_update(room.limits, room.base().state, message.payload)
+    return stats
 
 
 async def _serve_json(

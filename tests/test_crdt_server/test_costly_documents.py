@@ -1,0 +1,116 @@
+"""Content whose integration would hold the event loop is timed or merged in a worker
+process first, and refused when it would cost more than its budget.
+
+The shapes are bench/shadow_cost.py's (10k interleaved client ids: 6.4 s to read back
+2.3 MB, where honest documents cost 17 ms per MiB), so the test and the figures agree.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import sqlite3
+from pathlib import Path
+from types import ModuleType
+
+import aiohttp
+from json_ws import JsonWs
+from raw_client import RawClient
+from server_process import ServerProcess, create_session, read_session
+from support.app_client import ClientFactory
+from support.waiting import wait_until
+
+from crdt_server import protocol
+
+
+def _shapes() -> ModuleType:
+    path = Path(__file__).parents[2] / "bench/shadow_cost.py"
+    spec = importlib.util.spec_from_file_location("shadow_cost", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+SHAPES = _shapes()
+
+
+def ws_url(base: str, sid: str, query: str = "") -> str:
+    return base.replace("http", "ws") + f"/ws/sessions/{sid}{query}"
+
+
+async def test_an_update_too_costly_to_integrate_is_refused_with_1009_and_not_applied(
+    make_client: ClientFactory,
+) -> None:
+    api = await make_client()
+    base = str(api.make_url("")).rstrip("/")
+    response = await api.post("/api/v1/sessions", json={"code": "keep\n"})
+    sid = str((await response.json())["data"]["id"])
+    bystander = await RawClient.connect(api.session, ws_url(base, sid), autoping=False)
+    await bystander.handshake()
+    attacker = await RawClient.connect(api.session, ws_url(base, sid))
+    await attacker.handshake()
+    costly: bytes = SHAPES.interleaved_state(5000, 20)  # 1.1 MB, 1.3 s to integrate
+    await attacker.ws.send_bytes(protocol.sync_update(costly))
+    code, reason = await attacker.close_code(timeout=15)
+    assert code == 1009 and "integrating" in reason
+    assert await bystander.frames_before_pong() == []  # nothing was forwarded
+    session = await (await api.get(f"/api/v1/sessions/{sid}")).json()
+    assert session["data"]["code"] == "keep\n"
+
+
+async def test_a_merge_into_a_costly_document_runs_off_the_loop_and_its_load_is_read_only(
+    tmp_path: Path, http: aiohttp.ClientSession
+) -> None:
+    db = str(tmp_path / "s.db")
+    async with ServerProcess(["--db", db]) as server:
+        sid = await create_session(http, server, code="seed\n")
+        builder = await RawClient.connect(http, ws_url(server.url, sid))
+        await builder.handshake()
+        # each update is small and cheap on its own; together they make a costly state
+        for update in SHAPES.interleaved_rounds(9000, 20, per_update=4500):
+            await builder.ws.send_bytes(protocol.sync_update(update))
+
+        async def all_applied() -> RawClient | None:
+            client = await RawClient.connect(http, ws_url(server.url, sid))
+            await client.handshake()
+            if len(client.doc.get_state()) > 9000 * 5:  # it holds every client id
+                return client
+            await client.ws.close()
+            return None
+
+        writer = await wait_until(all_applied, what="the builder's updates", timeout=30)
+        json_client = await JsonWs.connect(http, ws_url(server.url, sid, "?protocol=json"))
+        seen = (await json_client.expect("code_change"))["data"]["code"]
+        await writer.edit(0, "Q")
+
+        async def edited() -> bool:
+            return bool((await read_session(http, server, sid))["code"].startswith("Q"))
+
+        await wait_until(edited, what="the writer's edit")
+        # made from the version it was sent: merged in a shadow document of that state
+        await json_client.send("code_change", {"code": seen + "!"})
+        # worked out in a worker process (off the loop): merged, or refused at its deadline
+
+        async def answered() -> str | None:
+            if any(event["type"] == "error" for event in json_client.events):
+                error = await json_client.expect("error")
+                assert error["data"]["code"] == "DOCUMENT_TOO_LARGE"
+                return "refused"
+            code = (await read_session(http, server, sid))["code"]
+            return "merged" if code == "Q" + seen + "!" else None
+
+        outcome = await wait_until(answered, what="the merge's outcome", timeout=30)
+        if outcome == "refused":
+            assert (await read_session(http, server, sid))["code"] == "Q" + seen
+        assert await server.stop() == 0
+    async with ServerProcess(["--db", db]) as server:
+        for _ in range(2):  # not loaded, and no crash loop
+            session = await read_session(http, server, sid)
+            assert "too costly to load" in session["damaged"]
+            reader = await RawClient.connect(http, ws_url(server.url, sid))
+            assert (await reader.close_code(timeout=15))[0] == 4409
+        assert await server.stop() == 0
+    assert "Traceback" not in server.log
+    with sqlite3.connect(db) as conn:  # kept as stored, for an operator
+        query = "SELECT length(state) FROM doc_snapshots WHERE session_id = ?"
+        assert conn.execute(query, (sid,)).fetchone()[0] > 9000 * 20
