@@ -233,8 +233,8 @@ async def test_a_socket_given_up_on_is_not_read_any_further(
     for _ in range(300):
         await hog.send_bytes(protocol.sync_step1(b"\x00"))
 
-    async def given_up() -> bool:
-        return sid in rooms.rooms and not rooms.rooms[sid].peers
+    async def given_up() -> bool:  # answered once: it joined (a loading room has no peers yet)
+        return answered > 0 and sid in rooms.rooms and not rooms.rooms[sid].peers
 
     # it reads nothing until the server has given up on it, then reads to the close
     await wait_until(given_up, timeout=20, what="the socket that does not read to be dropped")
