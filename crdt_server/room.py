@@ -530,13 +530,12 @@ async def write_text(
     """
     if len(text) + len(room.code) < OFF_LOOP_CHARS:
         chosen = base or room.closest_base(text, bases)
-        current = room.base() if chosen is not None else None
-        if current is None or chosen is None or chosen.version == current.version:
+        if chosen is None or len(chosen.state) < INLINE_STATE_BYTES:
             return room.write_code(text, actor, chosen, bases)
-        if len(chosen.state) < INLINE_STATE_BYTES:
+        current = room.base()
+        if chosen.version == current.version:
             return room.write_code(text, actor, chosen, bases)
-        candidates: list[Base] = []
-        base = chosen
+        base, candidates = chosen, []
     else:
         current, candidates = room.base(), bases.newest_first()
     size = len(current.state) + sum(len(b.state) for b in candidates)

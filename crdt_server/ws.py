@@ -295,7 +295,7 @@ async def _checked_off_loop(frame: bytes, room: Room) -> UpdateStats | None:
         stats = await loop.run_in_executor(MERGES, check_update, message.payload)
     except UpdateRejected as exc:
         raise ProtocolError(str(exc)) from None
-    await WORKERS.check_update(room.limits, room.base().state, message.payload)
+    await WORKERS.check_update(room.limits, room.state(), message.payload)
     return stats
 
 
