@@ -6,6 +6,9 @@ the Host header must be one this server serves, and a state-changing request tha
 browser sent from another origin (its ``Origin`` header says so) is refused, unless that
 origin is allowed by the CORS settings. JSON bodies are required by :func:`read_body`
 (415 otherwise), which a cross-site form or text/plain POST cannot send.
+
+The guard is also where a request, REST or WebSocket, is first tied to its client: its
+rate limit, and the line its costly CRDT work waits in (crdt_server/workers.py).
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from aiohttp.typedefs import Middleware
 from crdt_server.core.errors import Forbidden, InvalidInput, RateLimited
 from crdt_server.core.quota import Buckets
 from crdt_server.origins import OriginPolicy
+from crdt_server.workers import WORK_FOR
 from crdt_server.ws import client_key
 
 from .errors import Handler
@@ -53,6 +57,7 @@ def guard_middleware(
                 log.warning("rate limiting %s: more than %s requests/s", client, buckets.rate)
             raise RateLimited("too many requests; slow down", retryAfter=wait)
         limited.discard(client)
+        WORK_FOR.set(client)  # this request's task and those it starts work for its client
         if not any_host and host_name(request.host or "") not in hosts:
             raise InvalidInput(f"host {host_name(request.host or '')!r} is not served here")
         origin = request.headers.get(hdrs.ORIGIN)

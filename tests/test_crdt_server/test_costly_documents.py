@@ -7,6 +7,7 @@ The shapes are bench/shadow_cost.py's (10k interleaved client ids: 6.4 s to read
 
 from __future__ import annotations
 
+import asyncio
 import importlib.util
 import sqlite3
 from pathlib import Path
@@ -20,6 +21,7 @@ from support.app_client import ClientFactory
 from support.waiting import wait_until
 
 from crdt_server import protocol
+from crdt_server.protocol import MessageType
 
 
 def _shapes() -> ModuleType:
@@ -114,3 +116,50 @@ async def test_a_merge_into_a_costly_document_runs_off_the_loop_and_its_load_is_
     with sqlite3.connect(db) as conn:  # kept as stored, for an operator
         query = "SELECT length(state) FROM doc_snapshots WHERE session_id = ?"
         assert conn.execute(query, (sid,)).fetchone()[0] > 9000 * 20
+
+
+async def test_one_clients_costly_updates_wait_for_each_other_not_in_front_of_another_clients(
+    make_client: ClientFactory,
+) -> None:
+    """Eight sockets of one address each send an update that holds a worker to its deadline
+    (1 s); another address's large honest update is checked and forwarded while most of
+    them still wait, not after all of them."""
+    api = await make_client()
+    base = str(api.make_url("")).rstrip("/")
+    sids = []
+    for _ in range(2):
+        response = await api.post("/api/v1/sessions", json={"code": ""})
+        sids.append(str((await response.json())["data"]["id"]))
+    hostile = [await RawClient.connect(api.session, ws_url(base, sids[0])) for _ in range(8)]
+    for client in hostile:
+        await client.handshake()
+    refused: list[RawClient] = []
+
+    async def refusal(client: RawClient) -> None:
+        code, reason = await client.close_code(timeout=60)
+        assert code == 1009 and "integrating" in reason
+        refused.append(client)
+
+    costly = protocol.sync_update(SHAPES.interleaved_state(5000, 20))  # 1.1 MB, 1.3 s
+    for client in hostile:
+        await client.ws.send_bytes(costly)
+    refusals = [asyncio.create_task(refusal(client)) for client in hostile]
+    await wait_until(lambda: refused, what="the first refusal", timeout=30)
+    other_address = aiohttp.TCPConnector(local_addr=("127.0.0.2", 0))
+    async with aiohttp.ClientSession(connector=other_address) as other:
+        watcher = await RawClient.connect(other, ws_url(base, sids[1]))
+        await watcher.handshake()
+        typist = await RawClient.connect(other, ws_url(base, sids[1]))
+        await typist.handshake()
+        await typist.edit(0, "pasted\n" * 30_000)  # 210 KB: checked in a worker too
+        while (message := await watcher.message(timeout=30)).type != MessageType.SYNC:
+            pass
+        refused_by_then = len(refused)
+        watcher.doc.apply_update(message.payload)
+        assert str(watcher.text).startswith("pasted\n")
+    assert refused_by_then <= 3, f"{refused_by_then} of the 8 costly updates went first"
+    for task in refusals:  # the rest still wait for their turn: not waited for here
+        if task.done():
+            task.result()  # each refusal seen was a 1009
+        task.cancel()
+    await asyncio.gather(*refusals, return_exceptions=True)
