@@ -36,7 +36,7 @@ from .room import Room, RoomListener
 from .surrogates import PairHalves
 from .update_check import UpdateRejected, check_update
 from .update_log import UpdateLog
-from .workers import WORKERS, TooCostly
+from .workers import WORK_FOR, WORKERS, TooCostly
 
 log = logging.getLogger(__name__)
 
@@ -190,6 +190,9 @@ class RoomManager:
         return await load_doc(stored, session_id, self.limits)
 
     async def _load(self, session_id: str) -> Room:
+        # everyone joining waits for this load: it is the session's work, not the work of the
+        # client that asked first (whose line in the workers it would otherwise wait in)
+        WORK_FOR.set(f"session:{session_id}")  # this task's own context
         await self.log.flush()  # updates of an earlier incarnation must be in storage first
         stored = await self.storage.load_document(session_id)
         pairs = PairHalves()

@@ -42,7 +42,8 @@ INLINE_STATE_BYTES = 64 * 1024
 _MIB = 1024 * 1024
 
 #: Whose work the current task does: the client key, set for every request (REST and
-#: WebSocket alike) by the REST guard; work started by the server itself is the server's.
+#: WebSocket alike) by the REST guard; a room's load is its session's (everyone joining
+#: waits for it), work started by the server itself the server's.
 WORK_FOR: ContextVar[str] = ContextVar("work_for", default="server")
 
 

@@ -17,11 +17,12 @@ import aiohttp
 from json_ws import JsonWs
 from raw_client import RawClient
 from server_process import ServerProcess, create_session, read_session
-from support.app_client import ClientFactory
+from support.app_client import Client, ClientFactory
 from support.waiting import wait_until
 
 from crdt_server import protocol
 from crdt_server.protocol import MessageType
+from rest.keys import LIVE
 
 
 def _shapes() -> ModuleType:
@@ -118,48 +119,87 @@ async def test_a_merge_into_a_costly_document_runs_off_the_loop_and_its_load_is_
         assert conn.execute(query, (sid,)).fetchone()[0] > 9000 * 20
 
 
-async def test_one_clients_costly_updates_wait_for_each_other_not_in_front_of_another_clients(
-    make_client: ClientFactory,
-) -> None:
-    """Eight sockets of one address each send an update that holds a worker to its deadline
-    (1 s); another address's large honest update is checked and forwarded while most of
-    them still wait, not after all of them."""
-    api = await make_client()
-    base = str(api.make_url("")).rstrip("/")
-    sids = []
-    for _ in range(2):
-        response = await api.post("/api/v1/sessions", json={"code": ""})
-        sids.append(str((await response.json())["data"]["id"]))
-    hostile = [await RawClient.connect(api.session, ws_url(base, sids[0])) for _ in range(8)]
+async def _fill_line(api: Client, base: str) -> list[asyncio.Task[RawClient]]:
+    """Eight sockets of one address (127.0.0.1) each send an update that holds a worker to
+    its deadline (1 s); returns their refusals (1009) once the first has come."""
+    response = await api.post("/api/v1/sessions", json={"code": ""})
+    sid = str((await response.json())["data"]["id"])
+    hostile = [await RawClient.connect(api.session, ws_url(base, sid)) for _ in range(8)]
     for client in hostile:
         await client.handshake()
-    refused: list[RawClient] = []
 
-    async def refusal(client: RawClient) -> None:
+    async def refusal(client: RawClient) -> RawClient:
         code, reason = await client.close_code(timeout=60)
         assert code == 1009 and "integrating" in reason
-        refused.append(client)
+        return client
 
     costly = protocol.sync_update(SHAPES.interleaved_state(5000, 20))  # 1.1 MB, 1.3 s
     for client in hostile:
         await client.ws.send_bytes(costly)
     refusals = [asyncio.create_task(refusal(client)) for client in hostile]
-    await wait_until(lambda: refused, what="the first refusal", timeout=30)
-    other_address = aiohttp.TCPConnector(local_addr=("127.0.0.2", 0))
-    async with aiohttp.ClientSession(connector=other_address) as other:
-        watcher = await RawClient.connect(other, ws_url(base, sids[1]))
+    await wait_until(lambda: any(task.done() for task in refusals), what="a refusal", timeout=30)
+    return refusals
+
+
+async def _drop(refusals: list[asyncio.Task[RawClient]]) -> None:
+    """Stop waiting for the refusals still to come; each one seen was a 1009."""
+    for task in refusals:
+        if task.done():
+            task.result()
+        task.cancel()
+    await asyncio.gather(*refusals, return_exceptions=True)
+
+
+async def test_one_clients_costly_updates_wait_for_each_other_not_in_front_of_another_clients(
+    make_client: ClientFactory,
+) -> None:
+    """Another address's large honest update is checked and forwarded while most of one
+    address's eight costly updates still wait, not after all of them."""
+    api = await make_client()
+    base = str(api.make_url("")).rstrip("/")
+    response = await api.post("/api/v1/sessions", json={"code": ""})
+    sid = str((await response.json())["data"]["id"])
+    refusals = await _fill_line(api, base)
+    async with aiohttp.ClientSession(connector=_other_address()) as other:
+        watcher = await RawClient.connect(other, ws_url(base, sid))
         await watcher.handshake()
-        typist = await RawClient.connect(other, ws_url(base, sids[1]))
+        typist = await RawClient.connect(other, ws_url(base, sid))
         await typist.handshake()
         await typist.edit(0, "pasted\n" * 30_000)  # 210 KB: checked in a worker too
         while (message := await watcher.message(timeout=30)).type != MessageType.SYNC:
             pass
-        refused_by_then = len(refused)
+        refused_by_then = sum(task.done() for task in refusals)
         watcher.doc.apply_update(message.payload)
         assert str(watcher.text).startswith("pasted\n")
     assert refused_by_then <= 3, f"{refused_by_then} of the 8 costly updates went first"
-    for task in refusals:  # the rest still wait for their turn: not waited for here
-        if task.done():
-            task.result()  # each refusal seen was a 1009
-        task.cancel()
-    await asyncio.gather(*refusals, return_exceptions=True)
+    await _drop(refusals)
+
+
+async def test_a_room_load_one_client_asked_for_does_not_wait_in_that_clients_line(
+    make_client: ClientFactory,
+) -> None:
+    """The load of a large room is everyone's wait: it is the session's work, so another
+    address joins while most of the first asker's costly updates still wait."""
+    api = await make_client(room_grace_seconds=0)
+    base = str(api.make_url("")).rstrip("/")
+    response = await api.post("/api/v1/sessions", json={"code": "line\n" * 20_000})
+    sid = str((await response.json())["data"]["id"])  # 100 KB: its load is timed in a worker
+    rooms = api.app[LIVE].rooms
+    await wait_until(lambda: sid not in rooms.rooms, what="the room unloaded")
+    refusals = await _fill_line(api, base)
+    asker = await RawClient.connect(api.session, ws_url(base, sid))
+    await asker.ws.send_bytes(protocol.sync_step1(b"\x00"))  # it joins once the room is loaded
+    started = (rooms._loads, rooms.rooms)  # loading, or loaded with the asker in it
+    await wait_until(lambda: any(sid in place for place in started), what="the asker's load")
+    async with aiohttp.ClientSession(connector=_other_address()) as other:
+        joiner = await RawClient.connect(other, ws_url(base, sid))
+        await joiner.handshake()  # answered once the room is loaded
+        refused_by_then = sum(task.done() for task in refusals)
+        assert str(joiner.text).startswith("line\n")
+    assert refused_by_then <= 3, f"{refused_by_then} of the 8 costly updates went first"
+    await asker.ws.close()
+    await _drop(refusals)
+
+
+def _other_address() -> aiohttp.TCPConnector:
+    return aiohttp.TCPConnector(local_addr=("127.0.0.2", 0))  # a second client address
