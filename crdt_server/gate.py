@@ -299,3 +299,7 @@ class _Gated(asyncio.Protocol):
             self._address = None
         if self._inner is not None:
             self._inner.connection_lost(exc)
+        # this protocol and its transport wrapper refer to each other, and through aiohttp's
+        # protocol to the request: a cycle freed only by a full cycle collection. Let go.
+        self._inner = self._wrapper = self._transport = None
+        self._timer = None

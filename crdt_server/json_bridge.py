@@ -115,7 +115,7 @@ class JsonClient:
         *,
         max_errors: int,
         max_code_chars: int,
-        bind: Callable[[str], Awaitable[bool]],
+        bind: Callable[[JsonClient, str], Awaitable[bool]],
         role: Role | None = None,
     ) -> None:
         self.id = next_connection_id()
@@ -281,7 +281,7 @@ class JsonClient:
             return
         if self.participant is not None:
             raise BadEvent("FORBIDDEN", "userId is not this connection's participant")
-        if not await self._bind(user_id):
+        if not await self._bind(self, user_id):
             raise BadEvent("FORBIDDEN", f"userId {user_id!r} is not a participant of this session")
 
     async def _code_change(self, code: str) -> None:

@@ -75,7 +75,7 @@ class Outbox:
         self._wake = asyncio.Event()
         self.closing = False
         self._closer: asyncio.Task[None] | None = None
-        self._pump = asyncio.create_task(self._run())
+        self._pump: asyncio.Task[None] | None = asyncio.create_task(self._run())
 
     def send(self, data: bytes) -> None:
         if self._writable():
@@ -147,9 +147,14 @@ class Outbox:
 
     async def stop(self) -> None:
         self.closing = True
-        self._pump.cancel()
-        tasks = [self._pump] if self._closer is None else [self._pump, self._closer]
+        tasks = [task for task in (self._pump, self._closer) if task is not None]
+        if self._pump is not None:
+            self._pump.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+        # The cancelled pump keeps its CancelledError, whose traceback holds the pump's
+        # frame, which holds this outbox: a cycle through the socket, its request and
+        # buffers, freed only by a full cycle collection, minutes later on a busy server.
+        self._pump = self._closer = None
 
 
 class SocketPeer(Outbox):
@@ -339,15 +344,32 @@ async def websocket(request: web.Request) -> web.StreamResponse:
         compress=False,  # deflating every frame per recipient costs more CPU than it saves
     )
     await ws.prepare(request)
-    client = client_key(request)
-    if not live.sockets.open(client):
-        await ws.close(code=CloseCode.TRY_AGAIN_LATER, message=b"too many sockets from here")
-        return ws
     try:
-        await _serve(request, ws)
+        client = client_key(request)
+        if not live.sockets.open(client):
+            await ws.close(code=CloseCode.TRY_AGAIN_LATER, message=b"too many sockets from here")
+            return ws
+        try:
+            await _serve(request, ws)
+        finally:
+            live.sockets.close(client)
+        return ws
     finally:
-        live.sockets.close(client)
-    return ws
+        _unhook_heartbeat(request, ws)
+
+
+def _unhook_heartbeat(request: web.Request, ws: web.WebSocketResponse) -> None:
+    """Once the socket is closed, drop the heartbeat callback aiohttp's protocol keeps.
+
+    aiohttp (3.14) gives the connection's protocol the response's heartbeat callback and
+    never takes it back: protocol -> response -> request -> protocol, a cycle that keeps
+    the request, the response and their buffers until a full cycle collection, which on a
+    busy server runs minutes apart (a soak's RSS rose to that high-water). Its ``set_parser``
+    is the only public way in, so the private slot is cleared here, once nothing is read.
+    """
+    protocol = request.protocol
+    if ws.closed and getattr(protocol, "_data_received_cb", None) is not None:
+        protocol._data_received_cb = None
 
 
 async def _serve(request: web.Request, ws: web.WebSocketResponse) -> None:
@@ -447,9 +469,10 @@ async def _run_json(
         await outbox.stop()
         return
 
-    async def bind(candidate: str) -> bool:
+    async def bind(client: JsonClient, candidate: str) -> bool:
         """A seed client names itself in its first event instead of ``?userId=`` (only on an
-        open server: with tokens, a socket is who its token says)."""
+        open server: with tokens, a socket is who its token says). The client is passed in,
+        not captured: a closure over it would be a cycle (client -> bind -> client)."""
         if not live.access.open:
             return False
         try:
