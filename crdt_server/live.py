@@ -20,6 +20,7 @@ from .core.sessions import CoreStore, SessionCore
 from .core.tokens import Tokens, new_secret
 from .frames import FrameCache
 from .limits import Limits
+from .metrics import Metrics
 from .origins import OriginPolicy
 from .presence import Presence
 from .rooms import RoomManager
@@ -36,12 +37,14 @@ class Live:
     def __init__(self, settings: Settings, storage: CoreStore, executor: Executor) -> None:
         self.settings = settings
         self.executor = executor
+        self.metrics = Metrics()
         self.log = UpdateLog(
             storage,
             interval_s=settings.commit_interval_ms / 1000,
             compact_updates=settings.compact_after_updates,
             compact_bytes=settings.compact_after_bytes,
             snapshot_of=lambda sid: self.rooms.snapshot_of(sid),
+            metrics=self.metrics,
         )
         self.rooms = RoomManager(
             storage,
@@ -49,7 +52,9 @@ class Live:
             grace_s=settings.room_grace_seconds,
             history_interval_s=settings.history_interval_seconds,
             limits=Limits.from_settings(settings),
+            metrics=self.metrics,
         )
+        self.metrics.count_rooms(lambda: len(self.rooms.rooms))
         self.presence = Presence(storage, self.rooms)
         self.sessions = SessionCore(settings, storage, self.rooms)
         self.access = Access(
@@ -57,6 +62,7 @@ class Live:
             self.sessions,
             settings.api_key_list(),
             settings.failed_auth_per_client_per_minute,
+            self.metrics,
         )
         self.sockets = OpenCounts(settings.max_sockets_per_client)
         share = settings.client_loop_share
@@ -64,7 +70,7 @@ class Live:
         self.frames = FrameCache()  # one encoding of each broadcast frame for every socket
         self.origins = OriginPolicy(settings.origin_list())
         self._storage = storage
-        self.runs = Runs(self.sessions, storage, self.rooms, self.ready_executor)
+        self.runs = Runs(self.sessions, storage, self.rooms, self.ready_executor, self.metrics)
         self._probe: asyncio.Task[None] | None = None
         self._expiry: asyncio.Task[None] | None = None
 

@@ -37,6 +37,7 @@ from .merge import (
     plan_write,
     version_tag,
 )
+from .metrics import Metrics
 from .protocol import (
     EMPTY_UPDATE,
     DocumentFull,
@@ -102,8 +103,10 @@ class Room:
         update_log: UpdateLog,
         limits: Limits | None = None,
         on_broken: Callable[[Room], None] | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
         self.session_id = session_id
+        self.metrics = metrics
         self.doc = doc
         self.limits = limits or Limits()
         self.peers: dict[int, Peer] = {}
@@ -292,7 +295,11 @@ class Room:
     def _deny(self, peer: Peer, update: bytes) -> None:
         """A read-only peer's update: never applied, broadcast or logged; the first one gets
         y-websocket's permission-denied message, and the socket stays open."""
-        if update != EMPTY_UPDATE and not peer.denied:
+        if update == EMPTY_UPDATE:
+            return
+        if self.metrics is not None:
+            self.metrics.updates.labels("refused").inc()
+        if not peer.denied:
             peer.denied = True
             peer.send(protocol.permission_denied("read-only"))
 
@@ -514,6 +521,9 @@ class Room:
     def _accepted(self, update: bytes, actor: Actor) -> None:
         self.version += 1
         self.changed_at = now_ms()
+        if self.metrics is not None:
+            self.metrics.updates.labels("applied").inc()
+            self.metrics.update_bytes.observe(len(update))
         self._log.append(self.session_id, update, self.changed_at)
         for listener in list(self.listeners.values()):
             listener.document_changed(actor)

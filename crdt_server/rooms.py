@@ -31,6 +31,7 @@ from .core.actor import Role
 from .core.errors import SessionError
 from .document import YDoc
 from .limits import Limits
+from .metrics import Metrics
 from .protocol import RoomCrowded
 from .room import Room, RoomListener
 from .surrogates import PairHalves
@@ -115,8 +116,10 @@ class RoomManager:
         grace_s: float,
         history_interval_s: float,
         limits: Limits | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
         self.storage = storage
+        self.metrics = metrics
         self.limits = limits or Limits()
         self.log = update_log
         self.rooms: dict[str, Room] = {}
@@ -197,7 +200,9 @@ class RoomManager:
         stored = await self.storage.load_document(session_id)
         pairs = PairHalves()
         doc, damaged = await load_doc(stored, session_id, self.limits, pairs)
-        room = Room(session_id, doc, self.log, self.limits, on_broken=self.retire)
+        room = Room(
+            session_id, doc, self.log, self.limits, on_broken=self.retire, metrics=self.metrics
+        )
         room.pairs = pairs
         room.quarantined = damaged
         room.bases.remember(room.base())  # what a reader of the idle session saw

@@ -57,6 +57,11 @@ class Settings(BaseSettings):
         description="Comma-separated bearer keys that may create sessions and run code "
         "outside a session (with --auth token).",
     )
+    metrics_token: str = Field(
+        "",
+        description="Bearer token that GET /metrics requires; empty: /metrics answers "
+        "loopback clients only.",
+    )
     allow_open: bool = Field(
         False,
         description="Allow --auth none on a host other than loopback (anyone reaching the port "

@@ -20,6 +20,8 @@ from pycrdt import merge_updates
 
 from storage import Appended, DocumentStore, PendingUpdate, StorageError
 
+from .clock import now_ms
+from .metrics import Metrics
 from .update_check import UpdateRejected, check_update
 
 log = logging.getLogger(__name__)
@@ -117,8 +119,10 @@ class UpdateLog:
         compact_updates: int,
         compact_bytes: int,
         snapshot_of: SnapshotSource,
+        metrics: Metrics | None = None,
     ) -> None:
         self._storage = storage
+        self._metrics = metrics
         self._interval = interval_s
         self._compact_updates = compact_updates
         self._compact_bytes = compact_bytes
@@ -199,6 +203,10 @@ class UpdateLog:
                 self._pending[:0] = left
                 self._wake.set()
                 return False
+            if self._metrics is not None:
+                done = now_ms()
+                for update in group:
+                    self._metrics.persist_seconds.observe(max(0, done - update.at) / 1000)
             sizes: dict[str, int] = {}
             for update in group:
                 sizes[update.session_id] = sizes.get(update.session_id, 0) + len(update.data)
@@ -238,4 +246,6 @@ class UpdateLog:
             log.exception("compacting %s failed; the log is kept", session_id)
             return
         tail.updates = tail.size = 0
+        if self._metrics is not None:
+            self._metrics.compactions.inc()
         log.debug("compacted %s up to entry %d into %d bytes", session_id, folded, len(state))

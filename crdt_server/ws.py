@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections import deque
 from dataclasses import dataclass
 
@@ -23,7 +24,7 @@ from . import protocol
 from .close_codes import CloseCode, close_for
 from .connection import next_connection_id
 from .core.actor import Actor, Role, Via
-from .core.errors import Forbidden, InvalidInput, SessionError
+from .core.errors import Forbidden, InvalidInput, RateLimited, SessionError
 from .core.quota import Pacer
 from .core.sessions import actor_for
 from .frames import TEXT, FrameCache, encode_frame
@@ -32,7 +33,7 @@ from .keys import LIVE, SETTINGS
 from .limits import frame_limit
 from .merge import MERGES
 from .presence import Seat
-from .protocol import ProtocolError
+from .protocol import DocumentFull, DocumentQuarantined, ProtocolError
 from .room import Room
 from .strict_json import JsonRejected, loads
 from .turns import Turn
@@ -42,6 +43,8 @@ from .workers import WORKERS
 log = logging.getLogger(__name__)
 
 PROTOCOLS = ("json", "yjs", "y-websocket")
+#: When the socket's upgrade began (a request key): its sync time is measured from there.
+_OPENED_AT = web.RequestKey("opened_at", float)
 #: A frame is written straight to the transport while less than this is buffered there.
 _DIRECT_WRITE_BYTES = 64 * 1024
 #: Updates at least this large are checked in a worker thread (the check is pure Python).
@@ -246,9 +249,15 @@ class Pacing:
 
 
 async def _serve_yjs(
-    ws: web.WebSocketResponse, room: Room, peer: SocketPeer, first: bytes | None, pacing: Pacing
+    ws: web.WebSocketResponse,
+    room: Room,
+    peer: SocketPeer,
+    first: bytes | None,
+    pacing: Pacing,
+    opened_at: float,
 ) -> None:
     """Feed binary frames to the room until the socket closes or misbehaves."""
+    metrics = room.metrics
     frame = first
     while True:
         if frame is not None:
@@ -256,8 +265,14 @@ async def _serve_yjs(
                 answered = room.receive(peer, frame, stats=await _checked_off_loop(frame, room))
             except ProtocolError as exc:
                 log.info("closing socket %s of %s: %s", peer.id, room.session_id, exc)
+                if metrics is not None:
+                    refused = isinstance(exc, DocumentFull | DocumentQuarantined)
+                    metrics.updates.labels("refused" if refused else "invalid").inc()
                 await peer.close(exc.close_code, str(exc))
                 return
+            if peer.synced and opened_at and metrics is not None:
+                metrics.sync_seconds.observe(time.monotonic() - opened_at)
+                opened_at = 0.0  # once per socket
             if peer.closing:
                 return  # given up on (it does not read): what it sent next is not read
             await pacing.after(len(frame) + answered)
@@ -343,6 +358,7 @@ async def websocket(request: web.Request) -> web.StreamResponse:
         heartbeat=settings.heartbeat_seconds,
         compress=False,  # deflating every frame per recipient costs more CPU than it saves
     )
+    request[_OPENED_AT] = time.monotonic()
     await ws.prepare(request)
     try:
         client = client_key(request)
@@ -395,6 +411,8 @@ async def _serve(request: web.Request, ws: web.WebSocketResponse) -> None:
             if first is None:
                 first = await _first_frame(ws, protocol)
     except SessionError as exc:
+        if isinstance(exc, RateLimited):
+            live.metrics.rate_limited.labels("websocket").inc()
         code, reason = close_for(exc)
         if code == CloseCode.TRY_AGAIN_LATER:
             log.error("refusing a socket of %s: %s", session_id, exc)
@@ -410,10 +428,25 @@ async def _serve(request: web.Request, ws: web.WebSocketResponse) -> None:
     if protocol is None and first is None:
         return  # closed before saying anything
     data = None if first is None else first.data
-    if protocol == "json" or (first is not None and first.type == WSMsgType.TEXT):
-        await _run_json(request, ws, session_id, admission, data)
-    else:
-        await _run_yjs(request, ws, session_id, admission, data)
+    speaks_json = protocol == "json" or (first is not None and first.type == WSMsgType.TEXT)
+    open_now = live.metrics.connections.labels(
+        "json" if speaks_json else "yjs", _role_label(admission)
+    )
+    open_now.inc()
+    try:
+        if speaks_json:
+            await _run_json(request, ws, session_id, admission, data)
+        else:
+            await _run_yjs(request, ws, session_id, admission, data)
+    finally:
+        open_now.dec()
+
+
+def _role_label(admission: Admission) -> str:
+    """The role a socket speaks with, for metrics: "open" on a server without tokens."""
+    if admission.participant is not None:
+        return admission.participant.role
+    return admission.role.value if admission.role is not None else "open"
 
 
 async def _run_yjs(
@@ -443,7 +476,9 @@ async def _run_yjs(
         except SessionError as exc:  # deleted or expired since the socket was admitted
             await peer.close(*close_for(exc))
             return
-        await _serve_yjs(ws, room, peer, first, pacing_for(request, session_id))
+        await _serve_yjs(
+            ws, room, peer, first, pacing_for(request, session_id), request[_OPENED_AT]
+        )
     finally:
         if room is not None:
             rooms.leave(room, peer)  # synchronous: survives the handler's cancellation

@@ -24,6 +24,7 @@ from .demo import add_demo_routes
 from .errors import error_middleware, quiet_bad_http
 from .guard import guard_middleware, quiet_server_software, server_header
 from .keys import LIVE, SETTINGS, STARTED_AT, STORAGE
+from .metrics import add_metrics_route, metrics_middleware
 from .openapi import add_docs_routes
 from .routing import Operation, register
 
@@ -80,6 +81,7 @@ def create_app(
         client_max_size=settings.max_body_bytes,
         handler_args={"auto_decompress": False},  # bodies are decoded by rest/encodings.py
         middlewares=[
+            metrics_middleware,
             cors_middleware(origins),
             error_middleware,
             guard_middleware(settings.allowed_host_list(), origins, settings.requests_per_second),
@@ -99,4 +101,5 @@ def create_app(
     add_docs_routes(app, OPERATIONS)
     add_websocket_routes(app)
     add_demo_routes(app)
+    add_metrics_route(app)
     return app

@@ -40,6 +40,8 @@ from crdt_server.core.errors import (
 )
 from execution import ExecutionError, InvalidRunRequest, QueueFull, SandboxUnavailable
 
+from .keys import LIVE
+
 log = logging.getLogger(__name__)
 
 #: Set on a request whose connection must close once it is answered (its body was garbled).
@@ -167,6 +169,9 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         details = exc.details if isinstance(exc, SessionError) else {}
         if problem.status >= 500:
             log.error("request %s: %s %s: %s", rid, request.method, request.path, exc)
+        live = request.app.get(LIVE)
+        if problem.status == 429 and live is not None:
+            live.metrics.rate_limited.labels("http").inc()
         response = envelope(problem.status, problem.code, str(exc), **details)
         if problem.status == 401:
             response.headers["WWW-Authenticate"] = 'Bearer realm="codeinterview"'

@@ -42,12 +42,15 @@ async def execute(request: web.Request) -> web.StreamResponse:
         raise Forbidden("running code outside a session takes an API key or an interviewer")
     body = await read_body(request, ExecuteRequest)
     engine = await live.ready_executor()
-    result = await engine.run(
-        body.code,
+    result = await live.metrics.timed_run(
         body.language,
-        body.stdin or "",
-        body.timeout_ms,
-        owners=[client_key(request)],
+        engine.run(
+            body.code,
+            body.language,
+            body.stdin or "",
+            body.timeout_ms,
+            owners=[client_key(request)],
+        ),
     )
     return respond(ExecuteResponse(data=result_view(result)))
 

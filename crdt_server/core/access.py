@@ -16,6 +16,7 @@ from typing import NoReturn
 
 from storage import ParticipantRecord, SessionRecord
 
+from ..metrics import Metrics
 from .actor import Actor, Role, Via
 from .errors import (
     Forbidden,
@@ -46,9 +47,15 @@ class Access:
     """Token checks for one server; ``tokens`` is set once the secret is known (start-up)."""
 
     def __init__(
-        self, mode: str, sessions: SessionCore, api_keys: list[str], failures_per_minute: int
+        self,
+        mode: str,
+        sessions: SessionCore,
+        api_keys: list[str],
+        failures_per_minute: int,
+        metrics: Metrics | None = None,
     ) -> None:
         self.mode = mode
+        self._metrics = metrics
         self.tokens: Tokens | None = None
         self._sessions = sessions
         self._keys = [key.encode() for key in api_keys]
@@ -63,16 +70,23 @@ class Access:
         if wait is not None:
             raise RateLimited("too many failed token checks; wait", retryAfter=wait)
 
-    def _failed(self, client: str, why: Unauthorized | Forbidden) -> NoReturn:
+    def _failed(self, client: str, why: Unauthorized | Forbidden, reason: str) -> NoReturn:
+        self._count(reason)
         if self._failures.take(client) is None and self._failures.blocked(client) is not None:
             log.warning("client %s locked out for a minute after failed token checks", client)
         raise why
 
+    def _count(self, reason: str) -> None:
+        if self._metrics is not None:
+            self._metrics.auth_failures.labels(reason).inc()
+
     def _read(self, token: str | None, client: str) -> Tokens:
         self._check_client(client)
         if self.tokens is None:
+            self._count("not_ready")
             raise Unauthorized("tokens are not available yet")
         if not token:
+            self._count("missing")
             raise Unauthorized("a token is required (Authorization: Bearer, or ?token=)")
         return self.tokens
 
@@ -96,22 +110,26 @@ class Access:
         try:
             claims = tokens.read(token)
         except Unauthorized as exc:
-            self._failed(client, exc)
+            self._failed(client, exc, "expired" if "expired" in exc.message else "invalid")
         if claims.session_id != session_id:
-            self._failed(client, Forbidden("the token is for another session"))
+            self._failed(client, Forbidden("the token is for another session"), "wrong_session")
         record = await lookup(session_id)
         if claims.invite is not None:
             current = (
                 record.candidate_invite if claims.role is Role.CANDIDATE else record.observer_invite
             )
             if claims.invite != current:
-                self._failed(client, Unauthorized("the invite was rotated; ask for a new one"))
+                self._failed(
+                    client, Unauthorized("the invite was rotated; ask for a new one"), "revoked"
+                )
             return Grant(record, Actor(via, None, claims.role, connection), None, claims.role)
         assert claims.participant_id is not None
         try:
             participant = await self._sessions.participant(record.id, claims.participant_id)
         except ParticipantNotFound:
-            self._failed(client, Unauthorized("the participant was removed from the session"))
+            self._failed(
+                client, Unauthorized("the participant was removed from the session"), "revoked"
+            )
         return Grant(record, actor_for(participant, anonymous), participant, None)
 
     def is_api_key(self, presented: str | None) -> bool:
@@ -130,11 +148,13 @@ class Access:
         try:
             claims = tokens.read(token)
         except Unauthorized as exc:
-            self._failed(client, exc)
+            self._failed(client, exc, "expired" if "expired" in exc.message else "invalid")
         if claims.role is not Role.INTERVIEWER or claims.participant_id is None:
             return False
         try:
             grant = await self.grant(token, claims.session_id, Via.REST, client)
         except (SessionNotFound, SessionExpired):  # its session is gone: so is the token
-            self._failed(client, Unauthorized("the token's session no longer exists"))
+            self._failed(
+                client, Unauthorized("the token's session no longer exists"), "session_gone"
+            )
         return grant.actor.role is Role.INTERVIEWER

@@ -19,6 +19,7 @@ from storage import HistoryStore, SessionRecord, StorageError
 
 from ..clock import now_ms
 from ..document import YDoc, runs_array
+from ..metrics import Metrics
 from ..rooms import RoomManager
 from .actor import Actor
 from .errors import Forbidden, Unavailable
@@ -85,8 +86,14 @@ class Runs:
     """Runs the live code of a session and shares each result in its room."""
 
     def __init__(
-        self, sessions: SessionCore, history: HistoryStore, rooms: RoomManager, engine: Engine
+        self,
+        sessions: SessionCore,
+        history: HistoryStore,
+        rooms: RoomManager,
+        engine: Engine,
+        metrics: Metrics,
     ) -> None:
+        self._metrics = metrics
         self._sessions = sessions
         self._history = history
         self._rooms = rooms
@@ -115,7 +122,10 @@ class Runs:
         with room_refusals():
             code, language, started = room.code, room.language, now_ms()
         owners = [f"session:{record.id}", *([] if client is None else [client])]
-        result = await (await self._engine()).run(code, language, stdin=stdin, owners=owners)
+        engine = await self._engine()
+        result = await self._metrics.timed_run(
+            language, engine.run(code, language, stdin=stdin, owners=owners)
+        )
         try:
             snapshot = await self._history.add_history(record.id, started, code, language)
         except StorageError as exc:
