@@ -1,10 +1,10 @@
 """A closed socket's objects are freed when it closes, not at the next full cycle collection.
 
-What a socket holds (its aiohttp request and response, transport, buffers, compressors,
+What a socket holds (its aiohttp request and response, its transport and buffers,
 the room's peer) lives until nothing refers to it. If any of it is caught in a reference
 cycle, it waits for Python's oldest-generation collection, which on a busy server runs
-minutes apart: a soak at 200 clients held every socket closed since the last one (over
-400 000 extra objects, 9 MB of native heap) and RSS rose to that high-water. So these tests
+minutes apart: a soak at 200 clients held every socket closed since the last one (about
+120 000 objects, 9 MB of heap) and RSS rose to that high-water. So these tests
 run with the cycle collector off and require the objects gone by reference counting alone.
 """
 
