@@ -120,6 +120,11 @@ class Metrics:
             registry=registry,
         )
 
+        # the children the per-update path takes, looked up once
+        self.applied = self.updates.labels("applied")
+        self.refused = self.updates.labels("refused")
+        self.invalid = self.updates.labels("invalid")
+
     def count_rooms(self, count: Callable[[], int]) -> None:
         """Read the loaded rooms at scrape time."""
         self.rooms_loaded.set_function(count)

@@ -267,7 +267,7 @@ async def _serve_yjs(
                 log.info("closing socket %s of %s: %s", peer.id, room.session_id, exc)
                 if metrics is not None:
                     refused = isinstance(exc, DocumentFull | DocumentQuarantined)
-                    metrics.updates.labels("refused" if refused else "invalid").inc()
+                    (metrics.refused if refused else metrics.invalid).inc()
                 await peer.close(exc.close_code, str(exc))
                 return
             if peer.synced and opened_at and metrics is not None:

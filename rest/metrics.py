@@ -21,6 +21,9 @@ from .errors import Handler
 from .keys import LIVE, SETTINGS
 
 METRICS_PATH = "/metrics"
+#: Methods counted by name; any other (a client may send any token) is "other", so a
+#: client cannot grow the label set.
+_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 
 
 @web.middleware
@@ -33,9 +36,10 @@ async def metrics_middleware(request: web.Request, handler: Handler) -> web.Stre
         return response
     resource = request.match_info.route.resource
     route = resource.canonical if resource is not None else "unmatched"
+    method = request.method if request.method in _METHODS else "other"
     metrics = request.app[LIVE].metrics
-    metrics.http_requests.labels(route, request.method, str(response.status)).inc()
-    metrics.http_seconds.labels(route, request.method).observe(time.perf_counter() - started)
+    metrics.http_requests.labels(route, method, str(response.status)).inc()
+    metrics.http_seconds.labels(route, method).observe(time.perf_counter() - started)
     return response
 
 

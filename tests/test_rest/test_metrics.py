@@ -165,3 +165,12 @@ async def test_sandboxed_runs_are_counted_by_language_and_outcome(api: Client) -
     assert value(samples, runs, language="python", outcome="error") == 1
     assert value(samples, "codeinterview_execution_run_seconds_count", language="python") == 2
     assert value(samples, "codeinterview_execution_queue") == 0
+
+
+async def test_an_unusual_method_is_counted_as_other_not_as_a_new_label(api: Client) -> None:
+    for verb in ("PROPFIND", "MKCOL", "LOCK"):  # methods aiohttp's parser lets through
+        assert (await api.request(verb, "/api/v1/sessions")).status == 405
+    samples, text = await scrape(api)
+    assert "PROPFIND" not in text and "MKCOL" not in text
+    assert value(samples, "codeinterview_http_requests_total",
+                 route="unmatched", method="other", status="405") == 3  # fmt: skip
