@@ -1,12 +1,16 @@
 """``python -m crdt_server``: start the service and print ``LISTENING http://HOST:PORT``.
 
-SIGTERM and SIGINT shut down cleanly: sockets are closed, requests in flight
-finish, rooms are flushed, the database is closed, and the exit status is 0.
+SIGTERM and SIGINT drain, then shut down cleanly: ``/readyz`` turns 503 and new sockets
+are refused (503) for ``--drain-seconds`` while REST and the open sockets keep working,
+so a load balancer moves new traffic away; then the open sockets close with 1012 (their
+clients reconnect elsewhere), requests in flight finish, rooms are flushed, the database
+is closed, and the exit status is 0. A second signal cuts the drain short.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import resource
 import signal
@@ -16,11 +20,14 @@ from collections.abc import Sequence
 from aiohttp import web
 
 from rest import create_app
+from rest.request_log import AccessLogger, access_logger
 from storage import StorageError
 
 from .cli import parse_cli
 from .gate import ACCEPT_BURST, ConnectionGate, total_for
 from .keys import LIVE
+from .live import Live
+from .logs import configure as configure_logging
 from .memory import limit_arenas
 from .settings import Settings
 
@@ -31,14 +38,15 @@ SWITCH_INTERVAL_S = 0.0005
 
 
 async def serve(settings: Settings) -> int:
-    stop = asyncio.Event()
+    signals = asyncio.Queue[int]()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
+        loop.add_signal_handler(sig, signals.put_nowait, sig)
     app = create_app(settings)
     runner = web.AppRunner(
         app,
-        access_log=None,
+        access_log_class=AccessLogger,
+        access_log=access_logger() if settings.access_log else None,
         shutdown_timeout=10.0,
         # also the first request's: an idle or half-sent connection is closed after it
         keepalive_timeout=settings.handshake_timeout_seconds,
@@ -63,13 +71,29 @@ async def serve(settings: Settings) -> int:
         )
         host, port = listening.sockets[0].getsockname()[:2]
         print(f"LISTENING http://{host}:{port}", flush=True)
-        await stop.wait()
-        log.info("shutting down")
+        await signals.get()
+        await drain(app[LIVE], signals, settings.drain_seconds)
     finally:
         if listening is not None:
             listening.close()  # no new connections; those open are closed by the runner
         await runner.cleanup()
     return 0
+
+
+async def drain(live: Live, signals: asyncio.Queue[int], seconds: float) -> None:
+    """Not ready and no new sockets for ``seconds`` (or until a second signal), then
+    close the open sockets with 1012; the runner's clean-up does the rest."""
+    live.drain()
+    log.info("draining for %.1f s: not ready, refusing new sockets", seconds, extra=_DRAIN)
+    if seconds > 0:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(signals.get(), seconds)
+    log.info("shutting down: closing sockets (1012) and flushing rooms", extra=_STOP)
+    await live.close_sockets()
+
+
+_DRAIN = {"event": "server.draining"}
+_STOP = {"event": "server.stopping"}
 
 
 def raise_open_file_limit() -> None:
@@ -88,11 +112,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     # frame and request: at the default 5 ms a 512K-character diff held every client for
     # 150 ms (bench/attacks.py diff-freeze); at 0.5 ms the loop waits a tenth as long.
     sys.setswitchinterval(SWITCH_INTERVAL_S)
-    logging.basicConfig(
-        level=settings.log_level.upper(),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
+    configure_logging(settings.log_level, settings.log_format)
     return asyncio.run(serve(settings))
 
 

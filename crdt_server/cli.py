@@ -14,6 +14,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from .settings import Settings, env_for, flag_for
+from .webhooks import WebhookConfigError, load_endpoints
 
 
 def build_parser(defaults: Settings) -> argparse.ArgumentParser:
@@ -60,6 +61,10 @@ def parse_cli(argv: Sequence[str] | None = None) -> Settings:
         settings = Settings.model_validate(vars(args))
     except ValidationError as exc:
         parser.error(_describe(exc, env=False))
+    try:
+        load_endpoints(settings)
+    except WebhookConfigError as exc:
+        parser.error(str(exc))
     if settings.auth_mode() == "token" and settings.auth_secret and len(settings.auth_secret) < 32:
         parser.error("--auth-secret: use at least 32 characters")
     if settings.auth_mode() == "none" and not _loopback(settings.host) and not settings.allow_open:

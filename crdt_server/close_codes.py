@@ -33,11 +33,12 @@ from .core.errors import (
 
 class CloseCode(IntEnum):
     NORMAL = 1000
-    GOING_AWAY = 1001  # server shutting down
+    GOING_AWAY = 1001
     UNSUPPORTED_DATA = 1003  # a frame of the other protocol, an unknown message type
     INVALID_DATA = 1007  # a malformed frame
     POLICY_VIOLATION = 1008  # too many invalid events
     MESSAGE_TOO_BIG = 1009
+    SERVICE_RESTART = 1012  # server shutting down: reconnect (to another process)
     TRY_AGAIN_LATER = 1013  # storage unavailable; the client may retry
     BAD_REQUEST = 4400  # malformed session id or query
     UNAUTHORIZED = 4401

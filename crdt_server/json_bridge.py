@@ -117,8 +117,9 @@ class JsonClient:
         max_code_chars: int,
         bind: Callable[[JsonClient, str], Awaitable[bool]],
         role: Role | None = None,
+        connection_id: int | None = None,
     ) -> None:
-        self.id = next_connection_id()
+        self.id = connection_id or next_connection_id()
         self.room = room
         self.participant = participant
         self._role = role  # an invite holder's role (no participant yet)

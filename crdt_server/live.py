@@ -27,6 +27,7 @@ from .rooms import RoomManager
 from .settings import Settings
 from .turns import LoopShares
 from .update_log import UpdateLog
+from .webhooks import Webhooks, load_endpoints
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +39,7 @@ class Live:
         self.settings = settings
         self.executor = executor
         self.metrics = Metrics()
+        self.webhooks = Webhooks(settings, load_endpoints(settings), storage, self.metrics)
         self.log = UpdateLog(
             storage,
             interval_s=settings.commit_interval_ms / 1000,
@@ -45,6 +47,7 @@ class Live:
             compact_bytes=settings.compact_after_bytes,
             snapshot_of=lambda sid: self.rooms.snapshot_of(sid),
             metrics=self.metrics,
+            webhooks=self.webhooks,
         )
         self.rooms = RoomManager(
             storage,
@@ -55,8 +58,8 @@ class Live:
             metrics=self.metrics,
         )
         self.metrics.count_rooms(lambda: len(self.rooms.rooms))
-        self.presence = Presence(storage, self.rooms)
-        self.sessions = SessionCore(settings, storage, self.rooms)
+        self.presence = Presence(storage, self.rooms, self.webhooks)
+        self.sessions = SessionCore(settings, storage, self.rooms, self.webhooks)
         self.access = Access(
             settings.auth_mode(),
             self.sessions,
@@ -70,9 +73,17 @@ class Live:
         self.frames = FrameCache()  # one encoding of each broadcast frame for every socket
         self.origins = OriginPolicy(settings.origin_list())
         self._storage = storage
-        self.runs = Runs(self.sessions, storage, self.rooms, self.ready_executor, self.metrics)
+        self.runs = Runs(
+            self.sessions, storage, self.rooms, self.ready_executor, self.metrics, self.webhooks
+        )
         self._probe: asyncio.Task[None] | None = None
         self._expiry: asyncio.Task[None] | None = None
+        self.draining = False  # set on SIGTERM: not ready, no new sockets
+
+    def drain(self) -> None:
+        """Shutdown step zero: readiness fails and new sockets are refused, while the open
+        ones and REST keep working until :meth:`close_sockets`."""
+        self.draining = True
 
     async def start(self) -> None:
         """Mark everyone offline, start the writer and the rooms' jobs, probe the sandbox."""
@@ -87,6 +98,7 @@ class Live:
         else:
             log.info("auth: token (%d API keys)", len(self.settings.api_key_list()))
         await self.presence.reset()
+        self.webhooks.start()
         self.log.start()
         self.rooms.start()
         self._expiry = asyncio.create_task(self._expire_forever(), name="expiry")
@@ -100,7 +112,8 @@ class Live:
         return self.executor
 
     async def close_sockets(self) -> None:
-        """Shutdown step one: close every socket so handlers return."""
+        """Shutdown step one: close every socket (1012, reconnect) so handlers return."""
+        self.draining = True
         await self.rooms.close_peers()
 
     async def stop(self) -> None:
@@ -112,6 +125,7 @@ class Live:
         await self.executor.stop()
         await self.rooms.close()
         await self.log.stop()
+        await self.webhooks.stop()  # last: the flushes above may have stored events
 
     async def _expire_forever(self) -> None:
         while True:

@@ -119,6 +119,18 @@ class Metrics:
             ["reason"],
             registry=registry,
         )
+        self.webhook_deliveries = Counter(
+            "codeinterview_webhook_deliveries",
+            "Webhook delivery attempts by outcome: delivered, failed (retried later), "
+            "given_up (failing past --webhook-retry-for-seconds).",
+            ["outcome"],
+            registry=registry,
+        )
+        self.webhook_endpoints_failing = Gauge(
+            "codeinterview_webhook_endpoints_failing",
+            "Webhook endpoints that have given up an event and not answered since.",
+            registry=registry,
+        )
 
         # the children the per-update path takes, looked up once
         self.applied = self.updates.labels("applied")

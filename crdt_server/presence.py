@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import logging
 
-from storage import SessionStore, StorageError
+from storage import OutboxEvent, SessionStore, StorageError
 
+from .json_bridge import participant_json
 from .rooms import RoomManager
+from .webhooks import EventType, Webhooks
 
 log = logging.getLogger(__name__)
 
@@ -19,9 +21,10 @@ log = logging.getLogger(__name__)
 class Presence:
     """Socket counts per (session, participant)."""
 
-    def __init__(self, storage: SessionStore, rooms: RoomManager) -> None:
+    def __init__(self, storage: SessionStore, rooms: RoomManager, webhooks: Webhooks) -> None:
         self._storage = storage
         self._rooms = rooms
+        self._webhooks = webhooks
         self._sockets: dict[tuple[str, str], int] = {}
 
     async def reset(self) -> None:
@@ -47,14 +50,33 @@ class Presence:
         await self._flip(session_id, user_id, False)
 
     async def _flip(self, session_id: str, user_id: str, online: bool) -> None:
+        """Record the change with its participant.joined or .left event."""
+        kind: EventType = "participant.joined" if online else "participant.left"
         try:
-            record = await self._storage.update_participant(session_id, user_id, is_online=online)
+            outbox = await self._events(kind, session_id, user_id)
+            record = await self._storage.update_participant(
+                session_id, user_id, is_online=online, outbox=outbox
+            )
         except StorageError:
             log.exception("could not record %s as online=%s", user_id, online)
             return
+        if outbox:
+            self._webhooks.wake()
         room = self._rooms.rooms.get(session_id)
         if record is not None and room is not None and self.online(session_id, user_id) == online:
             room.presence_changed(record, online)
+
+    async def _events(self, kind: EventType, session_id: str, user_id: str) -> list[OutboxEvent]:
+        if not self._webhooks.wants(kind):
+            return []
+        room = self._rooms.rooms.get(session_id)
+        participant = None if room is None else room.participants.get(user_id)
+        if participant is None:
+            participant = await self._storage.get_participant(session_id, user_id)
+        if participant is None:
+            return []
+        data = {"sessionId": session_id, "participant": participant_json(participant)}
+        return self._webhooks.events(kind, session_id, data)
 
 
 class Seat:

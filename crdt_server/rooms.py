@@ -31,6 +31,7 @@ from .core.actor import Role
 from .core.errors import SessionError
 from .document import YDoc
 from .limits import Limits
+from .logs import job_context
 from .metrics import Metrics
 from .protocol import RoomCrowded
 from .room import Room, RoomListener
@@ -147,9 +148,8 @@ class RoomManager:
     async def close_peers(self) -> None:
         """Close every socket (shutdown step one: handlers return, nothing new arrives)."""
         peers = [peer for room in self.rooms.values() for peer in room.connections()]
-        await asyncio.gather(
-            *(peer.close(CloseCode.GOING_AWAY, "server shutting down") for peer in peers)
-        )
+        reason = "server restarting; reconnect"
+        await asyncio.gather(*(peer.close(CloseCode.SERVICE_RESTART, reason) for peer in peers))
 
     async def close(self) -> None:
         """Flush and compact every room (graceful shutdown)."""
@@ -180,7 +180,9 @@ class RoomManager:
             return room
         task = self._loads.get(session_id)
         if task is None:
-            task = asyncio.create_task(self._load(session_id), name=f"load-{session_id}")
+            task = asyncio.create_task(
+                self._load(session_id), name=f"load-{session_id}", context=job_context(session_id)
+            )
             self._loads[session_id] = task
             task.add_done_callback(lambda _t: self._loads.pop(session_id, None))
         return await asyncio.shield(task)
@@ -252,11 +254,13 @@ class RoomManager:
         if room.unload_timer is not None:
             room.unload_timer.cancel()
         loop = asyncio.get_running_loop()
-        room.unload_timer = loop.call_later(self._grace, self._spawn_unload, room)
+        room.unload_timer = loop.call_later(
+            self._grace, self._spawn_unload, room, context=job_context(room.session_id)
+        )
 
     def _spawn_unload(self, room: Room) -> None:
         room.unload_timer = None
-        self._spawn(self._unload(room))
+        self._spawn(room.session_id, self._unload(room))
 
     async def _unload(self, room: Room) -> None:
         version = room.version
@@ -286,10 +290,12 @@ class RoomManager:
             room.unload_timer.cancel()
             room.unload_timer = None
         for connection in room.connections():
-            self._spawn(connection.close(CloseCode.TRY_AGAIN_LATER, "document reset; reconnect"))
+            reconnect = connection.close(CloseCode.TRY_AGAIN_LATER, "document reset; reconnect")
+            self._spawn(room.session_id, reconnect)
 
-    def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
-        task = asyncio.create_task(work)
+    def _spawn(self, session_id: str, work: Coroutine[Any, Any, None]) -> None:
+        """Run a room's job in a context naming its session only (see :mod:`.logs`)."""
+        task = asyncio.create_task(work, context=job_context(session_id))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
@@ -309,7 +315,8 @@ class RoomManager:
             if connection.actor.participant_id != participant_id:
                 continue
             if record is None:
-                self._spawn(connection.close(CloseCode.UNAUTHORIZED, "removed from the session"))
+                removed = connection.close(CloseCode.UNAUTHORIZED, "removed from the session")
+                self._spawn(session_id, removed)
             else:
                 connection.rebind(record)
 
@@ -319,7 +326,8 @@ class RoomManager:
         for connection in [] if room is None else room.connections():
             actor = connection.actor
             if actor.participant_id is None and actor.role is role:
-                self._spawn(connection.close(CloseCode.UNAUTHORIZED, "the invite was rotated"))
+                rotated = connection.close(CloseCode.UNAUTHORIZED, "the invite was rotated")
+                self._spawn(session_id, rotated)
 
     # ------------------------------------------------------------ deletion
     async def discard(self, session_id: str, why: SessionError) -> None:

@@ -26,6 +26,10 @@ class Settings(BaseSettings):
         "codeinterview.db", description="SQLite database file; ':memory:' keeps nothing."
     )
     log_level: str = Field("info", description="Logging level: debug, info, warning, error.")
+    log_format: Literal["text", "json"] = Field(
+        "text", description="text: one readable line per record; json: one JSON object per line."
+    )
+    access_log: bool = Field(True, description="Log one line per answered HTTP request.")
     session_ttl_seconds: float = Field(
         24 * 3600, gt=0, description="Lifetime of a session after its creation."
     )
@@ -61,6 +65,37 @@ class Settings(BaseSettings):
         "",
         description="Bearer token that GET /metrics requires; empty: /metrics answers "
         "loopback clients only.",
+    )
+    webhook_url: str = Field(
+        "", description="One endpoint that receives every webhook event (with --webhook-secret)."
+    )
+    webhook_secret: str = Field(
+        "",
+        description="The --webhook-url endpoint's signing secret, whsec_ and base64 "
+        "(Standard Webhooks).",
+    )
+    webhooks_file: str = Field(
+        "",
+        description="A TOML file of [[webhooks]] tables {url, secret, events}, for several "
+        "endpoints with event filters.",
+    )
+    webhook_retry_base_ms: int = Field(
+        1000,
+        ge=1,
+        description="First back-off step after a failed delivery; each next one doubles "
+        "(at most an hour).",
+    )
+    webhook_retry_for_seconds: float = Field(
+        24 * 3600,
+        gt=0,
+        description="How long an event is retried before it is given up and its endpoint "
+        "marked failing.",
+    )
+    webhook_code_changed_seconds: float = Field(
+        60.0,
+        gt=0,
+        description="code.changed is sent at most once per session in this window (and once "
+        "more at its end if the code changed again).",
     )
     allow_open: bool = Field(
         False,
@@ -100,6 +135,13 @@ class Settings(BaseSettings):
         ge=1,
         description="Failed token checks one client address may make per minute; past it "
         "every check of that address is refused (429) for the rest of the minute.",
+    )
+    drain_seconds: float = Field(
+        0.0,
+        ge=0,
+        le=600,
+        description="On SIGTERM, how long /readyz answers 503 and new sockets are refused "
+        "before the open ones are closed (1012): the load balancer's time to notice.",
     )
     room_grace_seconds: float = Field(
         5.0,

@@ -23,6 +23,7 @@ from storage import Appended, DocumentStore, PendingUpdate, StorageError
 from .clock import now_ms
 from .metrics import Metrics
 from .update_check import UpdateRejected, check_update
+from .webhooks import CodeChanges, Webhooks
 
 log = logging.getLogger(__name__)
 
@@ -120,9 +121,11 @@ class UpdateLog:
         compact_bytes: int,
         snapshot_of: SnapshotSource,
         metrics: Metrics | None = None,
+        webhooks: Webhooks | None = None,
     ) -> None:
         self._storage = storage
         self._metrics = metrics
+        self._webhooks = webhooks
         self._interval = interval_s
         self._compact_updates = compact_updates
         self._compact_bytes = compact_bytes
@@ -195,14 +198,22 @@ class UpdateLog:
         batch, self._pending = self._pending, []
         groups = in_transactions(await coalesced(batch))
         for at, group in enumerate(groups):
+            now, webhooks = now_ms(), self._webhooks
+            changes = CodeChanges([], [], [])  # code.changed events go in the same commit
+            if webhooks is not None:
+                changes = webhooks.code_changes([update.session_id for update in group], now)
             try:
-                appended = await self._storage.append_updates(group)
+                appended = await self._storage.append_updates(
+                    group, outbox=changes.events, pending=changes.pending
+                )
             except StorageError:
                 left = [entry for rest in groups[at:] for entry in rest]
                 log.exception("committing %d updates failed; will retry", len(left))
                 self._pending[:0] = left
                 self._wake.set()
                 return False
+            if webhooks is not None:
+                webhooks.committed(changes, now)
             if self._metrics is not None:
                 done = now_ms()
                 for update in group:

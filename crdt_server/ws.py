@@ -24,13 +24,14 @@ from . import protocol
 from .close_codes import CloseCode, close_for
 from .connection import next_connection_id
 from .core.actor import Actor, Role, Via
-from .core.errors import Forbidden, InvalidInput, RateLimited, SessionError
+from .core.errors import Forbidden, InvalidInput, RateLimited, SessionError, Unavailable
 from .core.quota import Pacer
 from .core.sessions import actor_for
 from .frames import TEXT, FrameCache, encode_frame
 from .json_bridge import JsonClient
 from .keys import LIVE, SETTINGS
 from .limits import frame_limit
+from .logs import CONNECTION_ID, ROLE
 from .merge import MERGES
 from .presence import Seat
 from .protocol import DocumentFull, DocumentQuarantined, ProtocolError
@@ -171,9 +172,10 @@ class SocketPeer(Outbox):
         max_bytes: int,
         frames: FrameCache,
         role: Role | None = None,
+        connection_id: int | None = None,
     ) -> None:
         super().__init__(ws, transport, max_bytes, frames)
-        self.id = next_connection_id()
+        self.id = connection_id or next_connection_id()
         self.actor = actor_for(participant, Actor(Via.YJS, role=role, connection=self.id))
         self.synced = False
         self.denied = False  # told once that it is read-only
@@ -353,12 +355,15 @@ async def _first_frame(ws: web.WebSocketResponse, protocol: str | None) -> WSMes
 
 async def websocket(request: web.Request) -> web.StreamResponse:
     settings, live = request.app[SETTINGS], request.app[LIVE]
+    if live.draining:  # the balancer has been told (readiness); the client retries elsewhere
+        raise Unavailable("the server is shutting down; reconnect")
     ws = web.WebSocketResponse(
         max_msg_size=frame_limit(settings),
         heartbeat=settings.heartbeat_seconds,
         compress=False,  # deflating every frame per recipient costs more CPU than it saves
     )
     request[_OPENED_AT] = time.monotonic()
+    CONNECTION_ID.set(next_connection_id())  # on every line this socket logs
     await ws.prepare(request)
     try:
         client = client_key(request)
@@ -429,9 +434,9 @@ async def _serve(request: web.Request, ws: web.WebSocketResponse) -> None:
         return  # closed before saying anything
     data = None if first is None else first.data
     speaks_json = protocol == "json" or (first is not None and first.type == WSMsgType.TEXT)
-    open_now = live.metrics.connections.labels(
-        "json" if speaks_json else "yjs", _role_label(admission)
-    )
+    role = _role_label(admission)
+    ROLE.set(role)
+    open_now = live.metrics.connections.labels("json" if speaks_json else "yjs", role)
     open_now.inc()
     try:
         if speaks_json:
@@ -461,7 +466,13 @@ async def _run_yjs(
     participant = admission.participant
     settings = request.app[SETTINGS]
     peer = SocketPeer(
-        ws, request.transport, participant, settings.max_outbox_bytes, live.frames, admission.role
+        ws,
+        request.transport,
+        participant,
+        settings.max_outbox_bytes,
+        live.frames,
+        admission.role,
+        CONNECTION_ID.get(),
     )
     seat = Seat(live.presence, session_id)
     room: Room | None = None
@@ -528,6 +539,7 @@ async def _run_json(
         max_code_chars=settings.max_code_chars,
         bind=bind,
         role=admission.role,
+        connection_id=CONNECTION_ID.get(),
     )
     attached: Room | None = None
     try:

@@ -10,11 +10,14 @@
 # Prints each event it receives as one JSON line. --name joins over REST first (a new
 # participant); --append sends a code_change with TEXT added to the code; --cursor sends a
 # cursor_position, which Monaco pages show as this participant's cursor. Stops after
-# --exit-after-ms, on Ctrl-C, or when the server closes (exit status 2 for 4400-4499).
+# --exit-after-ms, on Ctrl-C, or when the server closes for good (exit status 2 for
+# 4400-4499); after 1001, 1012 (a restart), 1013 or a dropped connection it reconnects,
+# backing off, and gets the current state again.
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import signal
 import sys
@@ -40,6 +43,12 @@ async def send(ws: aiohttp.ClientWebSocketResponse, kind: str, data: dict[str, A
     await ws.send_str(json.dumps({"type": kind, "data": data}))
 
 
+#: Close codes after which the server expects us back: going away, restarting (1012, a
+#: drain), try again later; and a connection that dropped without one (1006).
+RECONNECT_ON = {1001, 1006, 1011, 1012, 1013}
+BACKOFF_S = (0.25, 0.5, 1.0, 2.0, 5.0)
+
+
 async def main(args: argparse.Namespace) -> int:
     base = args.base_url.rstrip("/")
     stop = asyncio.Event()
@@ -53,33 +62,62 @@ async def main(args: argparse.Namespace) -> int:
         user_id = args.user_id or (args.name and await join(http, base, args.session_id, args.name))
         query = {"protocol": "json", **({"userId": user_id} if user_id else {})}
         url = f"{base.replace('http', 'ws', 1)}/ws/sessions/{args.session_id}?{urlencode(query)}"
+        acted: set[str] = set()  # an edit is sent once, not again after a reconnect
+        attempt = 0
+        while True:
+            code = await connect_once(http, url, args, user_id, stop, acted)
+            if stop.is_set() or code not in RECONNECT_ON:
+                break
+            delay = BACKOFF_S[min(attempt, len(BACKOFF_S) - 1)]
+            attempt = 0 if code == 1012 else attempt + 1  # a restart: the server is back soon
+            print(json.dumps({"event": "reconnecting", "code": code, "inS": delay}), flush=True)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), delay)
+            if stop.is_set():
+                break
+    if stop.is_set():  # we were told to stop (the time is up, or Ctrl-C)
+        return 0
+    print(json.dumps({"event": "closed", "code": code}), flush=True)
+    return 2 if code is not None and 4400 <= code < 4500 else 1
+
+
+async def connect_once(
+    http: aiohttp.ClientSession,
+    url: str,
+    args: argparse.Namespace,
+    user_id: str | None,
+    stop: asyncio.Event,
+    acted: set[str],
+) -> int | None:
+    """One connection, until it closes or we stop: its close code (1006 when it dropped)."""
+    try:
         async with http.ws_connect(url) as ws:
-            reader = asyncio.create_task(read_events(ws, args, user_id))
+            reader = asyncio.create_task(read_events(ws, args, user_id, acted))
             stopping = asyncio.create_task(stop.wait())
             await asyncio.wait([reader, stopping], return_when=asyncio.FIRST_COMPLETED)
             stopping.cancel()
             if not reader.done():
                 await ws.close()
             await reader
-        code = ws.close_code
-    if stop.is_set() and (code is None or code == aiohttp.WSCloseCode.OK):
-        return 0
-    print(json.dumps({"event": "closed", "code": code}), flush=True)
-    return 2 if code is not None and 4400 <= code < 4500 else 1
+            return ws.close_code
+    except (aiohttp.ClientError, OSError):  # refused, reset, or a 503 while it drains
+        return 1006
 
 
 async def read_events(
-    ws: aiohttp.ClientWebSocketResponse, args: argparse.Namespace, user_id: str | None
+    ws: aiohttp.ClientWebSocketResponse,
+    args: argparse.Namespace,
+    user_id: str | None,
+    acted: set[str],
 ) -> None:
     """Print every event; act once the first code_change (the current code) has arrived."""
-    acted = False
     async for message in ws:
         if message.type != aiohttp.WSMsgType.TEXT:
             continue
         event = json.loads(message.data)
         print(json.dumps(event, ensure_ascii=False), flush=True)
-        if event["type"] == "code_change" and not acted:
-            acted = True
+        if event["type"] == "code_change" and "first state" not in acted:
+            acted.add("first state")
             if args.append:
                 code = event["data"]["code"] + args.append
                 await send(ws, "code_change", {"code": code, "userId": user_id})

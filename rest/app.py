@@ -26,6 +26,7 @@ from .guard import guard_middleware, quiet_server_software, server_header
 from .keys import LIVE, SETTINGS, STARTED_AT, STORAGE
 from .metrics import add_metrics_route, metrics_middleware
 from .openapi import add_docs_routes
+from .request_log import context_middleware
 from .routing import Operation, register
 
 OPERATIONS: list[Operation] = [
@@ -81,6 +82,7 @@ def create_app(
         client_max_size=settings.max_body_bytes,
         handler_args={"auto_decompress": False},  # bodies are decoded by rest/encodings.py
         middlewares=[
+            context_middleware,
             metrics_middleware,
             cors_middleware(origins),
             error_middleware,
@@ -102,4 +104,5 @@ def create_app(
     add_websocket_routes(app)
     add_demo_routes(app)
     add_metrics_route(app)
+    health.add_probe_routes(app)
     return app

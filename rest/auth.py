@@ -9,6 +9,7 @@ from aiohttp import hdrs, web
 from crdt_server.core.access import Grant
 from crdt_server.core.actor import Via
 from crdt_server.core.errors import Unauthorized
+from crdt_server.logs import ROLE
 from crdt_server.ws import client_key
 
 from .keys import LIVE
@@ -28,9 +29,12 @@ def bearer(request: web.Request) -> str | None:
 async def grant(request: web.Request) -> Grant:
     """The caller's grant in the session of the path (``{sessionId}``)."""
     access = request.app[LIVE].access
-    return await access.grant(
+    granted = await access.grant(
         bearer(request), request.match_info["sessionId"], Via.REST, client_key(request)
     )
+    role = granted.actor.role
+    ROLE.set(role.value if role is not None else None)  # on the lines this request logs
+    return granted
 
 
 def require_api_key(request: web.Request) -> None:

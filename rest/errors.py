@@ -46,6 +46,8 @@ log = logging.getLogger(__name__)
 
 #: Set on a request whose connection must close once it is answered (its body was garbled).
 CLOSE_AFTER = web.RequestKey("close_after", bool)
+#: The request's id, given by ``request_log.context_middleware`` before anything else runs.
+REQUEST_ID = web.RequestKey("request_id", str)
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -160,7 +162,7 @@ def quiet_bad_http() -> None:
 @web.middleware
 async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Map every failure to the envelope; tag every response with its request id."""
-    rid = request_id(request)
+    rid = request.get(REQUEST_ID) or request_id(request)
     try:
         response = await handler(request)
     except (SessionError, ExecutionError) as exc:

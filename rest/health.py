@@ -1,4 +1,6 @@
-"""Liveness and readiness: 200 while the database answers, 503 with the envelope when not."""
+"""Health: ``/api/v1/health`` (200 while the database answers, 503 with the envelope when
+not), and the probes a process manager or a load balancer polls: ``/livez`` (the process
+answers) and ``/readyz`` (it can serve: storage answers and it is not draining)."""
 
 from __future__ import annotations
 
@@ -12,7 +14,7 @@ from crdt_server.clock import now_ms
 from crdt_server.core.errors import Unavailable
 from storage import StorageError
 
-from .keys import STARTED_AT, STORAGE
+from .keys import LIVE, STARTED_AT, STORAGE
 from .models import Health, respond
 from .routing import Operation
 
@@ -40,6 +42,27 @@ async def health(request: web.Request) -> web.StreamResponse:
             database="ok",
         )
     )
+
+
+async def livez(request: web.Request) -> web.StreamResponse:
+    """The event loop answers; nothing else is asked (a restart would not fix storage)."""
+    return web.json_response({"status": "ok"})
+
+
+async def readyz(request: web.Request) -> web.StreamResponse:
+    """Send this process traffic: 503 once it drains for shutdown, or storage is down."""
+    if request.app[LIVE].draining:
+        raise Unavailable("draining: the server is shutting down")
+    try:
+        await request.app[STORAGE].ping()
+    except StorageError as exc:
+        raise Unavailable(f"database unavailable: {exc}") from None
+    return web.json_response({"status": "ok", "database": "ok"})
+
+
+def add_probe_routes(app: web.Application) -> None:
+    app.router.add_get("/livez", livez)
+    app.router.add_get("/readyz", readyz)
 
 
 OPERATIONS = [

@@ -1,6 +1,6 @@
 """Storage of sessions, participants, document logs and history, behind small Protocols."""
 
-from .base import DocumentStore, HistoryStore, SessionStore, Storage
+from .base import DocumentStore, HistoryStore, SessionStore, Storage, WebhookStore
 from .errors import (
     DuplicateSessionId,
     ParticipantExists,
@@ -12,6 +12,7 @@ from .errors import (
 from .records import (
     Appended,
     HistoryEntry,
+    OutboxEvent,
     ParticipantRecord,
     PendingUpdate,
     SessionRecord,
@@ -25,6 +26,7 @@ __all__ = [
     "DuplicateSessionId",
     "HistoryEntry",
     "HistoryStore",
+    "OutboxEvent",
     "ParticipantExists",
     "ParticipantRecord",
     "PendingUpdate",
@@ -37,4 +39,5 @@ __all__ = [
     "StorageError",
     "StorageUnavailable",
     "StoredDocument",
+    "WebhookStore",
 ]

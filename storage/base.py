@@ -14,6 +14,7 @@ from typing import Protocol
 from .records import (
     Appended,
     HistoryEntry,
+    OutboxEvent,
     ParticipantRecord,
     PendingUpdate,
     SessionRecord,
@@ -25,13 +26,18 @@ class SessionStore(Protocol):
     """Sessions and their participants."""
 
     async def create_session(
-        self, session: SessionRecord, creator: ParticipantRecord, document: bytes
+        self,
+        session: SessionRecord,
+        creator: ParticipantRecord,
+        document: bytes,
+        outbox: Sequence[OutboxEvent] = (),
     ) -> None:
-        """Store a new session, its creator and its seeded document in one transaction."""
+        """Store a new session, its creator, its seeded document and the webhook events
+        reporting it in one transaction."""
 
     async def get_session(self, session_id: str) -> SessionRecord | None: ...
     async def touch_session(self, session_id: str, at: int) -> None: ...
-    async def delete_session(self, session_id: str) -> bool: ...
+    async def delete_session(self, session_id: str, outbox: Sequence[OutboxEvent] = ()) -> bool: ...
     async def rotate_invite(self, session_id: str, role: str) -> int:
         """Bump the generation of the session's ``role`` invite (revoking the old one)."""
 
@@ -55,6 +61,7 @@ class SessionStore(Protocol):
         color: str | None = None,
         role: str | None = None,
         is_online: bool | None = None,
+        outbox: Sequence[OutboxEvent] = (),
     ) -> ParticipantRecord | None: ...
     async def delete_participant(self, session_id: str, participant_id: str) -> bool: ...
     async def set_all_offline(self) -> None: ...
@@ -65,10 +72,16 @@ class DocumentStore(Protocol):
 
     async def load_document(self, session_id: str) -> StoredDocument: ...
 
-    async def append_updates(self, updates: Sequence[PendingUpdate]) -> dict[str, Appended]:
+    async def append_updates(
+        self,
+        updates: Sequence[PendingUpdate],
+        outbox: Sequence[OutboxEvent] = (),
+        pending: Sequence[tuple[str, int]] = (),
+    ) -> dict[str, Appended]:
         """One group commit; returns the sequence numbers each session's entries got.
 
-        Updates of sessions deleted meanwhile are dropped (and absent from the result).
+        Updates of sessions deleted meanwhile are dropped (and absent from the result), and
+        so are their ``outbox`` events and ``pending`` code changes (session, due time).
         """
 
     async def compact(self, session_id: str, snapshot: bytes, upto: int) -> None:
@@ -87,7 +100,27 @@ class HistoryStore(Protocol):
     async def get_history(self, session_id: str, n: int) -> HistoryEntry | None: ...
 
 
-class Storage(SessionStore, DocumentStore, HistoryStore, Protocol):
+class WebhookStore(Protocol):
+    """The webhook outbox: events stored with their changes, delivered, retried, given up."""
+
+    async def enqueue_events(self, events: Sequence[OutboxEvent]) -> None: ...
+    async def due_events(self, endpoint: str, now: int, limit: int) -> list[OutboxEvent]:
+        """The endpoint's events due by ``now``, oldest first (none given up)."""
+
+    async def event_delivered(self, endpoint: str, event_id: str) -> None: ...
+    async def event_failed(
+        self, event: OutboxEvent, next_at: int, error: str, *, give_up: bool
+    ) -> None:
+        """Record a failed delivery (``event`` carries its new attempt count)."""
+
+    async def due_code_changes(self, now: int) -> list[tuple[str, int]]: ...
+    async def code_changes_sent(
+        self, sent: Sequence[tuple[str, int]], outbox: Sequence[OutboxEvent]
+    ) -> None:
+        """Replace pending code changes by their events, each at most once."""
+
+
+class Storage(SessionStore, DocumentStore, HistoryStore, WebhookStore, Protocol):
     """One database holding all three, with its lifecycle."""
 
     async def open(self) -> None: ...

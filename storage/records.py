@@ -68,3 +68,21 @@ class Appended:
 
     first: int
     last: int
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxEvent:
+    """One webhook event for one endpoint, stored with the change it reports.
+
+    ``id`` is the event's (the same for every endpoint it goes to): receivers use it to
+    drop a second delivery. ``attempts`` and ``first_failed_at`` are the delivery's so far.
+    """
+
+    endpoint: str
+    id: str
+    type: str
+    session_id: str | None  # the session it reports on, if any
+    body: str
+    created_at: int
+    attempts: int = 0
+    first_failed_at: int | None = None

@@ -98,6 +98,29 @@ MIGRATIONS: tuple[str, ...] = (
         value       TEXT NOT NULL
     );
     """,
+    # 4: the webhook outbox (no foreign key: a deleted session's events must outlive it),
+    # and the sessions whose code changed inside a code.changed throttle window
+    """
+    CREATE TABLE webhook_outbox (
+        endpoint        TEXT NOT NULL,
+        id              TEXT NOT NULL,
+        type            TEXT NOT NULL,
+        session_id      TEXT,
+        body            TEXT NOT NULL,
+        created_at      INTEGER NOT NULL,
+        next_at         INTEGER NOT NULL,
+        attempts        INTEGER NOT NULL DEFAULT 0,
+        first_failed_at INTEGER,
+        last_error      TEXT,
+        given_up        INTEGER NOT NULL DEFAULT 0,
+        PRIMARY KEY (endpoint, id)
+    );
+    CREATE INDEX webhook_outbox_due ON webhook_outbox (endpoint, given_up, next_at);
+    CREATE TABLE webhook_pending (
+        session_id  TEXT PRIMARY KEY,
+        due_at      INTEGER NOT NULL
+    );
+    """,
 )
 
 LATEST = len(MIGRATIONS)

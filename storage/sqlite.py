@@ -31,6 +31,7 @@ from .errors import (
 from .records import (
     Appended,
     HistoryEntry,
+    OutboxEvent,
     ParticipantRecord,
     PendingUpdate,
     SessionRecord,
@@ -41,6 +42,17 @@ from .schema import migrate
 log = logging.getLogger(__name__)
 
 _PARTICIPANT_COLUMNS = "id, name, role, color, joined_at, is_online"
+
+
+async def _insert_events(db: aiosqlite.Connection, events: Sequence[OutboxEvent]) -> None:
+    await db.executemany(
+        "INSERT INTO webhook_outbox (endpoint, id, type, session_id, body, created_at, next_at)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+        [
+            (e.endpoint, e.id, e.type, e.session_id, e.body, e.created_at, e.created_at)
+            for e in events
+        ],
+    )
 
 
 def _participant(row: Iterable[Any]) -> ParticipantRecord:
@@ -160,7 +172,11 @@ class SQLiteStorage:
 
     # ------------------------------------------------------------ sessions
     async def create_session(
-        self, session: SessionRecord, creator: ParticipantRecord, document: bytes
+        self,
+        session: SessionRecord,
+        creator: ParticipantRecord,
+        document: bytes,
+        outbox: Sequence[OutboxEvent] = (),
     ) -> None:
         async with self._tx() as db:
             try:
@@ -183,6 +199,7 @@ class SQLiteStorage:
                 " VALUES (?, ?, ?, 0)",
                 (session.id, document, session.created_at),
             )
+            await _insert_events(db, outbox)
 
     async def get_session(self, session_id: str) -> SessionRecord | None:
         row = await self._fetchone(
@@ -221,9 +238,13 @@ class SQLiteStorage:
                 "UPDATE sessions SET updated_at = max(updated_at, ?) WHERE id = ?", (at, session_id)
             )
 
-    async def delete_session(self, session_id: str) -> bool:
+    async def delete_session(self, session_id: str, outbox: Sequence[OutboxEvent] = ()) -> bool:
+        """Delete a session and all it owns; ``outbox`` is stored only if it existed."""
         async with self._tx() as db:
             cursor = await db.execute("DELETE FROM sessions WHERE id = ?", (session_id,))
+            if cursor.rowcount > 0:
+                await db.execute("DELETE FROM webhook_pending WHERE session_id = ?", (session_id,))
+                await _insert_events(db, outbox)
             return cursor.rowcount > 0
 
     async def expired_sessions(self, now: int) -> list[str]:
@@ -290,7 +311,9 @@ class SQLiteStorage:
         color: str | None = None,
         role: str | None = None,
         is_online: bool | None = None,
+        outbox: Sequence[OutboxEvent] = (),
     ) -> ParticipantRecord | None:
+        """Change a participant; ``outbox`` is stored only if the participant exists."""
         changes: dict[str, Any] = {"name": name, "color": color, "role": role}
         changes["is_online"] = None if is_online is None else int(is_online)
         sets = {k: v for k, v in changes.items() if v is not None}
@@ -306,6 +329,8 @@ class SQLiteStorage:
                 f"SELECT {_PARTICIPANT_COLUMNS} FROM participants WHERE session_id = ? AND id = ?",
                 (session_id, participant_id),
             )
+            if row is not None:
+                await _insert_events(db, outbox)
         return _participant(row) if row else None
 
     async def delete_participant(self, session_id: str, participant_id: str) -> bool:
@@ -361,8 +386,14 @@ class SQLiteStorage:
         )
         return {str(sid): int(last) for sid, last in rows}
 
-    async def append_updates(self, updates: Sequence[PendingUpdate]) -> dict[str, Appended]:
-        """One group commit, numbering each session's entries after its newest one."""
+    async def append_updates(
+        self,
+        updates: Sequence[PendingUpdate],
+        outbox: Sequence[OutboxEvent] = (),
+        pending: Sequence[tuple[str, int]] = (),
+    ) -> dict[str, Appended]:
+        """One group commit, numbering each session's entries after its newest one; with
+        it, the webhook events it causes and the sessions now pending a code.changed."""
         if not updates:
             return {}
         latest: dict[str, int] = {}
@@ -386,6 +417,13 @@ class SQLiteStorage:
                 "UPDATE sessions SET updated_at = max(updated_at, ?) WHERE id = ?",
                 [(at, sid) for sid, at in latest.items()],
             )
+            kept = [row for row in pending if row[0] in latest]
+            await db.executemany(
+                "INSERT INTO webhook_pending (session_id, due_at) VALUES (?, ?)"
+                " ON CONFLICT DO NOTHING",
+                kept,
+            )
+            await _insert_events(db, [e for e in outbox if e.session_id in latest])
         return {sid: Appended(first[sid], following[sid] - 1) for sid in latest}
 
     async def compact(self, session_id: str, snapshot: bytes, upto: int) -> None:
@@ -401,6 +439,65 @@ class SQLiteStorage:
             await db.execute(
                 "DELETE FROM doc_log WHERE session_id = ? AND seq <= ?", (session_id, upto)
             )
+
+    # ------------------------------------------------------------ webhooks
+    async def enqueue_events(self, events: Sequence[OutboxEvent]) -> None:
+        async with self._tx() as db:
+            await _insert_events(db, events)
+
+    async def due_events(self, endpoint: str, now: int, limit: int) -> list[OutboxEvent]:
+        rows = await self._fetchall(
+            "SELECT endpoint, id, type, session_id, body, created_at, attempts, first_failed_at"
+            " FROM webhook_outbox WHERE endpoint = ? AND given_up = 0 AND next_at <= ?"
+            " ORDER BY created_at, rowid LIMIT ?",
+            (endpoint, now, limit),
+        )
+        return [OutboxEvent(*row) for row in rows]
+
+    async def event_delivered(self, endpoint: str, event_id: str) -> None:
+        async with self._tx() as db:
+            await db.execute(
+                "DELETE FROM webhook_outbox WHERE endpoint = ? AND id = ?", (endpoint, event_id)
+            )
+
+    async def event_failed(
+        self, event: OutboxEvent, next_at: int, error: str, *, give_up: bool
+    ) -> None:
+        async with self._tx() as db:
+            await db.execute(
+                "UPDATE webhook_outbox SET attempts = ?, first_failed_at = ?, next_at = ?,"
+                " last_error = ?, given_up = ? WHERE endpoint = ? AND id = ?",
+                (
+                    event.attempts,
+                    event.first_failed_at,
+                    next_at,
+                    error[:500],
+                    int(give_up),
+                    event.endpoint,
+                    event.id,
+                ),
+            )
+
+    async def due_code_changes(self, now: int) -> list[tuple[str, int]]:
+        rows = await self._fetchall(
+            "SELECT session_id, due_at FROM webhook_pending WHERE due_at <= ? ORDER BY due_at",
+            (now,),
+        )
+        return [(str(sid), int(due)) for sid, due in rows]
+
+    async def code_changes_sent(
+        self, sent: Sequence[tuple[str, int]], outbox: Sequence[OutboxEvent]
+    ) -> None:
+        """Turn pending code changes into their events, once: a row already taken (or
+        deleted with its session) yields none."""
+        async with self._tx() as db:
+            for session_id, due_at in sent:
+                cursor = await db.execute(
+                    "DELETE FROM webhook_pending WHERE session_id = ? AND due_at = ?",
+                    (session_id, due_at),
+                )
+                if cursor.rowcount > 0:
+                    await _insert_events(db, [e for e in outbox if e.session_id == session_id])
 
     # ------------------------------------------------------------ history
     async def add_history(self, session_id: str, at: int, code: str, language: str) -> int:

@@ -21,6 +21,7 @@ from ..clock import now_ms
 from ..document import YDoc, runs_array
 from ..metrics import Metrics
 from ..rooms import RoomManager
+from ..webhooks import Webhooks
 from .actor import Actor
 from .errors import Forbidden, Unavailable
 from .permissions import Action, require
@@ -92,8 +93,10 @@ class Runs:
         rooms: RoomManager,
         engine: Engine,
         metrics: Metrics,
+        webhooks: Webhooks,
     ) -> None:
         self._metrics = metrics
+        self._webhooks = webhooks
         self._sessions = sessions
         self._history = history
         self._rooms = rooms
@@ -135,6 +138,12 @@ class Runs:
         with room_refusals():
             room.edit(lambda doc: _append(doc, run.as_document()), actor)
         await self._rooms.log.flush()
+        try:  # after the result is in the document: the event reports a change made
+            await self._webhooks.emit(
+                "run.completed", record.id, {"sessionId": record.id, **run.as_document()}
+            )
+        except StorageError as exc:
+            raise Unavailable(f"storage unavailable: {exc}") from exc
         return run
 
     async def stored_runs(self, actor: Actor, record: SessionRecord) -> list[Any]:

@@ -19,6 +19,7 @@ from typing import Protocol
 from storage import (
     DuplicateSessionId,
     HistoryEntry,
+    OutboxEvent,
     ParticipantExists,
     ParticipantRecord,
     SessionFullError,
@@ -26,16 +27,19 @@ from storage import (
     SessionRecord,
     SessionStore,
     StorageError,
+    WebhookStore,
 )
 
 from ..clock import now_ms
 from ..document import DEFAULT_LANGUAGE, LANGUAGE, YDoc, meta_map, read_code, read_language
 from ..document import seed_update as seed_document
+from ..json_bridge import participant_json
 from ..merge import version_tag
 from ..protocol import DocumentFull, DocumentQuarantined, RoomReset
 from ..room import Room, write_text
 from ..rooms import RoomManager, RoomStore
 from ..settings import Settings
+from ..webhooks import Webhooks
 from .actor import Actor, Role, role_of
 from .errors import (
     DocumentDamaged,
@@ -62,7 +66,7 @@ SESSION_ID = re.compile(r"^[0-9a-f]{8}$")
 _ID_ATTEMPTS = 20
 
 
-class CoreStore(SessionStore, RoomStore, Protocol):
+class CoreStore(SessionStore, RoomStore, WebhookStore, Protocol):
     """Everything the session core reads and writes, and how big it has grown."""
 
     async def size_bytes(self) -> int: ...
@@ -122,10 +126,13 @@ def actor_for(participant: ParticipantRecord | None, base: Actor) -> Actor:
 class SessionCore:
     """Session rules over storage and the live rooms."""
 
-    def __init__(self, settings: Settings, store: CoreStore, rooms: RoomManager) -> None:
+    def __init__(
+        self, settings: Settings, store: CoreStore, rooms: RoomManager, webhooks: Webhooks
+    ) -> None:
         self._settings = settings
         self._store = store
         self._rooms = rooms
+        self._webhooks = webhooks
         self._created = WindowCounter(settings.max_sessions_per_client_per_hour, 3600.0)
         self._joins = WindowCounter(settings.joins_per_session_per_minute, 60.0)
         self.tokens: Tokens | None = None  # set at start-up, once the secret is known
@@ -227,12 +234,21 @@ class SessionCore:
             now = now_ms()
             record = SessionRecord(secrets.token_hex(4), now, now, now + ttl_ms, owner.id)
             owner = replace(owner, joined_at=now)
+            created = {
+                "sessionId": record.id,
+                "language": language,
+                "createdAt": record.created_at,
+                "expiresAt": record.expires_at,
+                "creator": participant_json(owner),
+            }
+            outbox = self._webhooks.events("session.created", record.id, created)
             try:
-                await self._store.create_session(record, owner, document)
+                await self._store.create_session(record, owner, document, outbox)
             except DuplicateSessionId:
                 continue
             except StorageError as exc:
                 raise Unavailable(f"storage unavailable: {exc}") from exc
+            self._webhooks.wake()
             self._rooms.revive(record.id)  # an id deleted lately may be drawn again
             return SessionState(record, code or "", language, version_tag(document), [owner])
         raise Unavailable("could not allocate a session id; try again")
@@ -279,7 +295,8 @@ class SessionCore:
     async def delete(self, actor: Actor, record: SessionRecord) -> None:
         require(actor, Action.MANAGE)
         with _storage():
-            await self._store.delete_session(record.id)
+            await self._store.delete_session(record.id, self._deleted(record.id, "deleted"))
+        self._webhooks.wake()
         await self._rooms.discard(record.id, SessionDeleted("session deleted"))
 
     async def expire(self) -> list[str]:
@@ -288,8 +305,15 @@ class SessionCore:
             expired = await self._store.expired_sessions(now_ms())
             for session_id in expired:
                 await self._rooms.discard(session_id, SessionExpired("session expired"))
-                await self._store.delete_session(session_id)
+                await self._store.delete_session(session_id, self._deleted(session_id, "expired"))
+        if expired:
+            self._webhooks.wake()
         return expired
+
+    def _deleted(self, session_id: str, reason: str) -> list[OutboxEvent]:
+        self._webhooks.forget(session_id)
+        data = {"sessionId": session_id, "reason": reason, "deletedAt": now_ms()}
+        return self._webhooks.events("session.deleted", session_id, data)
 
     # ------------------------------------------------------------ participants
     async def join(

@@ -354,12 +354,12 @@ async def test_stopping_the_log_in_the_middle_of_a_commit_loses_nothing(
     entered, release = asyncio.Event(), asyncio.Event()
     append = store.append_updates
 
-    async def slow_append(updates: Sequence[PendingUpdate]) -> dict[str, Appended]:
+    async def slow_append(updates: Sequence[PendingUpdate], **with_it: Any) -> dict[str, Appended]:
         entered.set()
         await release.wait()
-        return await append(updates)
+        return await append(updates, **with_it)
 
-    store.append_updates = slow_append  # type: ignore[method-assign]
+    store.append_updates = slow_append  # type: ignore[method-assign, assignment]
     log = UpdateLog(
         store, interval_s=0, compact_updates=10**6, compact_bytes=10**9, snapshot_of=lambda _: None
     )
@@ -389,13 +389,15 @@ async def test_a_large_commit_goes_in_bounded_transactions_and_resends_only_what
     writes: list[int] = []
     append = store.append_updates
 
-    async def failing_second(updates: Sequence[PendingUpdate]) -> dict[str, Appended]:
+    async def failing_second(
+        updates: Sequence[PendingUpdate], **with_it: Any
+    ) -> dict[str, Appended]:
         writes.append(sum(len(u.data) for u in updates))
         if len(writes) == 2:
             raise StorageUnavailable("disk full")
-        return await append(updates)
+        return await append(updates, **with_it)
 
-    store.append_updates = failing_second  # type: ignore[method-assign]
+    store.append_updates = failing_second  # type: ignore[method-assign, assignment]
     log = UpdateLog(
         store, interval_s=0, compact_updates=10**6, compact_bytes=10**9, snapshot_of=lambda _: None
     )
