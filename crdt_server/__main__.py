@@ -63,6 +63,7 @@ async def serve(settings: Settings) -> int:
         per_address=settings.max_connections_per_client,
         total=total_for(settings.max_connections),
         shares=app[LIVE].loop_shares,
+        proxies=app[LIVE].proxies,
     )
     listening: asyncio.Server | None = None
     try:

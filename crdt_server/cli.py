@@ -13,6 +13,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from .proxies import TrustedProxies
 from .settings import Settings, env_for, flag_for
 from .webhooks import WebhookConfigError, load_endpoints
 
@@ -65,6 +66,10 @@ def parse_cli(argv: Sequence[str] | None = None) -> Settings:
         load_endpoints(settings)
     except WebhookConfigError as exc:
         parser.error(str(exc))
+    try:
+        TrustedProxies.parse(settings.trusted_proxies)
+    except ValueError as exc:
+        parser.error(f"--trusted-proxies: {exc}")
     if settings.auth_mode() == "token" and settings.auth_secret and len(settings.auth_secret) < 32:
         parser.error("--auth-secret: use at least 32 characters")
     if settings.auth_mode() == "none" and not _loopback(settings.host) and not settings.allow_open:

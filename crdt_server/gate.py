@@ -19,6 +19,7 @@ from collections.abc import Callable
 from typing import cast
 
 from .core.quota import OpenCounts
+from .proxies import TrustedProxies
 from .turns import LoopShares
 
 log = logging.getLogger(__name__)
@@ -72,9 +73,12 @@ class ConnectionGate:
         per_address: int,
         total: int,
         shares: LoopShares | None = None,
+        proxies: TrustedProxies | None = None,
     ) -> None:
         self._factory = factory
         self.shares = shares  # each address's share of the loop, charged for its bytes too
+        # a trusted proxy carries many clients: they are counted by the address it names
+        self.proxies = proxies or TrustedProxies()
         self._addresses = OpenCounts(per_address)
         self.total = total
         self.open = 0
@@ -88,14 +92,15 @@ class ConnectionGate:
         """Count one connection from ``address``; the refusal to send if it is one too many."""
         if self.open >= self.total:
             return self._refuse(_IN_ALL, "in all")
-        if not self._addresses.open(address):
+        if not self.proxies.trusts(address) and not self._addresses.open(address):
             return self._refuse(_PER_ADDRESS, f"from {address}")
         self.open += 1
         return None
 
     def release(self, address: str) -> None:
         self.open -= 1
-        self._addresses.close(address)
+        if not self.proxies.trusts(address):
+            self._addresses.close(address)
 
     def _refuse(self, answer: bytes, where: str) -> bytes:
         self.refused += 1
@@ -169,6 +174,7 @@ class _Gated(asyncio.Protocol):
         self._gate = gate
         self._address: str | None = None
         self._key = ""
+        self._proxied = False
         self._inner: asyncio.Protocol | None = None
         self._transport: asyncio.Transport | None = None
         self._wrapper: _LingeringClose | None = None
@@ -189,6 +195,7 @@ class _Gated(asyncio.Protocol):
             self._refuse(cast(asyncio.Transport, transport), refusal)
             return
         self._address, self._key = address, f"ip:{address}"  # as ws.client_key names it
+        self._proxied = self._gate.proxies.trusts(address)
         self._transport = cast(asyncio.Transport, transport)
         self._wrapper = _LingeringClose(self._transport, self)
         self._inner = self._gate.inner()
@@ -238,7 +245,7 @@ class _Gated(asyncio.Protocol):
         if self._inner is None or self._lingers:
             return
         shares = self._gate.shares
-        if shares is None:
+        if shares is None or self._proxied:  # a proxy's clients are paced by their sockets
             self._inner.data_received(data)
             return
         self._pending.append(data)

@@ -23,6 +23,7 @@ from .limits import Limits
 from .metrics import Metrics
 from .origins import OriginPolicy
 from .presence import Presence
+from .proxies import TrustedProxies
 from .rooms import RoomManager
 from .settings import Settings
 from .turns import LoopShares
@@ -72,6 +73,7 @@ class Live:
         self.loop_shares = LoopShares(share) if share < 1 else None
         self.frames = FrameCache()  # one encoding of each broadcast frame for every socket
         self.origins = OriginPolicy(settings.origin_list())
+        self.proxies = TrustedProxies.parse(settings.trusted_proxies)
         self._storage = storage
         self.runs = Runs(
             self.sessions, storage, self.rooms, self.ready_executor, self.metrics, self.webhooks

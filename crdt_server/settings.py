@@ -222,6 +222,12 @@ class Settings(BaseSettings):
     join_timeout_seconds: float = Field(
         10.0, gt=0, description="A socket that sends no first frame in this time is closed."
     )
+    trusted_proxies: str = Field(
+        "",
+        description="Reverse proxies (addresses or networks, comma-separated, e.g. "
+        "127.0.0.1,10.0.0.0/8) whose X-Forwarded-For names the client for rate limits, "
+        "quotas and logs; empty: the peer address, and the header is ignored.",
+    )
     allowed_hosts: str = Field(
         "",
         description="Host header values served, comma-separated ('*': any); empty: localhost, "

@@ -46,6 +46,8 @@ log = logging.getLogger(__name__)
 PROTOCOLS = ("json", "yjs", "y-websocket")
 #: When the socket's upgrade began (a request key): its sync time is measured from there.
 _OPENED_AT = web.RequestKey("opened_at", float)
+_CLIENT = web.RequestKey("client_address", str)  # "" when aiohttp knows no peer
+_FORWARDED = "X-Forwarded-For"
 #: A frame is written straight to the transport while less than this is buffered there.
 _DIRECT_WRITE_BYTES = 64 * 1024
 #: Updates at least this large are checked in a worker thread (the check is pure Python).
@@ -225,7 +227,16 @@ async def _admit(request: web.Request, session_id: str, first: WSMessage | None)
 
 def client_key(request: web.Request) -> str:
     """The key a client's quotas are counted under, on every transport: its address."""
-    return f"ip:{request.remote}"
+    return f"ip:{client_address(request)}"
+
+
+def client_address(request: web.Request) -> str | None:
+    """The client's address: the peer's, or the one a trusted proxy forwarded for."""
+    if _CLIENT not in request:
+        proxies = request.app[LIVE].proxies
+        found = proxies.client_of(request.remote, request.headers.get(_FORWARDED))
+        request[_CLIENT] = found or ""
+    return request[_CLIENT] or None
 
 
 @dataclass(slots=True)

@@ -15,6 +15,7 @@ from aiohttp import web
 
 from crdt_server.core.errors import Forbidden, Unauthorized
 from crdt_server.metrics import CONTENT_TYPE
+from crdt_server.ws import client_address
 
 from .auth import bearer
 from .errors import Handler
@@ -56,7 +57,7 @@ async def scrape(request: web.Request) -> web.StreamResponse:
         given = bearer(request) or ""
         if not hmac.compare_digest(given.encode(), token.encode()):
             raise Unauthorized("metrics take the metrics token (Authorization: Bearer)")
-    elif not _loopback(request.remote):
+    elif not _loopback(client_address(request)):  # behind a proxy: the client's address
         raise Forbidden("metrics answer loopback clients only (or set --metrics-token)")
     body = request.app[LIVE].metrics.exposition()
     return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE})

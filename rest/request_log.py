@@ -13,6 +13,7 @@ from aiohttp import web
 from aiohttp.abc import AbstractAccessLogger
 
 from crdt_server.logs import bind_request
+from crdt_server.ws import client_address
 
 from .errors import REQUEST_ID, Handler, request_id
 
@@ -33,8 +34,9 @@ class AccessLogger(AbstractAccessLogger):
 
     def log(self, request: web.BaseRequest, response: web.StreamResponse, time: float) -> None:
         duration_ms = round(time * 1000, 1)
-        route, session_id = "unmatched", None
+        route, session_id, remote = "unmatched", None, request.remote
         if isinstance(request, web.Request):
+            remote = client_address(request)
             resource = request.match_info.route.resource
             route = resource.canonical if resource is not None else route
             session_id = request.match_info.get("sessionId")
@@ -48,7 +50,7 @@ class AccessLogger(AbstractAccessLogger):
             "status": response.status,
             "duration_ms": duration_ms,
             "bytes": response.body_length,
-            "remote": request.remote,
+            "remote": remote,
         }
         if isinstance(response, web.WebSocketResponse):
             fields["close_code"] = response.close_code

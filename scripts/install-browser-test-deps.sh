@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Install what the browser tests (tests/test_browser) and the example tests (tests/test_examples)
 # need, on Debian:
-#   chromium                 Debian's package, only when /usr/bin/chromium is missing (needs root;
-#                            `apt-get update` runs first). Playwright's own browser download is
+#   chromium                 Debian's package, only when /usr/bin/chromium is missing (as root
+#                            or through sudo; `apt-get update` runs first). Playwright's own browser download is
 #                            not used: playwright-core drives this binary.
 #   tests/browser            playwright-core, exactly as locked in package-lock.json
 #   examples                 yjs, y-websocket and ws for examples/node_client.mjs, as locked
@@ -17,14 +17,12 @@ repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 command -v node >/dev/null || { echo "node (20.x) is not installed" >&2; exit 1; }
 command -v npm >/dev/null || { echo "npm is not installed" >&2; exit 1; }
 
+# shellcheck source=scripts/lib-apt.sh
+source "$repo/scripts/lib-apt.sh"
 if [[ -x /usr/bin/chromium ]]; then
   echo "chromium present: /usr/bin/chromium"
 else
-  [[ "$(id -u)" == 0 ]] || { echo "/usr/bin/chromium is missing; run me as root to install it" >&2; exit 1; }
-  echo "installing Debian's chromium"
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get update
-  apt-get install -y chromium
+  apt_install_missing chromium  # as root, or through sudo
 fi
 
 # shellcheck source=scripts/lib-npm.sh

@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Installs what the sandboxed code-execution engine (execution/) needs on Debian 12.
 #
-#   sudo scripts/install-execution.sh            # bubblewrap, sandbox user, esbuild
-#   sudo WITH_COMPILERS=1 scripts/install-execution.sh   # also gcc/g++ and a JDK
+#   bash scripts/install-execution.sh                   # bubblewrap, sandbox user, esbuild
+#   WITH_COMPILERS=1 bash scripts/install-execution.sh  # also gcc/g++ and a JDK
 #
 # Idempotent: packages already present are not reinstalled (and `apt-get update` only runs
 # when something is missing), the user is created once, and `npm ci` only runs when the
-# pinned esbuild is not already in place. Needs root, Python 3.11 and Node 20 already present.
+# pinned esbuild is not already in place. Needs root (it runs itself through sudo when started
+# by another user), Python 3.11 and Node 20 already present.
 set -euo pipefail
 
 SANDBOX_USER="${SANDBOX_USER:-codeinterview-exec}"
@@ -19,7 +20,10 @@ NODE_DIR="$(cd "$HERE/../execution/node" && pwd)"
 say() { printf '[install-execution] %s\n' "$*"; }
 die() { printf '[install-execution] ERROR: %s\n' "$*" >&2; exit 1; }
 
-[[ "$(id -u)" == 0 ]] || die "run me as root (apt-get, useradd)"
+if [[ "$(id -u)" != 0 ]]; then  # apt-get, useradd and /usr/local need root: ask sudo
+    command -v sudo >/dev/null || die "run me as root, or install sudo (apt-get, useradd)"
+    exec sudo --preserve-env=WITH_COMPILERS,SANDBOX_USER bash "$0" "$@"
+fi
 command -v node >/dev/null || die "node (20.x) is required: apt-get install nodejs, or NodeSource"
 command -v npm >/dev/null || die "npm is required (it installs esbuild from the pinned lock file)"
 command -v python3 >/dev/null || die "python3 is required"

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Install everything the tests need on a fresh Debian machine (Python 3.11, Node 20, root),
-# then run the whole suite: lint, format check, type checks and pytest. Extra arguments go
-# to pytest.
+# Install everything the tests need on a fresh Debian machine (Python 3.11, Node 20; as root
+# or as a user with sudo, which the Debian packages and the sandbox set-up ask for), then run
+# the whole suite: lint, format check, type checks and pytest. Extra arguments go to pytest.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -12,6 +12,7 @@ fi
 bash scripts/install-node-test-deps.sh
 bash scripts/install-execution.sh
 bash scripts/install-browser-test-deps.sh
+bash scripts/install-deploy-test-deps.sh
 
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .
