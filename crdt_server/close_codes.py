@@ -48,6 +48,28 @@ class CloseCode(IntEnum):
     GONE = 4410  # expired or deleted
 
 
+#: When each code is sent, for the docs (README and the AsyncAPI document say the same).
+MEANINGS: dict[CloseCode, str] = {
+    CloseCode.NORMAL: "the socket was closed on purpose",
+    CloseCode.GOING_AWAY: "not sent by this server; clients reconnect on it",
+    CloseCode.UNSUPPORTED_DATA: "a frame of the other protocol, or an unknown message type",
+    CloseCode.INVALID_DATA: "a malformed or truncated frame, or an update that fails the check",
+    CloseCode.POLICY_VIOLATION: "too many invalid JSON events, too many awareness states, or no "
+    "first frame in time",
+    CloseCode.MESSAGE_TOO_BIG: "a frame, update, document or awareness state past its limit",
+    CloseCode.SERVICE_RESTART: "the server is restarting: reconnect (to it or another process)",
+    CloseCode.TRY_AGAIN_LATER: "storage unavailable, the session or client has all its sockets, "
+    "the socket does not read, or the room was reset: reconnect later",
+    CloseCode.BAD_REQUEST: "a malformed session id or query (permanent)",
+    CloseCode.UNAUTHORIZED: "no valid token, or the participant was removed or the invite "
+    "rotated (permanent)",
+    CloseCode.FORBIDDEN: "a token of another session, another participant's userId, or an "
+    "origin not allowed (permanent)",
+    CloseCode.NOT_FOUND: "no such session or participant (permanent)",
+    CloseCode.CONFLICT: "the stored document is damaged and read-only (permanent)",
+    CloseCode.GONE: "the session expired or was deleted (permanent)",
+}
+
 CLOSE_CODES: dict[type[SessionError], CloseCode] = {
     InvalidInput: CloseCode.BAD_REQUEST,
     SessionNotFound: CloseCode.NOT_FOUND,

@@ -48,7 +48,7 @@ class Settings(BaseSettings):
     )
     auth: Literal["", "none", "token"] = Field(
         "",
-        description="none: anyone with a session id may do anything (the seed MVP); token: "
+        description="none: anyone with a session id may do anything (for trying it out); token: "
         "signed role tokens. Empty: token when API keys are configured, else none.",
     )
     auth_secret: str = Field(

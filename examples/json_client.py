@@ -1,4 +1,4 @@
-# Talk to a session with the seed-000 JSON events (text frames), no CRDT library needed.
+# Talk to a session with the JSON events (text frames), no CRDT library needed.
 #
 #   .venv/bin/python examples/json_client.py http://127.0.0.1:8000 SESSION_ID \
 #       [--name Bot | --user-id PARTICIPANT_ID] [--append TEXT] [--cursor LINE:COLUMN] \
@@ -128,7 +128,7 @@ async def read_events(
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description="A seed-000 JSON event client for a session.")
+    parser = argparse.ArgumentParser(description="A JSON event client for a session.")
     parser.add_argument("base_url", help="the server, e.g. http://127.0.0.1:8000")
     parser.add_argument("session_id")
     who = parser.add_mutually_exclusive_group()

@@ -19,10 +19,12 @@ from execution import ExecutionLimits, Executor
 from storage import SQLiteStorage, Storage
 
 from . import execute, health, history, participants, sessions
+from .asyncapi import add_asyncapi_route
 from .cors import cors_middleware
 from .demo import add_demo_routes
 from .errors import error_middleware, quiet_bad_http
 from .guard import guard_middleware, quiet_server_software, server_header
+from .home import add_home_route
 from .keys import LIVE, SETTINGS, STARTED_AT, STORAGE
 from .metrics import add_metrics_route, metrics_middleware
 from .openapi import add_docs_routes
@@ -101,8 +103,10 @@ def create_app(
     app.on_shutdown.append(close_sockets)
     register(app, OPERATIONS)
     add_docs_routes(app, OPERATIONS)
+    add_asyncapi_route(app)
     add_websocket_routes(app)
     add_demo_routes(app)
     add_metrics_route(app)
     health.add_probe_routes(app)
+    add_home_route(app)
     return app

@@ -50,7 +50,9 @@ def _serve(request: web.Request, path: Path) -> web.FileResponse:
         headers[hdrs.CONTENT_TYPE] = content_type
     response = web.FileResponse(path, headers=headers)
     gzip_ok = "gzip" in request.headers.get(hdrs.ACCEPT_ENCODING, "")
-    if path.suffix in _COMPRESSIBLE and gzip_ok and hdrs.RANGE not in request.headers:
+    # not for HEAD: aiohttp (3.14) would write the empty compressed stream as a body
+    whole_get = request.method == hdrs.METH_GET and hdrs.RANGE not in request.headers
+    if path.suffix in _COMPRESSIBLE and gzip_ok and whole_get:
         response.enable_compression()  # the editor bundle is ~2.8 MB, ~0.7 MB gzipped
     return response
 

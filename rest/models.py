@@ -57,7 +57,11 @@ Color = Annotated[
 
 
 class Model(BaseModel):
-    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, frozen=True)
+    """A REST model: camelCase on the wire; the docstring under a field describes it."""
+
+    model_config = ConfigDict(
+        alias_generator=to_camel, populate_by_name=True, frozen=True, use_attribute_docstrings=True
+    )
 
 
 def _whole(value: object) -> object:
@@ -83,8 +87,11 @@ class UserInfo(RequestModel):
     """Who joins: every field may be left out and is then assigned."""
 
     id: ParticipantId | None = None
+    """The participant's id (a UUID or your own); assigned when left out."""
     name: Name | None = None
+    """Display name; a friendly one is picked when left out."""
     color: Color | None = None
+    """Cursor colour; one is picked when left out."""
 
     def new_user(self) -> NewUser:
         return NewUser(self.id, self.name, self.color)
@@ -92,13 +99,18 @@ class UserInfo(RequestModel):
 
 class CreateSessionRequest(RequestModel):
     creator: UserInfo | None = None
+    """The interviewer creating the session."""
     code: str | None = None
+    """The starting code."""
     language: Language | None = None
+    """The editor language; `javascript` when left out."""
 
 
 class UpdateSessionRequest(RequestModel):
     code: str | None = None
+    """The whole new code, merged as an edit of `baseVersion`."""
     language: Language | None = None
+    """The new editor language."""
     base_version: Version | None = Field(
         None, description="The version `code` was made from; else the closest recent one"
     )
@@ -106,7 +118,9 @@ class UpdateSessionRequest(RequestModel):
 
 class PutCodeRequest(RequestModel):
     code: str
+    """The whole new code, merged as an edit of `baseVersion`."""
     language: Language | None = None
+    """The new editor language, if it changes too."""
     base_version: Version | None = Field(
         None, description="The version `code` was made from; else the closest recent one"
     )
@@ -114,49 +128,71 @@ class PutCodeRequest(RequestModel):
 
 class JoinRequest(RequestModel):
     user: UserInfo | None = None
+    """Who joins; with an invite token, they join in its role."""
 
 
 class UsersRequest(UserInfo):
     """Seed 002's join body: the user itself, or ``{"user": {...}}``."""
 
     user: UserInfo | None = None
+    """Who joins, wrapped (the same as giving the fields at the top)."""
 
 
 class UpdateParticipantRequest(RequestModel):
     is_online: bool | None = None
+    """Mark the participant online or offline."""
     name: Name | None = None
+    """A new display name."""
     color: Color | None = None
+    """A new cursor colour."""
     role: Role | None = None
+    """A new role (interviewers only)."""
 
 
 # ---------------------------------------------------------------- responses
 class Participant(Model):
     id: str
+    """The participant's id."""
     name: str
+    """Display name."""
     role: Role
+    """interviewer, candidate or observer."""
     color: str
+    """Cursor colour (CSS)."""
     joined_at: int
+    """When they joined (Unix ms)."""
     is_online: bool
+    """Whether one of their sockets is open now."""
 
 
 class Session(Model):
     id: str
+    """The session id: 8 lowercase hex characters."""
     created_at: int
+    """Creation time (Unix ms)."""
     updated_at: int
+    """Time of the last change (Unix ms)."""
     expires_at: int
+    """When the session and all it holds are deleted (Unix ms)."""
     code: str
+    """The current code."""
     language: str
+    """The editor language."""
     version: str = Field(description="Names this state of the code; send it back as baseVersion")
     damaged: str | None = Field(
         None, description="Set when the stored document loaded only in part: it is read-only"
     )
     participants: list[Participant]
+    """Everyone who joined, in joining order."""
     creator_id: str
+    """The interviewer who created it."""
 
 
 class SessionEnvelope(Model):
     success: Literal[True] = True
+    """Always true here."""
     data: Session
+    """The session."""
 
 
 class RoleSet(Model):
@@ -174,7 +210,9 @@ class CreatedSession(Session):
 
 class CreatedEnvelope(Model):
     success: Literal[True] = True
+    """Always true here."""
     data: CreatedSession
+    """The new session."""
 
 
 class JoinedSession(Session):
@@ -184,50 +222,70 @@ class JoinedSession(Session):
 
 class JoinedEnvelope(Model):
     success: Literal[True] = True
+    """Always true here."""
     data: JoinedSession
+    """The session joined."""
 
 
 class RotateInviteRequest(RequestModel):
     role: Literal["candidate", "observer"]
+    """Which invite to replace; its old tokens stop working."""
 
 
 class Invite(Model):
     role: str
+    """The invite's role."""
     token: str
+    """The new invite token."""
     link: str
+    """A demo-page URL carrying it."""
 
 
 class InviteEnvelope(Model):
     success: Literal[True] = True
+    """Always true here."""
     data: Invite
+    """The new invite."""
 
 
 class ParticipantList(Model):
     success: Literal[True] = True
+    """Always true here."""
     participants: list[Participant]
+    """Everyone who joined, in joining order."""
 
 
 class HistoryItem(Model):
     n: int
+    """The snapshot's number, from 1."""
     at: int
+    """When it was taken (Unix ms)."""
     size: int = Field(description="Size of the code in UTF-8 bytes")
 
 
 class HistoryList(Model):
     success: Literal[True] = True
+    """Always true here."""
     data: list[HistoryItem]
+    """The snapshots, oldest first."""
 
 
 class HistorySnapshot(Model):
     n: int
+    """The snapshot's number."""
     at: int
+    """When it was taken (Unix ms)."""
     code: str
+    """The code at that moment."""
     language: str
+    """The language at that moment."""
 
 
 class HistorySnapshotEnvelope(Model):
     success: Literal[True] = True
+    """Always true here."""
     data: HistorySnapshot
+    """The snapshot."""
 
 
 #: Every language and alias the engine knows (any case); one this host lacks is a 400 too.
@@ -236,8 +294,11 @@ _LANGUAGE_NAMES: list[JsonValue] = [*sorted(KNOWN_NAMES)]
 
 class ExecuteRequest(RequestModel):
     code: str = Field(max_length=512 * 1024)
+    """The program to run."""
     language: str = Field(min_length=1, max_length=32, json_schema_extra={"enum": _LANGUAGE_NAMES})
+    """Its language (a name or alias of GET /execute/languages)."""
     stdin: str | None = Field(None, max_length=1024 * 1024)
+    """Its standard input."""
     timeout_ms: PositiveInteger | None = Field(
         None, description="Lowered, never raised, by the host"
     )
@@ -246,69 +307,102 @@ class ExecuteRequest(RequestModel):
 class SessionExecuteRequest(RequestModel):
     user_id: str | None = Field(None, description="Who ran it (a participant id)")
     stdin: str | None = Field(None, max_length=1024 * 1024)
+    """Standard input for the run."""
 
 
 class ExecutionResult(Model):
     language: str
+    """The language it ran as."""
     stdout: str
+    """Standard output (cut at the output limit)."""
     stderr: str
+    """Standard error (cut at the output limit)."""
     exit_code: int | None
+    """The exit status; null when it was killed."""
     execution_time: int = Field(description="Wall time in milliseconds")
     timed_out: bool
+    """Killed at its wall-time limit."""
     memory_exceeded: bool
+    """Killed at its memory limit."""
     output_truncated: bool
+    """stdout or stderr was cut."""
     sandboxed: bool
+    """Ran inside the sandbox (always, unless the operator allowed otherwise)."""
 
 
 class ExecuteResponse(Model):
     success: Literal[True] = True
+    """Always true here."""
     data: ExecutionResult
+    """The run's result."""
 
 
 class RunModel(ExecutionResult):
     id: str
+    """The run's id."""
     user_id: str | None
+    """Who ran it."""
     at: int
+    """When it started (Unix ms)."""
     history: int = Field(description="The history snapshot holding the exact code run")
     code: str
+    """The exact code that ran."""
 
 
 class RunResponse(Model):
     success: Literal[True] = True
+    """Always true here."""
     data: RunModel
+    """The run, as shared with the session."""
 
 
 class RunList(Model):
     success: Literal[True] = True
+    """Always true here."""
     data: list[RunModel]
+    """The session's runs, oldest first."""
 
 
 class LanguageModel(Model):
     name: str
+    """The language's name."""
     version: str
+    """The installed version."""
     aliases: list[str]
+    """Other names it answers to."""
     runtime: str
+    """The compiler or interpreter that runs it."""
 
 
 class LanguageList(Model):
     success: Literal[True] = True
+    """Always true here."""
     data: list[LanguageModel]
+    """The languages this host can run."""
     sandboxed: bool = Field(description="False when runs are refused (or, if allowed, unsandboxed)")
     reason: str | None = Field(None, description="Why the sandbox is unavailable, if it is")
 
 
 class Health(Model):
     status: Literal["ok"]
+    """ok while the database answers."""
     timestamp: int
+    """The server's clock (Unix ms)."""
     version: str
+    """The server's version."""
     uptime_ms: int
+    """Time since start-up."""
     database: Literal["ok"]
+    """ok while the database answers."""
 
 
 class ErrorEnvelope(Model):
     success: Literal[False] = False
+    """Always false here."""
     error: str
+    """What went wrong, for a person."""
     code: str
+    """What went wrong, for a program: RATE_LIMITED, NOT_FOUND, ..."""
 
 
 # ---------------------------------------------------------------- helpers

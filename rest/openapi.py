@@ -30,11 +30,20 @@ _PATH_SCHEMAS: dict[str, dict[str, Any]] = {
     "userId": {"type": "string", "pattern": PARTICIPANT_ID},
     "n": {"type": "string", "pattern": r"^[0-9]{1,9}$"},
 }
+_PATH_DOCS: dict[str, tuple[str, str]] = {
+    "sessionId": ("The session's id (from POST /sessions).", "3f9a1c2b"),
+    "participantId": ("A participant's id.", "8c1d6f0e-2b8a-4d4e-9f3a-5b7c9d1e2f30"),
+    "userId": ("A participant's id.", "8c1d6f0e-2b8a-4d4e-9f3a-5b7c9d1e2f30"),
+    "n": ("A history snapshot's number, from 1.", "1"),
+}
 
 DOCS_PAGE = f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>CodeInterview API</title>
 <link rel="stylesheet" href="/docs/assets/swagger-ui.css"></head>
-<body><div id="docs"></div>
+<body><p style="font:15px system-ui,sans-serif;margin:1rem 2rem">REST below (the
+<a href="{SPEC_PATH}">OpenAPI document</a>). The WebSocket at
+<code>/ws/sessions/{{sessionId}}</code>, both its protocols, every message and close code:
+<a href="{API_PREFIX}/asyncapi.json">the AsyncAPI document</a>.</p><div id="docs"></div>
 <script src="/docs/assets/swagger-ui-bundle.js"></script>
 <script>window.ui = SwaggerUIBundle({{url: "{SPEC_PATH}", dom_id: "#docs"}});</script>
 </body></html>
@@ -52,7 +61,11 @@ def _schemas(operations: list[Operation]) -> tuple[dict[Any, Any], dict[str, Any
     refs, defs = models_json_schema(
         list(dict.fromkeys(inputs)), by_alias=True, ref_template="#/components/schemas/{model}"
     )
-    return dict(refs), defs.get("$defs", {})
+    schemas = defs.get("$defs", {})
+    for schema in schemas.values():  # "Createdat" and the like say less than the name itself
+        for prop in schema.get("properties", {}).values():
+            prop.pop("title", None)
+    return dict(refs), schemas
 
 
 def _json(schema: dict[str, Any]) -> dict[str, Any]:
@@ -107,15 +120,25 @@ def _operation(op: Operation, refs: dict[Any, Any], operation_id: str) -> dict[s
     params = _PARAM.findall(op.path)
     if params:
         spec["parameters"] = [
-            {"name": p, "in": "path", "required": True, "schema": _PATH_SCHEMAS[p]} for p in params
+            {
+                "name": p,
+                "in": "path",
+                "required": True,
+                "description": _PATH_DOCS[p][0],
+                "example": _PATH_DOCS[p][1],
+                "schema": _PATH_SCHEMAS[p],
+            }
+            for p in params
         ]
     if op.body is not None:
         # a POST whose fields are all optional may be sent without a body
         needed = any(field.is_required() for field in op.body.model_fields.values())
-        spec["requestBody"] = {
-            "required": op.method != "POST" or needed,
-            "content": _json(refs[(op.body, "validation")]),
-        }
+        content = _json(refs[(op.body, "validation")])
+        if op.example is not None:  # what "Try it out" fills in: it must work as it is
+            content["application/json"]["example"] = op.example
+        spec["requestBody"] = {"required": op.method != "POST" or needed, "content": content}
+    if op.description:
+        spec["description"] = op.description
     return spec
 
 
@@ -138,7 +161,8 @@ def build_openapi(operations: list[Operation]) -> dict[str, Any]:
             "title": "CodeInterview collaboration API",
             "version": service_version(),
             "description": "Sessions, participants and live code. Live editing runs over "
-            "WebSocket at /ws/sessions/{sessionId} (y-websocket protocol or JSON events).",
+            "WebSocket at /ws/sessions/{sessionId} (y-websocket protocol or JSON events), "
+            f"described by the AsyncAPI document at {API_PREFIX}/asyncapi.json.",
         },
         "paths": paths,
         "components": {"schemas": defs},

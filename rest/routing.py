@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from aiohttp import web
 from pydantic import BaseModel
@@ -37,11 +38,18 @@ class Operation:
     #: What it may fail with: error types of :data:`rest.errors.PROBLEMS`, documented from it.
     errors: tuple[type[Exception], ...] = field(default=())
     links: tuple[Link, ...] = ()
+    #: A body that works as it is (the docs' "Try it out" starts from it).
+    example: dict[str, Any] | None = None
+    description: str = ""
 
 
 API_PREFIX = "/api/v1"
 
 
 def register(app: web.Application, operations: list[Operation]) -> None:
+    """Route every operation; a GET answers HEAD too (the same headers, no body)."""
     for op in operations:
-        app.router.add_route(op.method, API_PREFIX + op.path, op.handler)
+        if op.method == "GET":
+            app.router.add_get(API_PREFIX + op.path, op.handler)
+        else:
+            app.router.add_route(op.method, API_PREFIX + op.path, op.handler)
