@@ -28,8 +28,14 @@ class Presence:
         self._sockets: dict[tuple[str, str], int] = {}
 
     async def reset(self) -> None:
-        """Nobody is online at start-up, whatever a crash left behind."""
-        await self._storage.set_all_offline()
+        """Nobody is online at start-up, whatever a crash left behind: whoever it left
+        online has left (participant.left), once."""
+        outbox: list[OutboxEvent] = []
+        if self._webhooks.wants("participant.left"):
+            for session_id, participant in await self._storage.online_participants():
+                data = {"sessionId": session_id, "participant": participant_json(participant)}
+                outbox += self._webhooks.events("participant.left", session_id, data)
+        await self._storage.set_all_offline(outbox)
 
     def online(self, session_id: str, user_id: str) -> bool:
         return self._sockets.get((session_id, user_id), 0) > 0

@@ -341,9 +341,16 @@ class SQLiteStorage:
             )
             return cursor.rowcount > 0
 
-    async def set_all_offline(self) -> None:
+    async def online_participants(self) -> list[tuple[str, ParticipantRecord]]:
+        rows = await self._fetchall(
+            f"SELECT session_id, {_PARTICIPANT_COLUMNS} FROM participants WHERE is_online = 1"
+        )
+        return [(str(row[0]), _participant(row[1:])) for row in rows]
+
+    async def set_all_offline(self, outbox: Sequence[OutboxEvent] = ()) -> None:
         async with self._tx() as db:
             await db.execute("UPDATE participants SET is_online = 0 WHERE is_online = 1")
+            await _insert_events(db, outbox)
 
     # ------------------------------------------------------------ documents
     async def load_document(self, session_id: str) -> StoredDocument:

@@ -173,6 +173,27 @@ async def test_an_event_is_retried_while_the_receiver_fails_and_survives_kill_9(
     assert events[0]["id"] in first_ids and events[0]["data"]["sessionId"] == sid
 
 
+async def test_a_participant_online_when_the_server_is_killed_is_reported_left_at_restart(
+    tmp_path: Path, receiver: Receiver, http: aiohttp.ClientSession
+) -> None:
+    args = hook_args(tmp_path, receiver, "--port", str(free_port()))
+    async with NodeClient.start() as browser:
+        async with ServerProcess(args) as first:
+            created = await http.post(f"{first.url}/api/v1/sessions", json={})
+            data = (await created.json())["data"]
+            ws = first.url.replace("http", "ws", 1) + "/ws/sessions"
+            await browser.connect(ws, data["id"], {"userId": data["creatorId"]})
+            await wait_until(lambda: "participant.joined" in receiver.types(), what="joined")
+            assert first.proc is not None
+            first.proc.send_signal(signal.SIGKILL)
+            await first.proc.wait()
+        await browser.destroy()
+        async with ServerProcess(args):
+            await wait_until(lambda: len(receiver.accepted) == 3, what="left, after the restart")
+    assert receiver.types() == ["session.created", "participant.joined", "participant.left"]
+    assert receiver.events()[2]["data"]["participant"]["id"] == data["creatorId"]
+
+
 async def test_an_event_failing_past_the_retry_period_is_given_up_and_its_endpoint_reported(
     tmp_path: Path, receiver: Receiver, http: aiohttp.ClientSession
 ) -> None:

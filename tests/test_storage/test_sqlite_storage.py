@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import threading
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -33,14 +33,6 @@ def session(sid: str = "0123abcd", expires_at: int = 10_000) -> SessionRecord:
 
 def person(pid: str = "owner") -> ParticipantRecord:
     return ParticipantRecord(pid, "Ada", "interviewer", "hsl(1, 70%, 50%)", 1, True)
-
-
-@pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[SQLiteStorage]:
-    storage = SQLiteStorage(str(tmp_path / "s.db"))
-    await storage.open()
-    yield storage
-    await storage.close()
 
 
 def user_version(path: Path) -> int:

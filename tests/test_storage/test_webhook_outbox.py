@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from dataclasses import replace
-from pathlib import Path
 
 import pytest
 
@@ -30,14 +28,6 @@ def person(pid: str = "owner") -> ParticipantRecord:
 
 def event(event_id: str, session_id: str | None = "0123abcd", at: int = 5) -> OutboxEvent:
     return OutboxEvent(ENDPOINT, event_id, "session.created", session_id, "{}", at)
-
-
-@pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[SQLiteStorage]:
-    storage = SQLiteStorage(str(tmp_path / "s.db"))
-    await storage.open()
-    yield storage
-    await storage.close()
 
 
 async def ids(store: SQLiteStorage, now: int = 10**12) -> list[str]:
