@@ -23,6 +23,7 @@ from .limits import Limits
 from .metrics import Metrics
 from .origins import OriginPolicy
 from .presence import Presence
+from .protocol import RoomReset
 from .proxies import TrustedProxies
 from .rooms import RoomManager
 from .settings import Settings
@@ -59,6 +60,7 @@ class Live:
             metrics=self.metrics,
         )
         self.metrics.count_rooms(lambda: len(self.rooms.rooms))
+        self.webhooks.code_of = self._current_code
         self.presence = Presence(storage, self.rooms, self.webhooks)
         self.sessions = SessionCore(settings, storage, self.rooms, self.webhooks)
         self.access = Access(
@@ -81,6 +83,15 @@ class Live:
         self._probe: asyncio.Task[None] | None = None
         self._expiry: asyncio.Task[None] | None = None
         self.draining = False  # set on SIGTERM: not ready, no new sockets
+
+    def _current_code(self, session_id: str) -> str | None:
+        room = self.rooms.rooms.get(session_id)
+        if room is None:
+            return None
+        try:
+            return room.code
+        except RoomReset:  # retired: it reloads from storage
+            return None
 
     def drain(self) -> None:
         """Shutdown step zero: readiness fails and new sockets are refused, while the open

@@ -11,7 +11,8 @@ up and the endpoint logged and counted as failing.
 
 ``code.changed`` is throttled per session: the first change of a window is reported with
 it, further ones leave a pending row (in the same commit as the updates) that becomes one
-more event at the window's end.
+more event at the window's end. Updates that leave the code as last reported (a run's
+result, the language) report nothing.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ import json
 import logging
 import secrets
 import tomllib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -169,7 +170,7 @@ class CodeChanges:
 
     events: list[OutboxEvent]
     pending: list[tuple[str, int]]
-    opened: list[str]
+    opened: list[tuple[str, str | None]]  # sessions whose window opens, with their code
 
 
 class Webhooks:
@@ -189,6 +190,9 @@ class Webhooks:
         self._retry_for_ms = int(settings.webhook_retry_for_seconds * 1000)
         self._window_ms = int(settings.webhook_code_changed_seconds * 1000)
         self._windows: dict[str, int] = {}  # session -> end of its code.changed window
+        self._reported: dict[str, int] = {}  # session -> hash of the code last reported
+        #: The code of a loaded session (None: not loaded); set once the rooms exist.
+        self.code_of: Callable[[str], str | None] = lambda _session_id: None
         self._wake = {endpoint.url: asyncio.Event() for endpoint in self.endpoints}
         self._failing: set[str] = set()
         self._tasks: list[asyncio.Task[None]] = []
@@ -240,22 +244,38 @@ class Webhooks:
         if not self.wants("code.changed"):
             return plan
         for session_id in dict.fromkeys(session_ids):
+            code = self.code_of(session_id)
+            if code is not None and self._reported.get(session_id) == hash(code):
+                continue  # a run's result, the language, not the code
             window_end = self._windows.get(session_id, 0)
             if window_end <= at:
                 plan.events += self.events("code.changed", session_id, _changed(session_id, at))
-                plan.opened.append(session_id)
+                plan.opened.append((session_id, code))
             else:
                 plan.pending.append((session_id, window_end))
         return plan
 
     def committed(self, plan: CodeChanges, at: int) -> None:
-        for session_id in plan.opened:
+        for session_id, code in plan.opened:
             self._windows[session_id] = at + self._window_ms
+            self._note_reported(session_id, code)
         if plan.events:
             self.wake()
 
+    def code_seeded(self, session_id: str, code: str) -> None:
+        """A new session's code: what its first code.changed is compared with."""
+        if self.wants("code.changed"):
+            self._note_reported(session_id, code)
+
     def forget(self, session_id: str) -> None:
         self._windows.pop(session_id, None)
+        self._reported.pop(session_id, None)
+
+    def _note_reported(self, session_id: str, code: str | None) -> None:
+        if code is None:
+            self._reported.pop(session_id, None)
+        else:
+            self._reported[session_id] = hash(code)
 
     # ------------------------------------------------------------ lifecycle
     def start(self) -> None:
@@ -393,6 +413,7 @@ class Webhooks:
                 continue
             for session_id, _ in due:
                 self._windows[session_id] = now + self._window_ms
+                self._note_reported(session_id, self.code_of(session_id))
             self.wake()
 
 

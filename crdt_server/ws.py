@@ -24,7 +24,7 @@ from . import protocol
 from .close_codes import CloseCode, close_for
 from .connection import next_connection_id
 from .core.actor import Actor, Role, Via
-from .core.errors import Forbidden, InvalidInput, RateLimited, SessionError, Unavailable
+from .core.errors import Draining, Forbidden, InvalidInput, RateLimited, SessionError
 from .core.quota import Pacer
 from .core.sessions import actor_for
 from .frames import TEXT, FrameCache, encode_frame
@@ -367,7 +367,7 @@ async def _first_frame(ws: web.WebSocketResponse, protocol: str | None) -> WSMes
 async def websocket(request: web.Request) -> web.StreamResponse:
     settings, live = request.app[SETTINGS], request.app[LIVE]
     if live.draining:  # the balancer has been told (readiness); the client retries elsewhere
-        raise Unavailable("the server is shutting down; reconnect")
+        raise Draining("the server is shutting down; reconnect")
     ws = web.WebSocketResponse(
         max_msg_size=frame_limit(settings),
         heartbeat=settings.heartbeat_seconds,

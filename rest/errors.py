@@ -23,6 +23,7 @@ from aiohttp.http_exceptions import HttpProcessingError
 from crdt_server.core.errors import (
     DocumentDamaged,
     DocumentTooLarge,
+    Draining,
     Forbidden,
     InvalidInput,
     NotFound,
@@ -169,7 +170,7 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         problem = problem_for(type(exc))
         assert problem is not None  # both bases are in the table
         details = exc.details if isinstance(exc, SessionError) else {}
-        if problem.status >= 500:
+        if problem.status >= 500 and not isinstance(exc, Draining):
             log.error("request %s: %s %s: %s", rid, request.method, request.path, exc)
         live = request.app.get(LIVE)
         if problem.status == 429 and live is not None:

@@ -11,7 +11,7 @@ from importlib.metadata import PackageNotFoundError, version
 from aiohttp import web
 
 from crdt_server.clock import now_ms
-from crdt_server.core.errors import Unavailable
+from crdt_server.core.errors import Draining, Unavailable
 from storage import StorageError
 
 from .keys import LIVE, STARTED_AT, STORAGE
@@ -52,7 +52,7 @@ async def livez(request: web.Request) -> web.StreamResponse:
 async def readyz(request: web.Request) -> web.StreamResponse:
     """Send this process traffic: 503 once it drains for shutdown, or storage is down."""
     if request.app[LIVE].draining:
-        raise Unavailable("draining: the server is shutting down")
+        raise Draining("draining: the server is shutting down")
     try:
         await request.app[STORAGE].ping()
     except StorageError as exc:

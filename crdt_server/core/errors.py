@@ -77,3 +77,8 @@ class StorageFull(SessionError):
 
 class Unavailable(SessionError):
     """A dependency (the database) did not answer; the client may retry."""
+
+
+class Draining(Unavailable):
+    """The server is shutting down: new sockets and readiness are refused, as expected (an
+    answer, not an error worth a log line)."""

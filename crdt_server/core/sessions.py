@@ -249,6 +249,7 @@ class SessionCore:
             except StorageError as exc:
                 raise Unavailable(f"storage unavailable: {exc}") from exc
             self._webhooks.wake()
+            self._webhooks.code_seeded(record.id, code or "")
             self._rooms.revive(record.id)  # an id deleted lately may be drawn again
             return SessionState(record, code or "", language, version_tag(document), [owner])
         raise Unavailable("could not allocate a session id; try again")

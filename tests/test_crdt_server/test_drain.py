@@ -66,6 +66,7 @@ async def test_sigterm_turns_readiness_503_refuses_new_sockets_then_closes_open_
         assert await first.stop() == 0
         assert "server.draining" not in first.log  # text logs: the message, not the event
         assert "draining for 30.0 s" in first.log
+        assert " ERROR " not in first.log  # refusing while draining is expected, not an error
 
         async with ServerProcess(args) as second:
             await browser.wait_synced(timeout=20)  # the provider came back on its own

@@ -21,6 +21,11 @@ from standardwebhooks.webhooks import Webhook
 from support.node_client import NodeClient
 from support.waiting import wait_until
 
+from crdt_server.metrics import Metrics
+from crdt_server.settings import Settings
+from crdt_server.webhooks import Webhooks, load_endpoints
+from storage import SQLiteStorage
+
 SECRET = "whsec_" + base64.b64encode(b"a test secret of thirty-two byte").decode()
 OTHER_SECRET = "whsec_" + base64.b64encode(b"another secret, thirty-two bytes").decode()
 
@@ -256,3 +261,24 @@ async def test_a_bad_webhook_setting_is_a_usage_error_naming_it(args: list[str],
     _, err = await asyncio.wait_for(proc.communicate(), 30)
     assert proc.returncode == 2
     assert says in err.decode() and "Traceback" not in err.decode()
+
+
+def test_code_changed_reports_the_code_text_not_every_update_of_the_document() -> None:
+    """A run's result or a language change is an update too; only the code counts."""
+    settings = Settings(webhook_url="http://127.0.0.1:9/hooks", webhook_secret=SECRET)
+    hooks = Webhooks(settings, load_endpoints(settings), SQLiteStorage(":memory:"), Metrics())
+    code = {"0123abcd": "print(1)"}
+    hooks.code_of = code.get
+    hooks.code_seeded("0123abcd", "print(1)")
+    assert hooks.code_changes(["0123abcd"], 1_000).events == []  # a run right after creation
+
+    code["0123abcd"] = "print(12)"
+    first = hooks.code_changes(["0123abcd"], 2_000)
+    assert [e.type for e in first.events] == ["code.changed"] and first.pending == []
+    hooks.committed(first, 2_000)
+    quiet = hooks.code_changes(["0123abcd"], 3_000)  # the language changed, not the code
+    assert quiet.events == [] and quiet.pending == []
+
+    code["0123abcd"] = "print(123)"
+    inside = hooks.code_changes(["0123abcd"], 3_000)  # inside the 60 s window: at its end
+    assert inside.events == [] and inside.pending == [("0123abcd", 62_000)]
