@@ -14,6 +14,7 @@ from execution import Executor
 
 from .core.access import Access
 from .core.errors import Unavailable
+from .core.questions import QuestionBank
 from .core.quota import OpenCounts
 from .core.runs import Runs
 from .core.sessions import CoreStore, SessionCore
@@ -63,6 +64,7 @@ class Live:
         self.webhooks.code_of = self._current_code
         self.presence = Presence(storage, self.rooms, self.webhooks)
         self.sessions = SessionCore(settings, storage, self.rooms, self.webhooks)
+        self.questions = QuestionBank(storage, self.rooms)
         self.access = Access(
             settings.auth_mode(),
             self.sessions,

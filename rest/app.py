@@ -18,7 +18,7 @@ from crdt_server.ws import add_websocket_routes
 from execution import ExecutionLimits, Executor
 from storage import SQLiteStorage, Storage
 
-from . import execute, health, history, participants, sessions
+from . import execute, health, history, participants, questions, sessions
 from .asyncapi import add_asyncapi_route
 from .cors import cors_middleware
 from .demo import add_demo_routes
@@ -37,6 +37,7 @@ OPERATIONS: list[Operation] = [
     *participants.OPERATIONS,
     *history.OPERATIONS,
     *execute.OPERATIONS,
+    *questions.OPERATIONS,
 ]
 
 

@@ -97,6 +97,10 @@ class UserInfo(RequestModel):
         return NewUser(self.id, self.name, self.color)
 
 
+#: A question of the bank.
+QuestionId = Annotated[str, StringConstraints(pattern=r"^q_[0-9a-f]{12}$")]
+
+
 class CreateSessionRequest(RequestModel):
     creator: UserInfo | None = None
     """The interviewer creating the session."""
@@ -104,6 +108,8 @@ class CreateSessionRequest(RequestModel):
     """The starting code."""
     language: Language | None = None
     """The editor language; `javascript` when left out."""
+    question_id: QuestionId | None = None
+    """A question of the bank to give the session at once (as PUT /sessions/{id}/question)."""
 
 
 class UpdateSessionRequest(RequestModel):

@@ -29,12 +29,14 @@ _PATH_SCHEMAS: dict[str, dict[str, Any]] = {
     "participantId": {"type": "string", "pattern": PARTICIPANT_ID},
     "userId": {"type": "string", "pattern": PARTICIPANT_ID},
     "n": {"type": "string", "pattern": r"^[0-9]{1,9}$"},
+    "questionId": {"type": "string", "pattern": r"^q_[0-9a-f]{12}$"},
 }
 _PATH_DOCS: dict[str, tuple[str, str]] = {
     "sessionId": ("The session's id (from POST /sessions).", "3f9a1c2b"),
     "participantId": ("A participant's id.", "8c1d6f0e-2b8a-4d4e-9f3a-5b7c9d1e2f30"),
     "userId": ("A participant's id.", "8c1d6f0e-2b8a-4d4e-9f3a-5b7c9d1e2f30"),
     "n": ("A history snapshot's number, from 1.", "1"),
+    "questionId": ("A question of the bank (from POST /questions).", "q_0123456789ab"),
 }
 
 DOCS_PAGE = f"""<!doctype html>

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from crdt_server.core.actor import Role
+from crdt_server.core.actor import Actor, Role, Via
 from crdt_server.core.errors import (
     DocumentDamaged,
     DocumentTooLarge,
     Forbidden,
     InvalidInput,
+    NotFound,
     RateLimited,
     SessionExpired,
     SessionNotFound,
@@ -18,6 +19,7 @@ from crdt_server.core.errors import (
     Unavailable,
     VersionUnknown,
 )
+from crdt_server.core.sessions import actor_for
 from crdt_server.ws import client_key
 
 from .auth import bearer, grant, key_id, require_api_key
@@ -66,7 +68,13 @@ async def create(request: web.Request) -> web.StreamResponse:
     live = request.app[LIVE]
     key = bearer(request) if not live.access.open else None
     client = f"key:{key_id(key)}" if key else client_key(request)
+    if body.question_id is not None:
+        await live.questions.get(body.question_id)  # 404 before a session is made
     state = await live.sessions.create(creator, body.code, body.language, client)
+    if body.question_id is not None:
+        creator_actor = actor_for(state.participants[0], Actor(Via.REST))
+        await live.questions.attach(creator_actor, state.session, body.question_id)
+        state = await live.sessions.state(state.session)
     if live.access.open:  # the seed shape, nothing added
         return _answer(SessionEnvelope(data=session_view(state)), status=201)
     record, owner = state.session, state.participants[0]
@@ -156,6 +164,7 @@ OPERATIONS = [
             RateLimited,
             StorageFull,
             Unavailable,
+            NotFound,
         ),
         example={
             "creator": {"name": "Ada Lovelace"},

@@ -1,6 +1,13 @@
 """Storage of sessions, participants, document logs and history, behind small Protocols."""
 
-from .base import DocumentStore, HistoryStore, SessionStore, Storage, WebhookStore
+from .base import (
+    DocumentStore,
+    HistoryStore,
+    QuestionStore,
+    SessionStore,
+    Storage,
+    WebhookStore,
+)
 from .errors import (
     DuplicateSessionId,
     ParticipantExists,
@@ -15,6 +22,8 @@ from .records import (
     OutboxEvent,
     ParticipantRecord,
     PendingUpdate,
+    QuestionFilter,
+    QuestionRecord,
     SessionRecord,
     StoredDocument,
 )
@@ -30,6 +39,9 @@ __all__ = [
     "ParticipantExists",
     "ParticipantRecord",
     "PendingUpdate",
+    "QuestionFilter",
+    "QuestionRecord",
+    "QuestionStore",
     "SQLiteStorage",
     "SessionFullError",
     "SessionGone",

@@ -17,6 +17,8 @@ from .records import (
     OutboxEvent,
     ParticipantRecord,
     PendingUpdate,
+    QuestionFilter,
+    QuestionRecord,
     SessionRecord,
     StoredDocument,
 )
@@ -123,7 +125,28 @@ class WebhookStore(Protocol):
         """Replace pending code changes by their events, each at most once."""
 
 
-class Storage(SessionStore, DocumentStore, HistoryStore, WebhookStore, Protocol):
+class QuestionStore(Protocol):
+    """The question bank, and the question each session was given."""
+
+    async def create_question(self, question: QuestionRecord) -> None: ...
+    async def get_question(self, question_id: str) -> QuestionRecord | None: ...
+    async def replace_question(self, question: QuestionRecord) -> bool:
+        """Store a question's new body; False when there is no such question."""
+
+    async def delete_question(self, question_id: str) -> bool: ...
+    async def list_questions(
+        self, where: QuestionFilter, limit: int, offset: int
+    ) -> tuple[list[QuestionRecord], int]:
+        """A page of matching questions, oldest first, and how many match in all."""
+
+    async def attach_question(self, session_id: str, question: QuestionRecord, at: int) -> bool:
+        """Give a session its copy of ``question``; False when the session is gone."""
+
+    async def session_question(self, session_id: str) -> QuestionRecord | None:
+        """The copy a session was given (``updated_at`` is when it was attached)."""
+
+
+class Storage(SessionStore, DocumentStore, HistoryStore, WebhookStore, QuestionStore, Protocol):
     """One database holding all three, with its lifecycle."""
 
     async def open(self) -> None: ...

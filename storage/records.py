@@ -86,3 +86,23 @@ class OutboxEvent:
     created_at: int
     attempts: int = 0
     first_failed_at: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class QuestionRecord:
+    """A question of the bank; ``body`` is its JSON (prompt, tests, solution, ...)."""
+
+    id: str
+    created_at: int
+    updated_at: int
+    difficulty: str
+    body: str
+
+
+@dataclass(frozen=True, slots=True)
+class QuestionFilter:
+    """Which questions a listing wants: each given field must match."""
+
+    difficulty: str | None = None
+    tag: str | None = None
+    language: str | None = None

@@ -121,6 +121,24 @@ MIGRATIONS: tuple[str, ...] = (
         due_at      INTEGER NOT NULL
     );
     """,
+    # 5: the question bank (a question is JSON, its filterable fields beside it), and the
+    # copy of a question a session was given (its hidden tests and solution stay here)
+    """
+    CREATE TABLE questions (
+        id          TEXT PRIMARY KEY,
+        created_at  INTEGER NOT NULL,
+        updated_at  INTEGER NOT NULL,
+        difficulty  TEXT NOT NULL,
+        body        TEXT NOT NULL
+    );
+    CREATE INDEX questions_created ON questions (created_at, id);
+    CREATE TABLE session_questions (
+        session_id  TEXT PRIMARY KEY REFERENCES sessions (id) ON DELETE CASCADE,
+        question_id TEXT NOT NULL,
+        attached_at INTEGER NOT NULL,
+        body        TEXT NOT NULL
+    );
+    """,
 )
 
 LATEST = len(MIGRATIONS)

@@ -34,6 +34,8 @@ from .records import (
     OutboxEvent,
     ParticipantRecord,
     PendingUpdate,
+    QuestionFilter,
+    QuestionRecord,
     SessionRecord,
     StoredDocument,
 )
@@ -42,6 +44,7 @@ from .schema import migrate
 log = logging.getLogger(__name__)
 
 _PARTICIPANT_COLUMNS = "id, name, role, color, joined_at, is_online"
+_QUESTION_COLUMNS = "id, created_at, updated_at, difficulty, body"
 
 
 async def _insert_events(db: aiosqlite.Connection, events: Sequence[OutboxEvent]) -> None:
@@ -505,6 +508,87 @@ class SQLiteStorage:
                 )
                 if cursor.rowcount > 0:
                     await _insert_events(db, [e for e in outbox if e.session_id == session_id])
+
+    # ------------------------------------------------------------ questions
+    async def create_question(self, question: QuestionRecord) -> None:
+        async with self._tx() as db:
+            await db.execute(
+                "INSERT INTO questions (id, created_at, updated_at, difficulty, body)"
+                " VALUES (?, ?, ?, ?, ?)",
+                (
+                    question.id,
+                    question.created_at,
+                    question.updated_at,
+                    question.difficulty,
+                    question.body,
+                ),
+            )
+
+    async def get_question(self, question_id: str) -> QuestionRecord | None:
+        row = await self._fetchone(
+            f"SELECT {_QUESTION_COLUMNS} FROM questions WHERE id = ?", (question_id,)
+        )
+        return QuestionRecord(*row) if row else None
+
+    async def replace_question(self, question: QuestionRecord) -> bool:
+        async with self._tx() as db:
+            cursor = await db.execute(
+                "UPDATE questions SET updated_at = ?, difficulty = ?, body = ? WHERE id = ?",
+                (question.updated_at, question.difficulty, question.body, question.id),
+            )
+            return cursor.rowcount > 0
+
+    async def delete_question(self, question_id: str) -> bool:
+        async with self._tx() as db:
+            cursor = await db.execute("DELETE FROM questions WHERE id = ?", (question_id,))
+            return cursor.rowcount > 0
+
+    async def list_questions(
+        self, where: QuestionFilter, limit: int, offset: int
+    ) -> tuple[list[QuestionRecord], int]:
+        clauses, params = ["1"], []
+        if where.difficulty is not None:
+            clauses.append("difficulty = ?")
+            params.append(where.difficulty)
+        for key, value in (("$.tags", where.tag), ("$.languages", where.language)):
+            if value is not None:
+                clauses.append(f"EXISTS (SELECT 1 FROM json_each(body, '{key}') WHERE value = ?)")
+                params.append(value)
+        condition = " AND ".join(clauses)
+        async with self._lock:
+            with _driver_errors():
+                total = await _row(
+                    self.db, f"SELECT count(*) FROM questions WHERE {condition}", params
+                )
+                rows = await _rows(
+                    self.db,
+                    f"SELECT {_QUESTION_COLUMNS} FROM questions WHERE {condition}"
+                    " ORDER BY created_at, id LIMIT ? OFFSET ?",
+                    (*params, limit, offset),
+                )
+        return [QuestionRecord(*row) for row in rows], int(total[0])
+
+    async def attach_question(self, session_id: str, question: QuestionRecord, at: int) -> bool:
+        async with self._tx() as db:
+            if await _row(db, "SELECT 1 FROM sessions WHERE id = ?", (session_id,)) is None:
+                return False
+            await db.execute(
+                "INSERT INTO session_questions (session_id, question_id, attached_at, body)"
+                " VALUES (?, ?, ?, ?) ON CONFLICT (session_id) DO UPDATE SET"
+                " question_id = excluded.question_id, attached_at = excluded.attached_at,"
+                " body = excluded.body",
+                (session_id, question.id, at, question.body),
+            )
+            return True
+
+    async def session_question(self, session_id: str) -> QuestionRecord | None:
+        row = await self._fetchone(
+            "SELECT q.question_id, s.created_at, q.attached_at, '', q.body"
+            " FROM session_questions q JOIN sessions s ON s.id = q.session_id"
+            " WHERE q.session_id = ?",
+            (session_id,),
+        )
+        return QuestionRecord(*row) if row else None
 
     # ------------------------------------------------------------ history
     async def add_history(self, session_id: str, at: int, code: str, language: str) -> int:

@@ -22,6 +22,7 @@ from storage import (
     OutboxEvent,
     ParticipantExists,
     ParticipantRecord,
+    QuestionStore,
     SessionFullError,
     SessionGone,
     SessionRecord,
@@ -66,7 +67,7 @@ SESSION_ID = re.compile(r"^[0-9a-f]{8}$")
 _ID_ATTEMPTS = 20
 
 
-class CoreStore(SessionStore, RoomStore, WebhookStore, Protocol):
+class CoreStore(SessionStore, RoomStore, WebhookStore, QuestionStore, Protocol):
     """Everything the session core reads and writes, and how big it has grown."""
 
     async def size_bytes(self) -> int: ...

@@ -293,6 +293,7 @@ const commands = {
   text: ({ client }) => ({ text: requireClient(client).doc.getText('code').toString() }),
   wait_text: waitText,
   meta: ({ client }) => ({ meta: requireClient(client).doc.getMap('meta').toJSON() }),
+  map: ({ client, name }) => ({ map: requireClient(client).doc.getMap(name).toJSON() }),
   set_meta: setMeta,
   awareness_set: awarenessSet,
   awareness: awarenessStates,

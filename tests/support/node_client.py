@@ -359,6 +359,11 @@ class NodeClient:
         meta: JsonObject = (await self.request("meta", client=client))["meta"]
         return meta
 
+    async def map(self, name: str, *, client: str = DEFAULT_CLIENT) -> JsonObject:
+        """The top-level ``Y.Map`` called ``name``, as JSON."""
+        shared: JsonObject = (await self.request("map", client=client, name=name))["map"]
+        return shared
+
     async def set_meta(self, key: str, value: Any, *, client: str = DEFAULT_CLIENT) -> None:
         await self.request("set_meta", client=client, key=key, value=value)
 
