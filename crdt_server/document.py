@@ -19,6 +19,7 @@ CODE = "code"
 META = "meta"
 RUNS = "runs"  # Y.Array of the session's runs, newest last
 LANGUAGE = "language"
+INTERVIEW = "interview"  # meta key: the interview's status and timer
 DEFAULT_LANGUAGE = "javascript"
 
 #: Languages a session may be set to (Monaco language ids): the one list, for every edge.

@@ -27,6 +27,7 @@ from .clock import now_ms
 from .close_codes import CloseCode
 from .connection import next_connection_id
 from .core.actor import Actor, Role, Via, role_of
+from .core.errors import SessionEnded
 from .core.permissions import Action, allows
 from .document import LANGUAGE, Language, YDoc, meta_map
 from .merge import Bases
@@ -262,7 +263,8 @@ class JsonClient:
             where = ".".join(map(str, first["loc"])) or "data"
             raise BadEvent("INVALID_EVENT", f"{message['type']}: {where}: {first['msg']}") from None
         await self._check_user(event.user_id)
-        if isinstance(event, CodeChange | LanguageChange) and not allows(self.actor, Action.EDIT):
+        editing = isinstance(event, CodeChange | LanguageChange)
+        if editing and (self.room.ended or not allows(self.actor, Action.EDIT)):
             self._emit("error", {"message": "read-only: not applied", "code": "FORBIDDEN"})
             return  # not a malformed event: not counted towards closing the socket
         try:
@@ -276,6 +278,10 @@ class JsonClient:
             raise BadEvent("DOCUMENT_TOO_LARGE", str(exc)) from None
         except DocumentQuarantined as exc:
             raise BadEvent("DOCUMENT_DAMAGED", str(exc)) from None
+        except SessionEnded:  # it ended while this edit was on its way
+            self._emit(
+                "error", {"message": "the interview ended: not applied", "code": "FORBIDDEN"}
+            )
 
     async def _check_user(self, user_id: str | None) -> None:
         if user_id is None or user_id == self.user_id:

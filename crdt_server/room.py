@@ -24,6 +24,7 @@ from .clock import now_ms
 from .close_codes import CloseCode
 from .connection import Peer
 from .core.actor import Actor
+from .core.errors import SessionEnded
 from .core.permissions import Action, allows
 from .document import YDoc, code_text, read_code, read_language
 from .limits import Limits
@@ -118,6 +119,7 @@ class Room:
         # what connections are admitted with, without storage (see SessionCore.admitted)
         self.record: SessionRecord | None = None
         self.participants: dict[str, ParticipantRecord] = {}
+        self.ended = False  # the interview ended: every client's update is refused
         self.version = 0  # bumped on every accepted change
         self.history_version = 0  # the version last written to history
         self.changed_at = 0  # when the last change was accepted (Unix ms)
@@ -142,6 +144,8 @@ class Room:
         self._usable()
         if self.quarantined is not None:
             raise DocumentQuarantined(self.quarantined)
+        if self.ended:
+            raise SessionEnded("the interview ended: the session is frozen")
 
     def _break(self) -> None:
         """pycrdt raised inside the Doc: retire the room without reading the Doc again."""
@@ -266,7 +270,7 @@ class Room:
         if message.type == MessageType.SYNC:
             if message.subtype == SyncType.STEP1:
                 return self._answer_step1(peer, message.payload)
-            if not allows(peer.actor, Action.EDIT):
+            if self.ended or not allows(peer.actor, Action.EDIT):
                 self._deny(peer, message.payload)
             else:
                 exact = message.subtype == SyncType.UPDATE and message.exact

@@ -207,6 +207,7 @@ class RoomManager:
         )
         room.pairs = pairs
         room.quarantined = damaged
+        room.ended = stored.ended
         room.bases.remember(room.base())  # what a reader of the idle session saw
         room.size = len(room.base().state)
         self._refuse_gone(session_id)  # deleted while we loaded: nobody may get this room
@@ -359,6 +360,10 @@ class RoomManager:
             raise gone[1]
 
     # ------------------------------------------------------------ history
+    async def record_history(self, room: Room) -> None:
+        """A history snapshot of the room's code now, unless the last one holds it."""
+        await self._record_history(room)
+
     async def _record_history(self, room: Room) -> None:
         if room.version == room.history_version:
             return

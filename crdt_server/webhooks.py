@@ -46,6 +46,8 @@ log = logging.getLogger(__name__)
 
 EventType = Literal[
     "session.created",
+    "session.started",
+    "session.ended",
     "session.deleted",
     "participant.joined",
     "participant.left",

@@ -132,6 +132,11 @@ class PutCodeRequest(RequestModel):
     )
 
 
+class StartRequest(RequestModel):
+    duration_ms: Annotated[int, Field(ge=60_000, le=24 * 3600 * 1000)] | None = None
+    """The planned length; everyone's editor counts down to startedAt + durationMs."""
+
+
 class JoinRequest(RequestModel):
     user: UserInfo | None = None
     """Who joins; with an invite token, they join in its role."""
@@ -192,6 +197,14 @@ class Session(Model):
     """Everyone who joined, in joining order."""
     creator_id: str
     """The interviewer who created it."""
+    status: Literal["waiting", "active", "ended"] = "waiting"
+    """The interview: not started, under way, or ended (the session is then frozen)."""
+    started_at: int | None = None
+    """When the interviewer started it (Unix ms)."""
+    ended_at: int | None = None
+    """When it ended (Unix ms): from then on nobody's edit applies."""
+    duration_ms: int | None = None
+    """Its planned length, if one was given at the start."""
 
 
 class SessionEnvelope(Model):

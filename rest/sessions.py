@@ -12,6 +12,7 @@ from crdt_server.core.errors import (
     InvalidInput,
     NotFound,
     RateLimited,
+    SessionEnded,
     SessionExpired,
     SessionNotFound,
     StorageFull,
@@ -33,6 +34,7 @@ from .models import (
     PutCodeRequest,
     RotateInviteRequest,
     SessionEnvelope,
+    StartRequest,
     UpdateSessionRequest,
     read_body,
     respond,
@@ -146,6 +148,27 @@ _WRITE = (
     web.HTTPRequestEntityTooLarge,
     web.HTTPUnsupportedMediaType,
 )
+
+
+async def start(request: web.Request) -> web.StreamResponse:
+    who = await grant(request)
+    body = await read_body(request, StartRequest, empty_ok=True)
+    core = request.app[LIVE].sessions
+    await core.start(who.actor, who.session, body.duration_ms)
+    return _answer(
+        SessionEnvelope(data=session_view(await core.state(await core.get(who.session.id))))
+    )
+
+
+async def end(request: web.Request) -> web.StreamResponse:
+    who = await grant(request)
+    core = request.app[LIVE].sessions
+    await core.end(who.actor, who.session)
+    return _answer(
+        SessionEnvelope(data=session_view(await core.state(await core.get(who.session.id))))
+    )
+
+
 OPERATIONS = [
     Operation(
         "POST",
@@ -212,6 +235,28 @@ OPERATIONS = [
         example={"code": "print('hello, again')\n"},
         response=SessionEnvelope,
         errors=_WRITE,
+    ),
+    Operation(
+        "POST",
+        SESSION + "/start",
+        start,
+        "Start the interview (interviewer), with an optional planned length for everyone's "
+        "timer; starting again changes nothing",
+        "interview",
+        body=StartRequest,
+        response=SessionEnvelope,
+        errors=(*_LOOKUP, SessionEnded, DocumentDamaged),
+        example={"durationMs": 45 * 60 * 1000},
+    ),
+    Operation(
+        "POST",
+        SESSION + "/end",
+        end,
+        "End the interview (interviewer): every editor shows it and the session is frozen "
+        "for everyone; a last snapshot is taken",
+        "interview",
+        response=SessionEnvelope,
+        errors=(*_LOOKUP, DocumentDamaged),
     ),
     Operation(
         "POST",

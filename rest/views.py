@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from crdt_server.core.runs import RunRecord
-from crdt_server.core.sessions import SessionState
+from crdt_server.core.sessions import SessionState, interview_status
 from execution import RunResult
 from storage import ParticipantRecord
 
@@ -36,6 +36,10 @@ def session_view(state: SessionState) -> Session:
         damaged=state.damaged,
         participants=[participant_view(p) for p in state.participants],
         creator_id=record.creator_id,
+        status=interview_status(record),
+        started_at=record.started_at,
+        ended_at=record.ended_at,
+        duration_ms=record.duration_ms,
     )
 
 

@@ -44,6 +44,15 @@ class SessionStore(Protocol):
         """Bump the generation of the session's ``role`` invite (revoking the old one)."""
 
     async def expired_sessions(self, now: int) -> list[str]: ...
+    async def start_session(
+        self, session_id: str, at: int, duration_ms: int | None, outbox: Sequence[OutboxEvent] = ()
+    ) -> bool:
+        """Mark the interview started, once, unless it ended."""
+
+    async def end_session(
+        self, session_id: str, at: int, outbox: Sequence[OutboxEvent] = ()
+    ) -> bool:
+        """Mark the interview ended (frozen), once."""
 
     async def list_participants(self, session_id: str) -> list[ParticipantRecord]: ...
     async def get_participant(

@@ -14,6 +14,9 @@ class SessionRecord:
     creator_id: str
     candidate_invite: int = 1  # the generation of each invite: rotating one bumps it
     observer_invite: int = 1
+    started_at: int | None = None  # the interview began (POST .../start)
+    ended_at: int | None = None  # it ended: the session is frozen
+    duration_ms: int | None = None  # its planned length, if one was given
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,6 +41,7 @@ class StoredDocument:
     updates: list[bytes]
     upto: int = 0
     last_seq: int = 0
+    ended: bool = False  # the interview ended: the document is frozen
 
     @property
     def tail_bytes(self) -> int:

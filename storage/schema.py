@@ -139,6 +139,12 @@ MIGRATIONS: tuple[str, ...] = (
         body        TEXT NOT NULL
     );
     """,
+    # 6: the interview's lifecycle: started, ended (frozen), and its planned length
+    """
+    ALTER TABLE sessions ADD COLUMN started_at INTEGER;
+    ALTER TABLE sessions ADD COLUMN ended_at INTEGER;
+    ALTER TABLE sessions ADD COLUMN duration_ms INTEGER;
+    """,
 )
 
 LATEST = len(MIGRATIONS)

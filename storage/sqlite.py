@@ -207,7 +207,7 @@ class SQLiteStorage:
     async def get_session(self, session_id: str) -> SessionRecord | None:
         row = await self._fetchone(
             "SELECT id, created_at, updated_at, expires_at, creator_id, candidate_invite,"
-            " observer_invite FROM sessions WHERE id = ?",
+            " observer_invite, started_at, ended_at, duration_ms FROM sessions WHERE id = ?",
             (session_id,),
         )
         return SessionRecord(*row) if row else None
@@ -374,6 +374,9 @@ class SQLiteStorage:
                         " ORDER BY seq",
                         (session_id, upto),
                     )
+                    ended = await _row(
+                        db, "SELECT ended_at FROM sessions WHERE id = ?", (session_id,)
+                    )
                 finally:
                     await db.execute("COMMIT")
         return StoredDocument(
@@ -381,7 +384,35 @@ class SQLiteStorage:
             [bytes(data) for _, data in tail],
             upto=upto,
             last_seq=int(tail[-1][0]) if tail else upto,
+            ended=ended is not None and ended[0] is not None,
         )
+
+    async def start_session(
+        self, session_id: str, at: int, duration_ms: int | None, outbox: Sequence[OutboxEvent] = ()
+    ) -> bool:
+        """Mark the interview started, once, unless it ended; False if it did not start."""
+        async with self._tx() as db:
+            cursor = await db.execute(
+                "UPDATE sessions SET started_at = ?, duration_ms = ? WHERE id = ?"
+                " AND started_at IS NULL AND ended_at IS NULL",
+                (at, duration_ms, session_id),
+            )
+            if cursor.rowcount > 0:
+                await _insert_events(db, outbox)
+            return cursor.rowcount > 0
+
+    async def end_session(
+        self, session_id: str, at: int, outbox: Sequence[OutboxEvent] = ()
+    ) -> bool:
+        """Mark the interview ended, once; False if it had ended (or is gone)."""
+        async with self._tx() as db:
+            cursor = await db.execute(
+                "UPDATE sessions SET ended_at = ? WHERE id = ? AND ended_at IS NULL",
+                (at, session_id),
+            )
+            if cursor.rowcount > 0:
+                await _insert_events(db, outbox)
+            return cursor.rowcount > 0
 
     @staticmethod
     async def _last_seqs(db: aiosqlite.Connection, session_ids: Iterable[str]) -> dict[str, int]:

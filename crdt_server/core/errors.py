@@ -43,6 +43,11 @@ class SessionDeleted(SessionError):
     """The session was deleted while a client was connected to it."""
 
 
+class SessionEnded(SessionError):
+    """The interview ended: the session is frozen (read-only for everyone), or it cannot be
+    started again."""
+
+
 class SessionFull(SessionError):
     """The session already holds its maximum of participants."""
 

@@ -24,7 +24,7 @@ from ..clock import now_ms
 from ..document import YDoc, code_text
 from ..rooms import RoomManager
 from .actor import Actor
-from .errors import NotFound, SessionDeleted, Unavailable
+from .errors import NotFound, SessionDeleted, SessionEnded, Unavailable
 from .permissions import Action, require
 from .sessions import room_refusals
 
@@ -119,6 +119,8 @@ class QuestionBank:
         """Give the session a copy of the question and show its public view to everyone;
         the starter code of the session's language fills the editor if it is empty."""
         require(actor, Action.MANAGE)
+        if session.ended_at is not None:
+            raise SessionEnded("the interview ended: the session is frozen")
         question = await self.get(question_id)
         with _storage():
             if not await self._store.attach_question(session.id, question, now_ms()):

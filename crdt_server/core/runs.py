@@ -23,7 +23,7 @@ from ..metrics import Metrics
 from ..rooms import RoomManager
 from ..webhooks import Webhooks
 from .actor import Actor
-from .errors import Forbidden, Unavailable
+from .errors import Forbidden, SessionEnded, Unavailable
 from .permissions import Action, require
 from .sessions import SessionCore, actor_for, room_refusals
 
@@ -122,6 +122,8 @@ class Runs:
             actor = actor_for(participant, actor)
         require(actor, Action.RUN)
         room = await self._rooms.get(record.id)
+        if room.ended:  # before the sandbox is spent on it
+            raise SessionEnded("the interview ended: no more runs")
         with room_refusals():
             code, language, started = room.code, room.language, now_ms()
         owners = [f"session:{record.id}", *([] if client is None else [client])]

@@ -12,7 +12,7 @@ import re
 import secrets
 import uuid
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, replace
 from typing import Protocol
 
@@ -32,7 +32,15 @@ from storage import (
 )
 
 from ..clock import now_ms
-from ..document import DEFAULT_LANGUAGE, LANGUAGE, YDoc, meta_map, read_code, read_language
+from ..document import (
+    DEFAULT_LANGUAGE,
+    INTERVIEW,
+    LANGUAGE,
+    YDoc,
+    meta_map,
+    read_code,
+    read_language,
+)
 from ..document import seed_update as seed_document
 from ..json_bridge import participant_json
 from ..merge import version_tag
@@ -41,7 +49,7 @@ from ..room import Room, write_text
 from ..rooms import RoomManager, RoomStore
 from ..settings import Settings
 from ..webhooks import Webhooks
-from .actor import Actor, Role, role_of
+from .actor import SYSTEM, Actor, Role, role_of
 from .errors import (
     DocumentDamaged,
     DocumentTooLarge,
@@ -50,6 +58,8 @@ from .errors import (
     ParticipantNotFound,
     RateLimited,
     SessionDeleted,
+    SessionEnded,
+    SessionError,
     SessionExpired,
     SessionFull,
     SessionNotFound,
@@ -115,6 +125,27 @@ def _storage() -> Iterator[None]:
         yield
     except StorageError as exc:
         raise Unavailable(f"storage unavailable: {exc}") from exc
+
+
+def interview_status(record: SessionRecord) -> str:
+    """waiting, active or ended."""
+    if record.ended_at is not None:
+        return "ended"
+    return "active" if record.started_at is not None else "waiting"
+
+
+def _show_interview(doc: YDoc, record: SessionRecord) -> None:
+    """The interview's state in the document's meta, for every editor's banner and timer."""
+    ends_at = None
+    if record.started_at is not None and record.duration_ms is not None:
+        ends_at = record.started_at + record.duration_ms
+    meta_map(doc)[INTERVIEW] = {
+        "status": interview_status(record),
+        "startedAt": record.started_at,
+        "endedAt": record.ended_at,
+        "durationMs": record.duration_ms,
+        "endsAt": ends_at,
+    }
 
 
 def actor_for(participant: ParticipantRecord | None, base: Actor) -> Actor:
@@ -301,11 +332,59 @@ class SessionCore:
         self._webhooks.wake()
         await self._rooms.discard(record.id, SessionDeleted("session deleted"))
 
+    # ------------------------------------------------------------ the interview
+    async def start(self, actor: Actor, record: SessionRecord, duration_ms: int | None) -> None:
+        """Start the interview (once; an ended one cannot start again), with its planned
+        length shared in the document for everyone's timer."""
+        require(actor, Action.MANAGE)
+        if record.ended_at is not None:
+            raise SessionEnded("the interview ended; it cannot start again")
+        if record.started_at is not None:
+            return  # started already: starting is idempotent
+        at = now_ms()
+        data = {"sessionId": record.id, "startedAt": at, "durationMs": duration_ms}
+        outbox = self._webhooks.events("session.started", record.id, data)
+        with _storage():
+            if not await self._store.start_session(record.id, at, duration_ms, outbox):
+                return  # another request started (or ended) it meanwhile
+        self._webhooks.wake()
+        started = replace(record, started_at=at, duration_ms=duration_ms)
+        room = await self._rooms.get(record.id)
+        with room_refusals():
+            room.edit(lambda doc: _show_interview(doc, started), actor)
+        await self._rooms.log.flush()
+
+    async def end(self, actor: Actor, record: SessionRecord, reason: str = "ended") -> None:
+        """End the interview: everyone's editor shows it, then the session is frozen for
+        every client and REST, a last snapshot is taken, and session.ended is sent."""
+        require(actor, Action.MANAGE)
+        if record.ended_at is not None:
+            return  # ended already
+        at = now_ms()
+        ended = replace(record, ended_at=at)
+        room = await self._rooms.get(record.id)
+        with room_refusals():
+            room.edit(lambda doc: _show_interview(doc, ended), actor)
+        room.ended = True  # from here no update of anyone's applies
+        await self._rooms.log.flush()
+        data = {"sessionId": record.id, "startedAt": record.started_at, "endedAt": at,
+                "reason": reason}  # fmt: skip
+        outbox = self._webhooks.events("session.ended", record.id, data)
+        with _storage():
+            await self._store.end_session(record.id, at, outbox)
+        self._webhooks.wake()
+        await self._rooms.record_history(room)
+
     async def expire(self) -> list[str]:
-        """Delete every expired session with all it owns; its sockets are closed first."""
+        """Delete every expired session with all it owns; its sockets are closed first, and
+        an interview still under way is ended first (session.ended, reason expired)."""
         with _storage():
             expired = await self._store.expired_sessions(now_ms())
             for session_id in expired:
+                record = await self._store.get_session(session_id)
+                if record is not None and record.started_at and record.ended_at is None:
+                    with suppress(SessionError):  # a broken room: deleted all the same
+                        await self.end(SYSTEM, record, reason="expired")
                 await self._rooms.discard(session_id, SessionExpired("session expired"))
                 await self._store.delete_session(session_id, self._deleted(session_id, "expired"))
         if expired:

@@ -199,6 +199,33 @@ async def test_a_participant_online_when_the_server_is_killed_is_reported_left_a
     assert receiver.events()[2]["data"]["participant"]["id"] == data["creatorId"]
 
 
+async def test_an_interview_started_ended_and_one_ended_by_its_expiry_are_events(
+    tmp_path: Path, receiver: Receiver, http: aiohttp.ClientSession
+) -> None:
+    args = hook_args(tmp_path, receiver, "--session-ttl-seconds", "3",
+                     "--cleanup-interval-seconds", "0.5")  # fmt: skip
+    async with ServerProcess(args) as server:
+        ended, expiring = await create_session(http, server), await create_session(http, server)
+        for sid, step in ((ended, "start"), (ended, "end"), (expiring, "start")):
+            async with http.post(f"{server.url}/api/v1/sessions/{sid}/{step}") as response:
+                assert response.status == 200, await response.text()
+        await wait_until(lambda: receiver.types().count("session.deleted") == 2, timeout=20,
+                         what="both expired")  # fmt: skip
+    by_session: dict[str, list[tuple[str, Any]]] = {}
+    for event in receiver.events():
+        by_session.setdefault(event["data"]["sessionId"], []).append(
+            (event["type"], event["data"].get("reason"))
+        )
+    assert by_session[ended] == [
+        ("session.created", None), ("session.started", None), ("session.ended", "ended"),
+        ("session.deleted", "expired"),
+    ]  # fmt: skip
+    assert by_session[expiring] == [
+        ("session.created", None), ("session.started", None), ("session.ended", "expired"),
+        ("session.deleted", "expired"),
+    ]  # fmt: skip
+
+
 async def test_an_event_failing_past_the_retry_period_is_given_up_and_its_endpoint_reported(
     tmp_path: Path, receiver: Receiver, http: aiohttp.ClientSession
 ) -> None:
