@@ -14,6 +14,7 @@ from execution import Executor
 
 from .core.access import Access
 from .core.errors import Unavailable
+from .core.grading import Grader
 from .core.questions import QuestionBank
 from .core.quota import OpenCounts
 from .core.runs import Runs
@@ -82,6 +83,7 @@ class Live:
         self.runs = Runs(
             self.sessions, storage, self.rooms, self.ready_executor, self.metrics, self.webhooks
         )
+        self.grader = Grader(self.questions, self.rooms, self.ready_executor, self.webhooks)
         self._probe: asyncio.Task[None] | None = None
         self._expiry: asyncio.Task[None] | None = None
         self.draining = False  # set on SIGTERM: not ready, no new sockets

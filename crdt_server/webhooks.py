@@ -53,6 +53,7 @@ EventType = Literal[
     "participant.left",
     "code.changed",
     "run.completed",
+    "tests.completed",
 ]
 EVENT_TYPES: tuple[str, ...] = EventType.__args__  # type: ignore[attr-defined]
 

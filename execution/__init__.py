@@ -11,13 +11,14 @@ from .errors import (
     SandboxUnavailable,
     UnsupportedLanguage,
 )
-from .executor import Executor
+from .executor import Executor, Graded
 from .model import ExecutionLimits, LanguageInfo, RunResult
 
 __all__ = [
     "ExecutionError",
     "ExecutionLimits",
     "Executor",
+    "Graded",
     "InvalidRunRequest",
     "LanguageInfo",
     "QueueFull",

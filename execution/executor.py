@@ -11,9 +11,10 @@ import asyncio
 import logging
 import os
 import shutil
-from collections.abc import Sequence
-from dataclasses import replace
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, replace
 from functools import partial
+from typing import Any, TypeVar
 
 from .admission import Admission, Ticket
 from .errors import (
@@ -22,6 +23,18 @@ from .errors import (
     SandboxUnavailable,
     UnsupportedLanguage,
 )  # fmt: skip
+from .grading import (
+    BUILD_OUTPUT_BYTES,
+    BUILD_TIMEOUT_S,
+    CASE_OUTPUT_BYTES,
+    CASE_STDERR_BYTES,
+    Batch,
+    Case,
+    batch_stdin,
+    grading_script,
+    new_boundary,
+    parse_batch,
+)
 from .languages import (
     KNOWN_NAMES,
     SPECS,
@@ -44,6 +57,19 @@ from .sandbox import (
 from .seccomp import build_filter
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Graded:
+    """A grading job: its batch, and why the engine ended the sandbox early, if it did."""
+
+    language: str
+    batch: Batch
+    killed_for: str | None
+    elapsed_ms: int
+    sandboxed: bool
+
 
 _MIB = 1024 * 1024
 _PROBE_TIMEOUT_S = 20.0
@@ -87,7 +113,7 @@ class Executor:
         self._languages: dict[str, tuple[HostLanguage, LanguageInfo]] = {}
         self._admission = Admission(limits)
         self._cpus = sorted(os.sched_getaffinity(0))  # the CPUs this server may use
-        self._tasks: set[asyncio.Task[RunResult]] = set()
+        self._tasks: set[asyncio.Task[Any]] = set()
         self._stopping = False
 
     @property
@@ -178,9 +204,28 @@ class Executor:
         timeout_s = self._timeout_s(timeout_ms)
         sandboxed = self._ready()
         host = self._lookup(name)
+        return await self._in_slot(
+            owners, lambda cpu: self._run_in_slot(host, code, stdin, timeout_s, sandboxed, cpu)
+        )
+
+    async def grade(
+        self, code: str, language: str, cases: Sequence[Case], *, owners: Sequence[str] = ()
+    ) -> Graded:
+        """Build ``code`` once and run it on every case, in one sandbox and one slot (the
+        queue and owners' shares as :meth:`run`); raises as :meth:`run` does."""
+        host = self._lookup(self._canonical(language))
+        if not host.spec.run:
+            raise UnsupportedLanguage(f"{host.spec.name} cannot be graded")
+        sandboxed = self._ready()
+        return await self._in_slot(
+            owners, lambda cpu: self._grade_in_slot(host, code, cases, sandboxed, cpu)
+        )
+
+    async def _in_slot(self, owners: Sequence[str], work: Callable[[int], Awaitable[T]]) -> T:
+        """Run ``work`` (given its CPU) in a slot: waits for one within the owners' shares."""
         ticket = await self._take_slot(owners)
         cpu = self._cpus[ticket.slot % len(self._cpus)]
-        task = asyncio.create_task(self._run_in_slot(host, code, stdin, timeout_s, sandboxed, cpu))
+        task: asyncio.Task[T] = asyncio.ensure_future(work(cpu))
         self._tasks.add(task)
         # Even if cancelled before it started: the slot is free once the task is done.
         task.add_done_callback(partial(self._release_slot, ticket))
@@ -237,7 +282,7 @@ class Executor:
             raise SandboxUnavailable("the executor is stopped")
         return ticket
 
-    def _release_slot(self, ticket: Ticket, task: asyncio.Task[RunResult]) -> None:
+    def _release_slot(self, ticket: Ticket, task: asyncio.Task[Any]) -> None:
         """A run's task is done, so its sandbox is gone: free its slot."""
         self._tasks.discard(task)
         self._admission.release(ticket)
@@ -257,6 +302,25 @@ class Executor:
             host, code.encode(), stdin.encode(), bounds, sandboxed, cpu=cpu
         )
         return _result(host.spec.name, outcome, sandboxed)
+
+    async def _grade_in_slot(
+        self, host: HostLanguage, code: str, cases: Sequence[Case], sandboxed: bool, cpu: int
+    ) -> Graded:
+        boundary = new_boundary()
+        per_case = (CASE_OUTPUT_BYTES + CASE_STDERR_BYTES) * 4 // 3 + 256  # base64 and header
+        keep = BUILD_OUTPUT_BYTES * 2 + per_case * len(cases)
+        bounds = Bounds(
+            timeout_s=BUILD_TIMEOUT_S + sum(case.timeout_s + 0.5 for case in cases),
+            keep_bytes=keep,
+            kill_bytes=keep * 2,
+            memory_bytes=self.limits.memory_mb * _MIB,
+        )
+        template = grading_script(host.spec, cases, boundary)
+        outcome = await self._launch(
+            host, code.encode(), batch_stdin(cases), bounds, sandboxed, template, cpu
+        )
+        batch = parse_batch(bytes(outcome.stdout), boundary)
+        return Graded(host.spec.name, batch, outcome.killed_for, outcome.elapsed_ms, sandboxed)
 
     async def _launch(
         self, host: HostLanguage, code: bytes, stdin: bytes, bounds: Bounds, sandboxed: bool,

@@ -40,6 +40,10 @@ class LanguageSpec:
     version_script: str  # prints versions; runs inside the sandbox at start-up
     version_pattern: str  # regex over its stdout+stderr with a named group "version"
     runtime: str  # format string over the pattern's groups
+    #: Grading (execution/grading.py) builds once and runs each case: ``build`` is one
+    #: command (none for interpreters), ``run`` runs what it built.
+    build: str = ""
+    run: str = ""
     needs_esbuild: bool = False
     heap_percent: int = 75  # {heap_mb}: share of memory_mb for a managed heap (V8, JVM)
     etc_globs: tuple[str, ...] = ()  # host config dirs the runtime needs, bound read-only
@@ -56,6 +60,7 @@ SPECS: tuple[LanguageSpec, ...] = (
         name="python", aliases=("py", "python3"), source="main.py",
         programs=(("python", "python3"),), memory="as",
         script="exec {python} -I -B {box}/main.py",
+        run="{python} -I -B {box}/main.py",
         version_script="{python} --version",
         version_pattern=r"Python (?P<version>\S+)", runtime="CPython {version}",
     ),
@@ -63,6 +68,7 @@ SPECS: tuple[LanguageSpec, ...] = (
         name="javascript", aliases=("js", "node", "nodejs"), source="main.js",
         programs=(("node", "node"),), memory="data",
         script="exec {node} --max-old-space-size={heap_mb} {box}/main.js",
+        run="{node} --max-old-space-size={heap_mb} {box}/main.js",
         version_script="{node} --version",
         version_pattern=r"v(?P<version>\d\S*)", runtime="Node.js {version}",
     ),
@@ -74,6 +80,11 @@ SPECS: tuple[LanguageSpec, ...] = (
             " --sourcemap=inline --outfile={tmp}/main.js"
             " && exec {node} --enable-source-maps --max-old-space-size={heap_mb} {tmp}/main.js"
         ),
+        build=(
+            "{esbuild} {box}/main.ts --format=cjs --platform=node --log-level=error"
+            " --sourcemap=inline --outfile={tmp}/main.js"
+        ),
+        run="{node} --enable-source-maps --max-old-space-size={heap_mb} {tmp}/main.js",
         version_script="{esbuild} --version && {node} --version",
         version_pattern=r"(?P<esbuild>\d\S*)\s+v(?P<version>\d\S*)",
         runtime="esbuild {esbuild} (types stripped, not checked) + Node.js {version}",
@@ -81,6 +92,7 @@ SPECS: tuple[LanguageSpec, ...] = (
     LanguageSpec(
         name="c", aliases=(), source="main.c", programs=(("cc", "gcc"),), memory="as",
         script="{cc} -O2 -pipe -std=gnu17 -o {tmp}/main {box}/main.c -lm && exec {tmp}/main",
+        build="{cc} -O2 -pipe -std=gnu17 -o {tmp}/main {box}/main.c -lm", run="{tmp}/main",
         version_script="{cc} -dumpfullversion",
         version_pattern=r"(?P<version>\d+\.\d+\S*)", runtime="GCC {version}, C17",
     ),
@@ -88,6 +100,7 @@ SPECS: tuple[LanguageSpec, ...] = (
         name="cpp", aliases=("c++", "cxx"), source="main.cpp", programs=(("cxx", "g++"),),
         memory="as",
         script="{cxx} -O2 -pipe -std=gnu++17 -o {tmp}/main {box}/main.cpp && exec {tmp}/main",
+        build="{cxx} -O2 -pipe -std=gnu++17 -o {tmp}/main {box}/main.cpp", run="{tmp}/main",
         version_script="{cxx} -dumpfullversion",
         version_pattern=r"(?P<version>\d+\.\d+\S*)", runtime="GCC {version}, C++17",
     ),
@@ -96,6 +109,8 @@ SPECS: tuple[LanguageSpec, ...] = (
         programs=(("java", "java"), ("javac", "javac")), memory="data",
         etc_globs=("/etc/java-*",), heap_percent=50,  # metaspace, code cache, stacks
         script="exec {java} " + _JVM_FLAGS + " {box}/Main.java",
+        build="{javac} -J-Xmx{heap_mb}m -J-XX:-UsePerfData -d {tmp}/classes {box}/Main.java",
+        run="{java} " + _JVM_FLAGS + " -cp {tmp}/classes Main",
         version_script=(
             "{java} " + _JVM_FLAGS + " -version"
             " && {javac} -J-Xmx{heap_mb}m -J-XX:-UsePerfData -version"

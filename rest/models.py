@@ -76,6 +76,10 @@ Integer = Annotated[int, BeforeValidator(_whole)]
 #: Likewise, at least 1. The bound goes inside, before the validator: placed after it (or on
 #: an optional field) pydantic writes it into the schema as "ge", which JSON Schema lacks.
 PositiveInteger = Annotated[int, Field(ge=1), BeforeValidator(_whole)]
+#: Bounded ones the same way (the names say the bounds).
+Points = Annotated[int, Field(ge=0, le=1000), BeforeValidator(_whole)]
+CaseTimeoutMs = Annotated[int, Field(ge=1, le=60_000), BeforeValidator(_whole)]
+InterviewMs = Annotated[int, Field(ge=60_000, le=24 * 3600 * 1000), BeforeValidator(_whole)]
 
 
 class RequestModel(Model):
@@ -133,7 +137,7 @@ class PutCodeRequest(RequestModel):
 
 
 class StartRequest(RequestModel):
-    duration_ms: Annotated[int, Field(ge=60_000, le=24 * 3600 * 1000)] | None = None
+    duration_ms: InterviewMs | None = None
     """The planned length; everyone's editor counts down to startedAt + durationMs."""
 
 

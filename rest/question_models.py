@@ -8,7 +8,7 @@ from pydantic import AfterValidator, Field, StringConstraints
 
 from execution.languages import KNOWN_NAMES
 
-from .models import Integer, Model, QuestionId, RequestModel
+from .models import CaseTimeoutMs, Model, Points, QuestionId, RequestModel
 
 Difficulty = Literal["easy", "medium", "hard"]
 
@@ -51,9 +51,9 @@ class TestCase(RequestModel):
     by token, or tokens as numbers within 1e-6."""
     hidden: bool = False
     """Hidden from candidates and observers: they see only whether it passed."""
-    points: Annotated[Integer, Field(ge=0, le=1000)] = 1
+    points: Points = 1
     """What passing it is worth."""
-    timeout_ms: Annotated[Integer, Field(ge=1, le=60_000)] = 2000
+    timeout_ms: CaseTimeoutMs = 2000
     """Its wall-time limit (lowered to the host's limit)."""
 
 
@@ -220,3 +220,60 @@ class SessionQuestionEnvelope(Model):
     """Always true here."""
     data: SessionQuestion
     """The session's question."""
+
+
+class TestsRequest(RequestModel):
+    stop_on_first_failure: bool = False
+    """Stop at the first case that fails; the rest are reported as skipped."""
+
+
+class Status(Model):
+    id: int
+    """Judge0's status id: 3 Accepted, 4 Wrong Answer, 5 Time Limit Exceeded, 6 Compilation
+    Error, 7-12 Runtime Error (SIGSEGV, SIGXFSZ, SIGFPE, SIGABRT, NZEC, Other), 13 Internal
+    Error."""
+    description: str
+    """Its name, as Judge0 gives it."""
+
+
+class CompileOutput(Model):
+    output: str
+    """What the compiler printed."""
+
+
+class Score(Model):
+    points: int
+    """The points of the cases passed."""
+    max: int
+    """The points of every case."""
+
+
+class TestRunView(Model):
+    """One grading of the live code against the session's question."""
+
+    run_id: str
+    """The grading's id."""
+    user_id: str | None
+    """Who asked for it."""
+    at: int
+    """When it started (Unix ms)."""
+    language: str
+    """The language it ran as."""
+    status: Status
+    """Accepted if every case passed, else the first failing case's status."""
+    compile: CompileOutput | None
+    """The build step's output, when it printed any."""
+    tests: list[dict[str, Any]]
+    """Each case: `{id, passed, statusId, timeMs}`, and for the cases the caller may see also
+    `name, points, stdout, stderr, expected` (`skipped` after a first failure, if asked)."""
+    score: Score
+    """Points won of the total."""
+    time_ms: int
+    """Wall time of the whole job: one build and every case."""
+
+
+class TestRunEnvelope(Model):
+    success: Literal[True] = True
+    """Always true here."""
+    data: TestRunView
+    """The grading."""

@@ -19,6 +19,7 @@ from crdt_server.core.errors import (
     InvalidInput,
     NotFound,
     SessionDeleted,
+    SessionEnded,
     SessionExpired,
     SessionNotFound,
     Unauthorized,
@@ -26,6 +27,8 @@ from crdt_server.core.errors import (
 )
 from crdt_server.core.permissions import Action, allows
 from crdt_server.core.questions import public_view
+from crdt_server.ws import client_key
+from execution import QueueFull, SandboxUnavailable
 from storage import QuestionFilter, QuestionRecord
 
 from .auth import grant, require_api_key
@@ -41,6 +44,9 @@ from .question_models import (
     QuestionQuery,
     SessionQuestion,
     SessionQuestionEnvelope,
+    TestRunEnvelope,
+    TestRunView,
+    TestsRequest,
 )
 from .routing import Operation
 
@@ -150,6 +156,17 @@ async def _session_question(
     return respond(SessionQuestionEnvelope(data=SessionQuestion.model_validate(view)))
 
 
+async def run_tests(request: web.Request) -> web.StreamResponse:
+    who = await grant(request)
+    body = await read_body(request, TestsRequest, empty_ok=True)
+    live = request.app[LIVE]
+    run = await live.grader.grade(
+        who.actor, who.session.id, body.stop_on_first_failure, client_key(request)
+    )
+    view = run.view(whole=allows(who.actor, Action.MANAGE))
+    return respond(TestRunEnvelope(data=TestRunView.model_validate(view)))
+
+
 _EXAMPLE = {
     "title": "Sum of two numbers",
     "prompt": "Read two integers from standard input and print their sum.",
@@ -241,6 +258,27 @@ OPERATIONS = [
             DocumentDamaged,
         ),
         example={"questionId": "q_0123456789ab"},
+    ),  # fmt: skip
+    Operation(
+        "POST",
+        "/sessions/{sessionId}/tests",
+        run_tests,
+        "Grade the live code against every case of the session's question in one sandbox "
+        "job (built once); the result is shared with everyone, hidden cases only as passed "
+        "or not",
+        "questions",
+        body=TestsRequest,
+        response=TestRunEnvelope,
+        errors=(
+            *_SESSION_ERRORS,
+            InvalidInput,
+            NotFound,
+            SessionEnded,
+            DocumentDamaged,
+            QueueFull,
+            SandboxUnavailable,
+        ),
+        example={"stopOnFirstFailure": False},
     ),  # fmt: skip
     Operation(
         "GET",

@@ -594,7 +594,7 @@ class SQLiteStorage:
                 rows = await _rows(
                     self.db,
                     f"SELECT {_QUESTION_COLUMNS} FROM questions WHERE {condition}"
-                    " ORDER BY created_at, id LIMIT ? OFFSET ?",
+                    " ORDER BY created_at, rowid LIMIT ? OFFSET ?",
                     (*params, limit, offset),
                 )
         return [QuestionRecord(*row) for row in rows], int(total[0])
