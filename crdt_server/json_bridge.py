@@ -221,6 +221,9 @@ class JsonClient:
         else:
             self._emit("user_leave", {"userId": participant.id, "timestamp": now_ms()})
 
+    def notes_changed(self, notes: dict[str, Any]) -> None:
+        self._emit("notes_change", notes)
+
     async def close(self, code: CloseCode, reason: str) -> None:
         self.stop()
         await self._outbox.close(code, reason)

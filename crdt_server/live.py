@@ -15,6 +15,7 @@ from execution import Executor
 from .core.access import Access
 from .core.errors import Unavailable
 from .core.grading import Grader
+from .core.notes import Notes
 from .core.questions import QuestionBank
 from .core.quota import OpenCounts
 from .core.runs import Runs
@@ -84,6 +85,7 @@ class Live:
             self.sessions, storage, self.rooms, self.ready_executor, self.metrics, self.webhooks
         )
         self.grader = Grader(self.questions, self.rooms, self.ready_executor, self.webhooks)
+        self.notes = Notes(storage, self.rooms, self.webhooks)
         self._probe: asyncio.Task[None] | None = None
         self._expiry: asyncio.Task[None] | None = None
         self.draining = False  # set on SIGTERM: not ready, no new sockets

@@ -85,6 +85,9 @@ class RoomListener(Protocol):
     def presence_changed(self, participant: ParticipantRecord, online: bool) -> None:
         """A participant's first socket opened, or their last one closed."""
 
+    def notes_changed(self, notes: dict[str, Any]) -> None:
+        """The interviewers' notes changed (only a listener that may read them says so)."""
+
     async def close(self, code: CloseCode, reason: str) -> None:
         """Close the connection behind the listener."""
 
@@ -235,6 +238,12 @@ class Room:
     def presence_changed(self, participant: ParticipantRecord, online: bool) -> None:
         for listener in list(self.listeners.values()):
             listener.presence_changed(participant, online)
+
+    def notes_changed(self, notes: dict[str, Any]) -> None:
+        """Pass new notes to the listeners whose actor may read them, and no one else."""
+        for listener in list(self.listeners.values()):
+            if allows(listener.actor, Action.NOTES):
+                listener.notes_changed(notes)
 
     def connections(self) -> list[Peer | RoomListener]:
         return [*self.peers.values(), *self.listeners.values()]

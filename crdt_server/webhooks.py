@@ -54,6 +54,7 @@ EventType = Literal[
     "code.changed",
     "run.completed",
     "tests.completed",
+    "scorecard.submitted",
 ]
 EVENT_TYPES: tuple[str, ...] = EventType.__args__  # type: ignore[attr-defined]
 

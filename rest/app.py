@@ -18,7 +18,7 @@ from crdt_server.ws import add_websocket_routes
 from execution import ExecutionLimits, Executor
 from storage import SQLiteStorage, Storage
 
-from . import execute, health, history, participants, questions, sessions
+from . import execute, health, history, notes, participants, questions, sessions
 from .asyncapi import add_asyncapi_route
 from .cors import cors_middleware
 from .demo import add_demo_routes
@@ -38,6 +38,7 @@ OPERATIONS: list[Operation] = [
     *history.OPERATIONS,
     *execute.OPERATIONS,
     *questions.OPERATIONS,
+    *notes.OPERATIONS,
 ]
 
 

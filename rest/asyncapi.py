@@ -149,6 +149,21 @@ MESSAGES: dict[str, dict[str, Any]] = {
             ["userId"],
         ),
     ),
+    "notesChange": _message(
+        "notes_change",
+        "Notes changed",
+        "The interviewers' private notes, as just written; sent to interviewers' sockets only.",
+        _event(
+            "notes_change",
+            {
+                "notes": {"type": "string", "description": "The notes, in Markdown."},
+                "version": {"type": "integer", "description": "How many writes so far."},
+                "updatedAt": {"type": ["integer", "null"], "description": "Unix ms."},
+                "updatedBy": {"type": ["string", "null"], "description": "Who wrote them."},
+            },
+            ["notes", "version"],
+        ),
+    ),
     "error": _message(
         "error",
         "Event refused",

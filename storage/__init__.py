@@ -3,6 +3,7 @@
 from .base import (
     DocumentStore,
     HistoryStore,
+    NotesStore,
     QuestionStore,
     SessionStore,
     Storage,
@@ -19,11 +20,13 @@ from .errors import (
 from .records import (
     Appended,
     HistoryEntry,
+    NotesRecord,
     OutboxEvent,
     ParticipantRecord,
     PendingUpdate,
     QuestionFilter,
     QuestionRecord,
+    ScorecardRecord,
     SessionRecord,
     StoredDocument,
 )
@@ -35,6 +38,8 @@ __all__ = [
     "DuplicateSessionId",
     "HistoryEntry",
     "HistoryStore",
+    "NotesRecord",
+    "NotesStore",
     "OutboxEvent",
     "ParticipantExists",
     "ParticipantRecord",
@@ -43,6 +48,7 @@ __all__ = [
     "QuestionRecord",
     "QuestionStore",
     "SQLiteStorage",
+    "ScorecardRecord",
     "SessionFullError",
     "SessionGone",
     "SessionRecord",

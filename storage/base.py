@@ -14,11 +14,13 @@ from typing import Protocol
 from .records import (
     Appended,
     HistoryEntry,
+    NotesRecord,
     OutboxEvent,
     ParticipantRecord,
     PendingUpdate,
     QuestionFilter,
     QuestionRecord,
+    ScorecardRecord,
     SessionRecord,
     StoredDocument,
 )
@@ -155,7 +157,33 @@ class QuestionStore(Protocol):
         """The copy a session was given (``updated_at`` is when it was attached)."""
 
 
-class Storage(SessionStore, DocumentStore, HistoryStore, WebhookStore, QuestionStore, Protocol):
+class NotesStore(Protocol):
+    """Interviewers' notes and scorecards."""
+
+    async def get_notes(self, session_id: str) -> NotesRecord | None: ...
+    async def put_notes(
+        self, session_id: str, notes: str, at: int, by: str | None, base_version: int | None
+    ) -> NotesRecord | None:
+        """Store new notes; None when ``base_version`` is given and is not the current one
+        (someone wrote meanwhile). SessionGone when the session is gone."""
+
+    async def put_scorecard(
+        self, session_id: str, scorecard: ScorecardRecord, outbox: Sequence[OutboxEvent] = ()
+    ) -> None:
+        """Store (or replace) an interviewer's scorecard; SessionGone if the session is."""
+
+    async def list_scorecards(self, session_id: str) -> list[ScorecardRecord]: ...
+
+
+class Storage(
+    SessionStore,
+    DocumentStore,
+    HistoryStore,
+    WebhookStore,
+    QuestionStore,
+    NotesStore,
+    Protocol,
+):
     """One database holding all three, with its lifecycle."""
 
     async def open(self) -> None: ...

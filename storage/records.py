@@ -110,3 +110,22 @@ class QuestionFilter:
     difficulty: str | None = None
     tag: str | None = None
     language: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class NotesRecord:
+    """A session's interviewer notes; ``version`` counts the writes (0: none yet)."""
+
+    notes: str
+    version: int
+    updated_at: int
+    updated_by: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class ScorecardRecord:
+    """One interviewer's scorecard of a session; ``body`` is its JSON."""
+
+    interviewer_id: str
+    body: str
+    submitted_at: int

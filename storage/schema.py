@@ -145,6 +145,23 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE sessions ADD COLUMN ended_at INTEGER;
     ALTER TABLE sessions ADD COLUMN duration_ms INTEGER;
     """,
+    # 7: interviewers' private notes (one text per session, versioned) and scorecards
+    """
+    CREATE TABLE session_notes (
+        session_id  TEXT PRIMARY KEY REFERENCES sessions (id) ON DELETE CASCADE,
+        notes       TEXT NOT NULL,
+        version     INTEGER NOT NULL,
+        updated_at  INTEGER NOT NULL,
+        updated_by  TEXT
+    );
+    CREATE TABLE scorecards (
+        session_id      TEXT NOT NULL REFERENCES sessions (id) ON DELETE CASCADE,
+        interviewer_id  TEXT NOT NULL,
+        body            TEXT NOT NULL,
+        submitted_at    INTEGER NOT NULL,
+        PRIMARY KEY (session_id, interviewer_id)
+    );
+    """,
 )
 
 LATEST = len(MIGRATIONS)

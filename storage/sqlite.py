@@ -31,11 +31,13 @@ from .errors import (
 from .records import (
     Appended,
     HistoryEntry,
+    NotesRecord,
     OutboxEvent,
     ParticipantRecord,
     PendingUpdate,
     QuestionFilter,
     QuestionRecord,
+    ScorecardRecord,
     SessionRecord,
     StoredDocument,
 )
@@ -620,6 +622,57 @@ class SQLiteStorage:
             (session_id,),
         )
         return QuestionRecord(*row) if row else None
+
+    # ------------------------------------------------------------ notes and scorecards
+    async def get_notes(self, session_id: str) -> NotesRecord | None:
+        row = await self._fetchone(
+            "SELECT notes, version, updated_at, updated_by FROM session_notes WHERE session_id = ?",
+            (session_id,),
+        )
+        return NotesRecord(*row) if row else None
+
+    async def put_notes(
+        self, session_id: str, notes: str, at: int, by: str | None, base_version: int | None
+    ) -> NotesRecord | None:
+        async with self._tx() as db:
+            if await _row(db, "SELECT 1 FROM sessions WHERE id = ?", (session_id,)) is None:
+                raise SessionGone(session_id)
+            row = await _row(
+                db, "SELECT version FROM session_notes WHERE session_id = ?", (session_id,)
+            )
+            current = int(row[0]) if row else 0
+            if base_version is not None and base_version != current:
+                return None
+            await db.execute(
+                "INSERT INTO session_notes (session_id, notes, version, updated_at, updated_by)"
+                " VALUES (?, ?, ?, ?, ?) ON CONFLICT (session_id) DO UPDATE SET"
+                " notes = excluded.notes, version = excluded.version,"
+                " updated_at = excluded.updated_at, updated_by = excluded.updated_by",
+                (session_id, notes, current + 1, at, by),
+            )
+        return NotesRecord(notes, current + 1, at, by)
+
+    async def put_scorecard(
+        self, session_id: str, scorecard: ScorecardRecord, outbox: Sequence[OutboxEvent] = ()
+    ) -> None:
+        async with self._tx() as db:
+            if await _row(db, "SELECT 1 FROM sessions WHERE id = ?", (session_id,)) is None:
+                raise SessionGone(session_id)
+            await db.execute(
+                "INSERT INTO scorecards (session_id, interviewer_id, body, submitted_at)"
+                " VALUES (?, ?, ?, ?) ON CONFLICT (session_id, interviewer_id) DO UPDATE SET"
+                " body = excluded.body, submitted_at = excluded.submitted_at",
+                (session_id, scorecard.interviewer_id, scorecard.body, scorecard.submitted_at),
+            )
+            await _insert_events(db, outbox)
+
+    async def list_scorecards(self, session_id: str) -> list[ScorecardRecord]:
+        rows = await self._fetchall(
+            "SELECT interviewer_id, body, submitted_at FROM scorecards WHERE session_id = ?"
+            " ORDER BY submitted_at, rowid",
+            (session_id,),
+        )
+        return [ScorecardRecord(*row) for row in rows]
 
     # ------------------------------------------------------------ history
     async def add_history(self, session_id: str, at: int, code: str, language: str) -> int:

@@ -14,6 +14,7 @@ class Action(StrEnum):
     RUN = "run"  # run the session's code
     READ_HISTORY = "read history"  # history snapshots and runs
     MANAGE = "manage"  # roles, removing participants, deleting the session
+    NOTES = "take notes"  # the private notes and scorecards (interviewers only)
 
 
 PERMISSIONS: dict[Role, frozenset[Action]] = {

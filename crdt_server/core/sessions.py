@@ -19,6 +19,7 @@ from typing import Protocol
 from storage import (
     DuplicateSessionId,
     HistoryEntry,
+    NotesStore,
     OutboxEvent,
     ParticipantExists,
     ParticipantRecord,
@@ -77,7 +78,7 @@ SESSION_ID = re.compile(r"^[0-9a-f]{8}$")
 _ID_ATTEMPTS = 20
 
 
-class CoreStore(SessionStore, RoomStore, WebhookStore, QuestionStore, Protocol):
+class CoreStore(SessionStore, RoomStore, WebhookStore, QuestionStore, NotesStore, Protocol):
     """Everything the session core reads and writes, and how big it has grown."""
 
     async def size_bytes(self) -> int: ...

@@ -50,6 +50,8 @@ async def test_every_json_event_a_live_socket_gets_matches_its_documented_payloa
     await watcher.expect("code_change", lambda d: d["code"] == "ab")
     await watcher.expect("language_change", lambda d: d["language"] == "python")
     await watcher.expect("cursor_position")
+    await api.put(f"/api/v1/sessions/{sid}/notes", json={"notes": "open server: all see it"})
+    await watcher.expect("notes_change")
     await typist.ws.send_str("not json")
     await typist.expect("error")
     await typist.close()
