@@ -18,6 +18,7 @@ from .core.grading import Grader
 from .core.notes import Notes
 from .core.questions import QuestionBank
 from .core.quota import OpenCounts
+from .core.report import Reports
 from .core.runs import Runs
 from .core.sessions import CoreStore, SessionCore
 from .core.tokens import Tokens, new_secret
@@ -86,6 +87,7 @@ class Live:
         )
         self.grader = Grader(self.questions, self.rooms, self.ready_executor, self.webhooks)
         self.notes = Notes(storage, self.rooms, self.webhooks)
+        self.reports = Reports(self.sessions, self.rooms, self.runs, self.questions, self.notes)
         self._probe: asyncio.Task[None] | None = None
         self._expiry: asyncio.Task[None] | None = None
         self.draining = False  # set on SIGTERM: not ready, no new sockets

@@ -26,11 +26,13 @@ def bearer(request: web.Request) -> str | None:
     return token.strip() or None if scheme.lower() == "bearer" else None
 
 
-async def grant(request: web.Request) -> Grant:
-    """The caller's grant in the session of the path (``{sessionId}``)."""
+async def grant(request: web.Request, *, query_token: bool = False) -> Grant:
+    """The caller's grant in the session of the path (``{sessionId}``); ``query_token``: a
+    ``?token=`` is taken too (a page a browser opens cannot send a header)."""
     access = request.app[LIVE].access
+    token = bearer(request) or (request.query.get("token") if query_token else None)
     granted = await access.grant(
-        bearer(request), request.match_info["sessionId"], Via.REST, client_key(request)
+        token, request.match_info["sessionId"], Via.REST, client_key(request)
     )
     role = granted.actor.role
     ROLE.set(role.value if role is not None else None)  # on the lines this request logs

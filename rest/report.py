@@ -1,0 +1,187 @@
+"""``GET /sessions/{id}/report``: the interview's report, as JSON or as a page to read.
+
+The page is built here with every value escaped (the code and the notes are anyone's
+text) and served with a policy that runs no script at all.
+"""
+
+from __future__ import annotations
+
+import html
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from aiohttp import web
+
+from crdt_server.core.errors import (
+    Forbidden,
+    InvalidInput,
+    SessionExpired,
+    SessionNotFound,
+    Unauthorized,
+    Unavailable,
+)
+
+from .auth import grant
+from .keys import LIVE
+from .models import Model, respond
+from .routing import Operation
+
+_PAGE_POLICY = "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'"
+
+
+class Report(Model):
+    """Everything the hiring committee reads about one interview."""
+
+    session_id: str
+    """The session."""
+    status: str
+    """waiting, active or ended."""
+    created_at: int
+    """When the session was created (Unix ms)."""
+    started_at: int | None
+    """When the interview started."""
+    ended_at: int | None
+    """When it ended."""
+    duration_ms: int | None
+    """Its planned length."""
+    participants: list[dict[str, Any]]
+    """Who took part, with their roles."""
+    question: dict[str, Any] | None
+    """The question, whole (solution and hidden cases included)."""
+    code: str
+    """The final code."""
+    language: str
+    """Its language."""
+    runs: list[Any]
+    """Every run, with its output and the code it ran."""
+    tests: list[Any]
+    """Every grading, as shared in the session."""
+    notes: dict[str, Any]
+    """The interviewers' notes."""
+    scorecards: list[dict[str, Any]]
+    """Every interviewer's scorecard."""
+    events: list[dict[str, Any]]
+    """What happened, in time order: created, joined, started, ran, tested, ended."""
+    playback: str | None
+    """A link to watch it again, once playback exists."""
+
+
+class ReportEnvelope(Model):
+    success: Literal[True] = True
+    """Always true here."""
+    data: Report
+    """The report."""
+
+
+async def report(request: web.Request) -> web.StreamResponse:
+    who = await grant(request, query_token=True)
+    data = await request.app[LIVE].reports.build(who.actor, who.session)
+    wants = request.query.get("format", "")
+    if wants not in ("", "json", "html"):
+        raise InvalidInput("format: json or html")
+    accept = request.headers.get("Accept", "")
+    if wants == "html" or (not wants and "text/html" in accept):
+        page = web.Response(text=render(data), content_type="text/html")
+        page.headers["Content-Security-Policy"] = _PAGE_POLICY
+        return page
+    return respond(ReportEnvelope(data=Report.model_validate(data)))
+
+
+def _time(ms: int | None) -> str:
+    if ms is None:
+        return "-"
+    return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def _e(value: object) -> str:
+    return html.escape("" if value is None else str(value))
+
+
+def render(data: dict[str, Any]) -> str:
+    """The report as one self-contained page."""
+    people = "".join(
+        f"<tr><td>{_e(p['name'])}</td><td>{_e(p['role'])}</td><td>{_time(p['joinedAt'])}</td></tr>"
+        for p in data["participants"]
+    )
+    events = "".join(
+        f"<tr><td>{_time(e['at'])}</td><td>{_e(e['type'])}</td><td>{_e(e.get('user'))}</td>"
+        f"<td>{_e(_detail(e))}</td></tr>"
+        for e in data["events"]
+    )
+    runs = "".join(
+        f"<tr><td>{_time(r.get('at'))}</td><td>{_e(r.get('language'))}</td>"
+        f"<td>{_e(r.get('exitCode'))}</td><td><pre>{_e(r.get('stdout'))}</pre></td></tr>"
+        for r in data["runs"]
+        if isinstance(r, dict)
+    )
+    tests = "".join(
+        f"<tr><td>{_time(g.get('at'))}</td><td>{_e((g.get('status') or {}).get('description'))}"
+        f"</td><td>{_e((g.get('score') or {}).get('points'))} / "
+        f"{_e((g.get('score') or {}).get('max'))}</td></tr>"
+        for g in data["tests"]
+    )
+    cards = "".join(
+        f"<li><b>{_e(c['recommendation'])}</b> by {_e(c['interviewerId'])}: {_e(c['notes'])}"
+        "<ul>"
+        + "".join(
+            f"<li>{_e(k['name'])}: {_e(k['score'])}/4 {_e(k['notes'])}</li>"
+            for k in c["competencies"]
+        )  # fmt: skip
+        + "</ul></li>"
+        for c in data["scorecards"]
+    )
+    question = data["question"]
+    title = question["title"] if question else "no question"
+    return f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Interview report {_e(data["sessionId"])}</title>
+<style>body{{font:15px/1.45 system-ui,sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem}}
+table{{border-collapse:collapse;width:100%}}td,th{{border:1px solid #ddd;padding:.3rem .5rem;
+text-align:left;vertical-align:top}}pre{{background:#f6f6f6;padding:.6rem;overflow:auto;margin:0}}
+</style></head><body>
+<h1>Interview report</h1>
+<p id="summary">Session <code>{_e(data["sessionId"])}</code>, {_e(data["status"])}.
+Started {_time(data["startedAt"])}, ended {_time(data["endedAt"])}.
+Question: <b id="question">{_e(title)}</b>.</p>
+<h2>Participants</h2><table><tr><th>name</th><th>role</th><th>joined</th></tr>{people}</table>
+<h2>Final code ({_e(data["language"])})</h2><pre id="code">{_e(data["code"])}</pre>
+<h2>Gradings</h2><table id="tests"><tr><th>at</th><th>status</th><th>score</th></tr>{tests}
+</table>
+<h2>Runs</h2><table><tr><th>at</th><th>language</th><th>exit</th><th>output</th></tr>{runs}
+</table>
+<h2>Scorecards</h2><ul id="scorecards">{cards}</ul>
+<h2>Notes</h2><pre id="notes">{_e(data["notes"]["notes"])}</pre>
+<h2>Timeline</h2><table id="events"><tr><th>at</th><th>event</th><th>who</th><th></th></tr>
+{events}</table>
+</body></html>
+"""
+
+
+def _detail(event: dict[str, Any]) -> str:
+    if event["type"] == "ran":
+        return f"exit {event.get('exitCode')}"
+    if event["type"] == "tested":
+        status, score = event.get("status") or {}, event.get("score") or {}
+        return f"{status.get('description')}, {score.get('points')}/{score.get('max')}"
+    return ""
+
+
+OPERATIONS = [
+    Operation(
+        "GET",
+        "/sessions/{sessionId}/report",
+        report,
+        "The interview's report (interviewers): participants, final code, runs, gradings, "
+        "question, notes, scorecards and timeline; `?format=html` (or Accept: text/html) "
+        "for a page to read",
+        "interview",
+        response=ReportEnvelope,
+        errors=(
+            InvalidInput,
+            Unauthorized,
+            Forbidden,
+            SessionNotFound,
+            SessionExpired,
+            Unavailable,
+        ),
+    ),  # fmt: skip
+]

@@ -1,0 +1,77 @@
+"""The interview's report: everything that happened, for interviewers only."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from envelope import assert_error
+from support.app_client import Client, ClientFactory
+
+API_KEY = "report-key-9e20"
+BEARER = {"Authorization": f"Bearer {API_KEY}"}
+QUESTION = {
+    "title": "Sum <b>bold</b>",
+    "prompt": "Print a + b.",
+    "difficulty": "easy",
+    "languages": ["python"],
+    "tests": [{"name": "small", "stdin": "1 2\n", "expectedStdout": "3\n"}],
+}
+CODE = "a, b = map(int, input().split())\nprint(a + b)  # <script>alert(1)</script>\n"
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+async def finished_interview(api: Client) -> tuple[str, dict[str, str]]:
+    """A whole interview: question, code, a run, a grading, notes, a scorecard, the end."""
+    made = await api.post("/api/v1/questions", json=QUESTION, headers=BEARER)
+    qid = (await made.json())["data"]["id"]
+    created = await api.post("/api/v1/sessions", json={"language": "python", "questionId": qid},
+                             headers=BEARER)  # fmt: skip
+    session: dict[str, Any] = (await created.json())["data"]
+    sid, tokens = session["id"], session["tokens"]
+    interviewer, candidate = bearer(tokens["interviewer"]), bearer(tokens["candidate"])
+    url = f"/api/v1/sessions/{sid}"
+    joined = await api.post(f"{url}/join", json={"user": {"name": "Cand"}},
+                            headers=bearer(tokens["candidate"]))  # fmt: skip
+    candidate = bearer((await joined.json())["data"]["token"])
+    assert (await api.post(f"{url}/start", headers=interviewer)).status == 200
+    await api.put(f"{url}/code", json={"code": CODE}, headers=candidate)
+    assert (await api.post(f"{url}/execute", json={"stdin": "2 3\n"}, headers=candidate)).ok
+    assert (await api.post(f"{url}/tests", json={}, headers=candidate)).ok
+    await api.put(f"{url}/notes", json={"notes": "Good <i>pace</i>."}, headers=interviewer)
+    card = {"recommendation": "yes", "competencies": [{"name": "correctness", "score": 4}]}
+    await api.put(f"{url}/scorecard", json=card, headers=interviewer)
+    assert (await api.post(f"{url}/end", headers=interviewer)).status == 200
+    return sid, tokens
+
+
+@pytest.mark.sandbox
+async def test_the_report_holds_the_whole_interview_for_interviewers_only(
+    make_client: ClientFactory,
+) -> None:
+    api = await make_client(api_keys=API_KEY)
+    sid, tokens = await finished_interview(api)
+    url = f"/api/v1/sessions/{sid}/report"
+    for role in ("candidate", "observer"):
+        await assert_error(await api.get(url, headers=bearer(tokens[role])), 403, "FORBIDDEN")
+    response = await api.get(url, headers=bearer(tokens["interviewer"]))
+    report = (await response.json())["data"]
+    assert report["status"] == "ended" and report["code"] == CODE
+    assert [p["role"] for p in report["participants"]] == ["interviewer", "candidate"]
+    assert report["question"]["title"] == QUESTION["title"]
+    assert report["runs"][0]["stdout"] == "5\n"
+    assert report["tests"][0]["status"]["id"] == 3 and report["tests"][0]["score"]["points"] == 1
+    assert report["notes"]["notes"] == "Good <i>pace</i>."
+    assert report["scorecards"][0]["recommendation"] == "yes"
+    kinds = [event["type"] for event in report["events"]]
+    assert kinds == ["created", "joined", "joined", "started", "ran", "tested", "ended"]
+
+    page = await api.get(url + "?format=html", headers=bearer(tokens["interviewer"]))
+    assert page.content_type == "text/html"
+    assert "script-src" not in page.headers["Content-Security-Policy"]  # none runs at all
+    text = await page.text()
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in text and "<script>" not in text
+    assert "Sum &lt;b&gt;bold&lt;/b&gt;" in text and "Accepted" in text
