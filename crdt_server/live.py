@@ -85,9 +85,11 @@ class Live:
         self.runs = Runs(
             self.sessions, storage, self.rooms, self.ready_executor, self.metrics, self.webhooks
         )
-        self.grader = Grader(self.questions, self.rooms, self.ready_executor, self.webhooks)
+        self.grader = Grader(
+            self.questions, self.rooms, self.ready_executor, self.webhooks, storage
+        )
         self.notes = Notes(storage, self.rooms, self.webhooks)
-        self.reports = Reports(self.sessions, self.rooms, self.runs, self.questions, self.notes)
+        self.reports = Reports(self.sessions, self.runs, self.grader, self.questions, self.notes)
         self._probe: asyncio.Task[None] | None = None
         self._expiry: asyncio.Task[None] | None = None
         self.draining = False  # set on SIGTERM: not ready, no new sockets

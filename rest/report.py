@@ -55,7 +55,7 @@ class Report(Model):
     runs: list[Any]
     """Every run, with its output and the code it ran."""
     tests: list[Any]
-    """Every grading, as shared in the session."""
+    """Every grading, whole (hidden cases too), as the server kept it."""
     notes: dict[str, Any]
     """The interviewers' notes."""
     scorecards: list[dict[str, Any]]

@@ -2,6 +2,7 @@
 
 from .base import (
     DocumentStore,
+    GradingStore,
     HistoryStore,
     NotesStore,
     QuestionStore,
@@ -36,6 +37,7 @@ __all__ = [
     "Appended",
     "DocumentStore",
     "DuplicateSessionId",
+    "GradingStore",
     "HistoryEntry",
     "HistoryStore",
     "NotesRecord",

@@ -175,6 +175,16 @@ class NotesStore(Protocol):
     async def list_scorecards(self, session_id: str) -> list[ScorecardRecord]: ...
 
 
+class GradingStore(Protocol):
+    """Every grading, whole, where no client can write."""
+
+    async def add_test_run(self, session_id: str, run_id: str, at: int, body: str) -> None:
+        """Keep a grading whole; SessionGone if the session is."""
+
+    async def list_test_runs(self, session_id: str) -> list[str]:
+        """The session's gradings (JSON), oldest first."""
+
+
 class Storage(
     SessionStore,
     DocumentStore,
@@ -182,6 +192,7 @@ class Storage(
     WebhookStore,
     QuestionStore,
     NotesStore,
+    GradingStore,
     Protocol,
 ):
     """One database holding all three, with its lifecycle."""

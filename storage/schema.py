@@ -162,6 +162,16 @@ MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (session_id, interviewer_id)
     );
     """,
+    # 8: every grading, whole, where no client can write (the document's copy is a view)
+    """
+    CREATE TABLE test_runs (
+        session_id  TEXT NOT NULL REFERENCES sessions (id) ON DELETE CASCADE,
+        id          TEXT NOT NULL,
+        at          INTEGER NOT NULL,
+        body        TEXT NOT NULL,
+        PRIMARY KEY (session_id, id)
+    );
+    """,
 )
 
 LATEST = len(MIGRATIONS)

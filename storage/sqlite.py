@@ -674,6 +674,21 @@ class SQLiteStorage:
         )
         return [ScorecardRecord(*row) for row in rows]
 
+    async def add_test_run(self, session_id: str, run_id: str, at: int, body: str) -> None:
+        async with self._tx() as db:
+            if await _row(db, "SELECT 1 FROM sessions WHERE id = ?", (session_id,)) is None:
+                raise SessionGone(session_id)
+            await db.execute(
+                "INSERT INTO test_runs (session_id, id, at, body) VALUES (?, ?, ?, ?)",
+                (session_id, run_id, at, body),
+            )
+
+    async def list_test_runs(self, session_id: str) -> list[str]:
+        rows = await self._fetchall(
+            "SELECT body FROM test_runs WHERE session_id = ? ORDER BY at, rowid", (session_id,)
+        )
+        return [str(row[0]) for row in rows]
+
     # ------------------------------------------------------------ history
     async def add_history(self, session_id: str, at: int, code: str, language: str) -> int:
         """A new snapshot, unless the latest one holds the same code: then its number."""

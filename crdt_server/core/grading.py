@@ -7,6 +7,7 @@ passed, its status and time; interviewers get every case whole over REST.
 
 from __future__ import annotations
 
+import json
 import secrets
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -24,13 +25,14 @@ from execution.grading import (
     Case,
     status_of,
 )
+from storage import GradingStore, SessionGone, StorageError
 
 from ..clock import now_ms
 from ..document import YDoc
 from ..rooms import RoomManager
 from ..webhooks import Webhooks
 from .actor import Actor
-from .errors import InvalidInput, NotFound, SessionEnded
+from .errors import InvalidInput, NotFound, SessionDeleted, SessionEnded, Unavailable
 from .permissions import Action, require
 from .questions import QuestionBank
 from .sessions import room_refusals
@@ -92,12 +94,25 @@ class Grader:
     """Runs the session's code against its question's cases."""
 
     def __init__(
-        self, questions: QuestionBank, rooms: RoomManager, engine: Engine, webhooks: Webhooks
+        self,
+        questions: QuestionBank,
+        rooms: RoomManager,
+        engine: Engine,
+        webhooks: Webhooks,
+        store: GradingStore,
     ) -> None:
+        self._store = store
         self._questions = questions
         self._rooms = rooms
         self._engine = engine
         self._webhooks = webhooks
+
+    async def history(self, session_id: str) -> list[dict[str, Any]]:
+        """Every grading of the session, whole, oldest first."""
+        try:
+            return [json.loads(body) for body in await self._store.list_test_runs(session_id)]
+        except StorageError as exc:
+            raise Unavailable(f"storage unavailable: {exc}") from exc
 
     async def grade(
         self, actor: Actor, session_id: str, stop_on_first_failure: bool, client: str | None
@@ -128,6 +143,13 @@ class Grader:
             secrets.token_hex(6), actor.participant_id, started, graded.language, tests, cases,
             graded, stop_on_first_failure,
         )  # fmt: skip
+        whole = json.dumps(run.view(whole=True), ensure_ascii=False)
+        try:  # kept whole first: the document's copy is for showing, anyone may write there
+            await self._store.add_test_run(session_id, run.id, run.at, whole)
+        except SessionGone:
+            raise SessionDeleted(f"session {session_id} was deleted") from None
+        except StorageError as exc:
+            raise Unavailable(f"storage unavailable: {exc}") from exc
         room = await self._rooms.get(session_id)  # it may have been reloaded meanwhile
         with room_refusals():
             room.edit(lambda doc: _append(doc, run.view(whole=False)), actor)

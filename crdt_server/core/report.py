@@ -7,9 +7,8 @@ from typing import Any
 
 from storage import SessionRecord
 
-from ..rooms import RoomManager
 from .actor import Actor
-from .grading import test_runs_array
+from .grading import Grader
 from .notes import Notes
 from .permissions import Action, require
 from .questions import QuestionBank
@@ -23,14 +22,14 @@ class Reports:
     def __init__(
         self,
         sessions: SessionCore,
-        rooms: RoomManager,
         runs: Runs,
+        grader: Grader,
         questions: QuestionBank,
         notes: Notes,
     ) -> None:
         self._sessions = sessions
-        self._rooms = rooms
         self._runs = runs
+        self._grader = grader
         self._questions = questions
         self._notes = notes
 
@@ -38,9 +37,7 @@ class Reports:
         require(actor, Action.NOTES)
         state = await self._sessions.state(record)
         runs = await self._runs.stored_runs(actor, record)
-        room = self._rooms.rooms.get(record.id)
-        doc = room.doc if room is not None else (await self._rooms.stored(record.id))[0]
-        gradings = [g for g in (test_runs_array(doc).to_py() or []) if isinstance(g, dict)]
+        gradings = await self._grader.history(record.id)  # whole, as the server kept them
         found = await self._questions.of_session(record.id)
         names = {p.id: p.name for p in state.participants}
         created = {"at": record.created_at, "type": "created", "userId": record.creator_id}

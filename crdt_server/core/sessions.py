@@ -18,6 +18,7 @@ from typing import Protocol
 
 from storage import (
     DuplicateSessionId,
+    GradingStore,
     HistoryEntry,
     NotesStore,
     OutboxEvent,
@@ -78,7 +79,9 @@ SESSION_ID = re.compile(r"^[0-9a-f]{8}$")
 _ID_ATTEMPTS = 20
 
 
-class CoreStore(SessionStore, RoomStore, WebhookStore, QuestionStore, NotesStore, Protocol):
+class CoreStore(
+    SessionStore, RoomStore, WebhookStore, QuestionStore, NotesStore, GradingStore, Protocol
+):
     """Everything the session core reads and writes, and how big it has grown."""
 
     async def size_bytes(self) -> int: ...

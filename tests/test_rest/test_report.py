@@ -15,7 +15,10 @@ QUESTION = {
     "prompt": "Print a + b.",
     "difficulty": "easy",
     "languages": ["python"],
-    "tests": [{"name": "small", "stdin": "1 2\n", "expectedStdout": "3\n"}],
+    "tests": [
+        {"name": "small", "stdin": "1 2\n", "expectedStdout": "3\n"},
+        {"name": "hidden one", "stdin": "4 5\n", "expectedStdout": "9\n", "hidden": True},
+    ],
 }
 CODE = "a, b = map(int, input().split())\nprint(a + b)  # <script>alert(1)</script>\n"
 
@@ -63,7 +66,11 @@ async def test_the_report_holds_the_whole_interview_for_interviewers_only(
     assert [p["role"] for p in report["participants"]] == ["interviewer", "candidate"]
     assert report["question"]["title"] == QUESTION["title"]
     assert report["runs"][0]["stdout"] == "5\n"
-    assert report["tests"][0]["status"]["id"] == 3 and report["tests"][0]["score"]["points"] == 1
+    grading = report["tests"][0]
+    assert grading["status"]["id"] == 3 and grading["score"] == {"points": 2, "max": 2}
+    # whole, as the server kept it (the document's copy, anyone's to write, has no more than
+    # the hidden case's outcome)
+    assert grading["tests"][1]["name"] == "hidden one" and grading["tests"][1]["expected"] == "9\n"
     assert report["notes"]["notes"] == "Good <i>pace</i>."
     assert report["scorecards"][0]["recommendation"] == "yes"
     kinds = [event["type"] for event in report["events"]]
