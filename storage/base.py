@@ -150,8 +150,8 @@ class QuestionStore(Protocol):
     ) -> tuple[list[QuestionRecord], int]:
         """A page of matching questions, oldest first, and how many match in all."""
 
-    async def attach_question(self, session_id: str, question: QuestionRecord, at: int) -> bool:
-        """Give a session its copy of ``question``; False when the session is gone."""
+    async def attach_question(self, session_id: str, question: QuestionRecord, at: int) -> None:
+        """Give a session its copy of ``question``; SessionGone when the session is."""
 
     async def session_question(self, session_id: str) -> QuestionRecord | None:
         """The copy a session was given (``updated_at`` is when it was attached)."""

@@ -60,6 +60,12 @@ async def _insert_events(db: aiosqlite.Connection, events: Sequence[OutboxEvent]
     )
 
 
+async def _require_session(db: aiosqlite.Connection, session_id: str) -> None:
+    """SessionGone unless the session exists (inside the caller's transaction)."""
+    if await _row(db, "SELECT 1 FROM sessions WHERE id = ?", (session_id,)) is None:
+        raise SessionGone(session_id)
+
+
 def _participant(row: Iterable[Any]) -> ParticipantRecord:
     pid, name, role, color, joined_at, online = row
     return ParticipantRecord(pid, name, role, color, int(joined_at), bool(online))
@@ -601,10 +607,9 @@ class SQLiteStorage:
                 )
         return [QuestionRecord(*row) for row in rows], int(total[0])
 
-    async def attach_question(self, session_id: str, question: QuestionRecord, at: int) -> bool:
+    async def attach_question(self, session_id: str, question: QuestionRecord, at: int) -> None:
         async with self._tx() as db:
-            if await _row(db, "SELECT 1 FROM sessions WHERE id = ?", (session_id,)) is None:
-                return False
+            await _require_session(db, session_id)
             await db.execute(
                 "INSERT INTO session_questions (session_id, question_id, attached_at, body)"
                 " VALUES (?, ?, ?, ?) ON CONFLICT (session_id) DO UPDATE SET"
@@ -612,7 +617,6 @@ class SQLiteStorage:
                 " body = excluded.body",
                 (session_id, question.id, at, question.body),
             )
-            return True
 
     async def session_question(self, session_id: str) -> QuestionRecord | None:
         row = await self._fetchone(
@@ -635,8 +639,7 @@ class SQLiteStorage:
         self, session_id: str, notes: str, at: int, by: str | None, base_version: int | None
     ) -> NotesRecord | None:
         async with self._tx() as db:
-            if await _row(db, "SELECT 1 FROM sessions WHERE id = ?", (session_id,)) is None:
-                raise SessionGone(session_id)
+            await _require_session(db, session_id)
             row = await _row(
                 db, "SELECT version FROM session_notes WHERE session_id = ?", (session_id,)
             )
@@ -656,8 +659,7 @@ class SQLiteStorage:
         self, session_id: str, scorecard: ScorecardRecord, outbox: Sequence[OutboxEvent] = ()
     ) -> None:
         async with self._tx() as db:
-            if await _row(db, "SELECT 1 FROM sessions WHERE id = ?", (session_id,)) is None:
-                raise SessionGone(session_id)
+            await _require_session(db, session_id)
             await db.execute(
                 "INSERT INTO scorecards (session_id, interviewer_id, body, submitted_at)"
                 " VALUES (?, ?, ?, ?) ON CONFLICT (session_id, interviewer_id) DO UPDATE SET"
@@ -676,8 +678,7 @@ class SQLiteStorage:
 
     async def add_test_run(self, session_id: str, run_id: str, at: int, body: str) -> None:
         async with self._tx() as db:
-            if await _row(db, "SELECT 1 FROM sessions WHERE id = ?", (session_id,)) is None:
-                raise SessionGone(session_id)
+            await _require_session(db, session_id)
             await db.execute(
                 "INSERT INTO test_runs (session_id, id, at, body) VALUES (?, ?, ?, ?)",
                 (session_id, run_id, at, body),

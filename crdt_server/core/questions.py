@@ -12,21 +12,19 @@ from __future__ import annotations
 
 import json
 import secrets
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 from pycrdt import Map
 
-from storage import QuestionFilter, QuestionRecord, QuestionStore, SessionRecord, StorageError
+from storage import QuestionFilter, QuestionRecord, QuestionStore, SessionGone, SessionRecord
 
 from ..clock import now_ms
 from ..document import YDoc, code_text
 from ..rooms import RoomManager
 from .actor import Actor
-from .errors import NotFound, SessionDeleted, SessionEnded, Unavailable
+from .errors import NotFound, SessionDeleted, SessionEnded
 from .permissions import Action, require
-from .sessions import room_refusals
+from .sessions import room_refusals, storage_errors
 
 QUESTION = "question"  # the document's map holding the attached question's public view
 
@@ -61,14 +59,6 @@ def public_view(question_id: str, body: dict[str, Any], language: str) -> dict[s
     }
 
 
-@contextmanager
-def _storage() -> Iterator[None]:
-    try:
-        yield
-    except StorageError as exc:
-        raise Unavailable(f"storage unavailable: {exc}") from exc
-
-
 class QuestionBank:
     """Questions stored whole; sessions given their copy."""
 
@@ -81,12 +71,12 @@ class QuestionBank:
         record = QuestionRecord(
             "q_" + secrets.token_hex(6), now, now, body["difficulty"], _dumps(body)
         )
-        with _storage():
+        with storage_errors():
             await self._store.create_question(record)
         return record
 
     async def get(self, question_id: str) -> QuestionRecord:
-        with _storage():
+        with storage_errors():
             record = await self._store.get_question(question_id)
         if record is None:
             raise NotFound(f"question {question_id} not found")
@@ -98,20 +88,20 @@ class QuestionBank:
             question_id, old.created_at, max(now_ms(), old.updated_at), body["difficulty"],
             _dumps(body),
         )  # fmt: skip
-        with _storage():
+        with storage_errors():
             if not await self._store.replace_question(record):
                 raise NotFound(f"question {question_id} not found")
         return record
 
     async def delete(self, question_id: str) -> None:
-        with _storage():
+        with storage_errors():
             if not await self._store.delete_question(question_id):
                 raise NotFound(f"question {question_id} not found")
 
     async def list(
         self, where: QuestionFilter, limit: int, offset: int
     ) -> tuple[list[QuestionRecord], int]:
-        with _storage():
+        with storage_errors():
             return await self._store.list_questions(where, limit, offset)
 
     # ------------------------------------------------------------ a session's question
@@ -122,9 +112,11 @@ class QuestionBank:
         if session.ended_at is not None:
             raise SessionEnded("the interview ended: the session is frozen")
         question = await self.get(question_id)
-        with _storage():
-            if not await self._store.attach_question(session.id, question, now_ms()):
-                raise SessionDeleted(f"session {session.id} was deleted")
+        with storage_errors():
+            try:
+                await self._store.attach_question(session.id, question, now_ms())
+            except SessionGone:
+                raise SessionDeleted(f"session {session.id} was deleted") from None
         body = json.loads(question.body)
         room = await self._rooms.get(session.id)
         view = public_view(question.id, body, room.language)
@@ -143,7 +135,7 @@ class QuestionBank:
 
     async def of_session(self, session_id: str) -> tuple[str, dict[str, Any]] | None:
         """The session's question (its id and whole body), if it has one."""
-        with _storage():
+        with storage_errors():
             record = await self._store.session_question(session_id)
         return None if record is None else (record.id, json.loads(record.body))
 

@@ -123,7 +123,7 @@ def room_refusals() -> Iterator[None]:
 
 
 @contextmanager
-def _storage() -> Iterator[None]:
+def storage_errors() -> Iterator[None]:
     """Storage failures the rules do not handle themselves, as one domain error."""
     try:
         yield
@@ -178,7 +178,7 @@ class SessionCore:
         """The live session, or InvalidInput, SessionNotFound or SessionExpired."""
         if not SESSION_ID.match(session_id):
             raise InvalidInput("malformed session id: expected 8 lowercase hex characters")
-        with _storage():
+        with storage_errors():
             record = await self._store.get_session(session_id)
         if record is None:
             raise SessionNotFound(f"session {session_id} not found")
@@ -191,7 +191,7 @@ class SessionCore:
         known = None if room is None else room.participants.get(participant_id)
         if known is not None:
             return known  # kept current by every change through this core
-        with _storage():
+        with storage_errors():
             found = await self._store.get_participant(session_id, participant_id)
         if found is None:
             raise ParticipantNotFound(f"participant {participant_id} not found")
@@ -224,7 +224,7 @@ class SessionCore:
     async def state(self, record: SessionRecord) -> SessionState:
         """The session's live view; an idle session is read from storage, not loaded."""
         room = self._rooms.rooms.get(record.id)
-        with _storage(), room_refusals():
+        with storage_errors(), room_refusals():
             if room is not None:
                 base = room.base()
                 room.bases.remember(base)  # the version this reader saw, for its next write
@@ -238,7 +238,7 @@ class SessionCore:
         return SessionState(record, code, language, version, participants, damaged)
 
     async def participants(self, record: SessionRecord) -> list[ParticipantRecord]:
-        with _storage():
+        with storage_errors():
             return await self._store.list_participants(record.id)
 
     # ------------------------------------------------------------ sessions
@@ -293,7 +293,7 @@ class SessionCore:
     async def _check_room_for_more(self, client: str | None) -> None:
         mark = self._settings.max_storage_bytes
         if mark:
-            with _storage():
+            with storage_errors():
                 used = await self._store.size_bytes()
             if used >= mark:
                 raise StorageFull(f"storage holds {used} bytes, past its mark of {mark}")
@@ -331,7 +331,7 @@ class SessionCore:
 
     async def delete(self, actor: Actor, record: SessionRecord) -> None:
         require(actor, Action.MANAGE)
-        with _storage():
+        with storage_errors():
             await self._store.delete_session(record.id, self._deleted(record.id, "deleted"))
         self._webhooks.wake()
         await self._rooms.discard(record.id, SessionDeleted("session deleted"))
@@ -348,7 +348,7 @@ class SessionCore:
         at = now_ms()
         data = {"sessionId": record.id, "startedAt": at, "durationMs": duration_ms}
         outbox = self._webhooks.events("session.started", record.id, data)
-        with _storage():
+        with storage_errors():
             if not await self._store.start_session(record.id, at, duration_ms, outbox):
                 return  # another request started (or ended) it meanwhile
         self._webhooks.wake()
@@ -374,7 +374,7 @@ class SessionCore:
         data = {"sessionId": record.id, "startedAt": record.started_at, "endedAt": at,
                 "reason": reason}  # fmt: skip
         outbox = self._webhooks.events("session.ended", record.id, data)
-        with _storage():
+        with storage_errors():
             await self._store.end_session(record.id, at, outbox)
         self._webhooks.wake()
         await self._rooms.record_history(room)
@@ -382,7 +382,7 @@ class SessionCore:
     async def expire(self) -> list[str]:
         """Delete every expired session with all it owns; its sockets are closed first, and
         an interview still under way is ended first (session.ended, reason expired)."""
-        with _storage():
+        with storage_errors():
             expired = await self._store.expired_sessions(now_ms())
             for session_id in expired:
                 record = await self._store.get_session(session_id)
@@ -410,7 +410,7 @@ class SessionCore:
         if wait is not None:
             per_minute = self._joins.limit
             raise RateLimited(f"at most {per_minute} joins per minute here", retryAfter=wait)
-        with _storage():
+        with storage_errors():
             joined = await self._join(record.id, user, role)
         fresh = replace(record, updated_at=max(record.updated_at, joined.joined_at))
         return await self.state(fresh), joined
@@ -452,7 +452,7 @@ class SessionCore:
         require(actor, Action.MANAGE)
         if role not in INVITE_ROLES:
             raise InvalidInput("role: only candidate and observer invites exist")
-        with _storage():
+        with storage_errors():
             generation = await self._store.rotate_invite(record.id, role.value)
         room = self._rooms.rooms.get(record.id)
         if room is not None:
@@ -478,7 +478,7 @@ class SessionCore:
     ) -> ParticipantRecord:
         if role is not None or actor.participant_id != participant_id:
             require(actor, Action.MANAGE)  # others may change only their own name and colour
-        with _storage():
+        with storage_errors():
             updated = await self._store.update_participant(
                 record.id, participant_id, name=name, color=color, role=role, is_online=is_online
             )
@@ -493,7 +493,7 @@ class SessionCore:
     ) -> None:
         if actor.participant_id != participant_id:
             require(actor, Action.MANAGE)  # anyone may leave; only an interviewer removes
-        with _storage():
+        with storage_errors():
             if not await self._store.delete_participant(record.id, participant_id):
                 raise ParticipantNotFound(f"participant {participant_id} not found")
             await self._store.touch_session(record.id, now_ms())
@@ -502,12 +502,12 @@ class SessionCore:
     # ------------------------------------------------------------ history
     async def history(self, actor: Actor, record: SessionRecord) -> list[HistoryEntry]:
         require(actor, Action.READ_HISTORY)
-        with _storage():
+        with storage_errors():
             return await self._store.list_history(record.id)
 
     async def snapshot(self, actor: Actor, record: SessionRecord, n: int) -> HistoryEntry:
         require(actor, Action.READ_HISTORY)
-        with _storage():
+        with storage_errors():
             entry = await self._store.get_history(record.id, n)
         if entry is None:
             raise NotFound(f"no snapshot {n} in session {record.id}")

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 from support.app_client import Client, ClientFactory
 from support.node_client import NodeClient
+from support.tokens import bearer
 
 API_KEY = "grading-key-51ab"
 BEARER = {"Authorization": f"Bearer {API_KEY}"}
@@ -96,10 +97,6 @@ async def interview(api: Client, language: str) -> dict[str, Any]:
     created = await api.post("/api/v1/sessions", json=body, headers=BEARER)
     session: dict[str, Any] = (await created.json())["data"]
     return session
-
-
-def bearer(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
 
 
 @pytest.mark.parametrize("language", sorted(SOLUTIONS))

@@ -12,13 +12,10 @@ from json_ws import JsonWs
 from server_process import ServerProcess
 from support.app_client import Client, ClientFactory
 from support.node_client import NodeClient
+from support.tokens import bearer
 
 API_KEY = "interview-key-77e1"
 BEARER = {"Authorization": f"Bearer {API_KEY}"}
-
-
-def bearer(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
 
 
 async def new_session(api: Client, code: str = "start") -> dict[str, Any]:

@@ -8,14 +8,11 @@ import aiohttp
 from envelope import assert_error
 from json_ws import JsonWs
 from support.app_client import Client, ClientFactory
+from support.tokens import bearer
 
 API_KEY = "notes-key-0b7d"
 BEARER = {"Authorization": f"Bearer {API_KEY}"}
 NOTES = "Strong on edge cases; ask about complexity (private 3391)."
-
-
-def bearer(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
 
 
 async def session_of(api: Client) -> dict[str, Any]:

@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 from envelope import assert_error
 from support.app_client import Client, ClientFactory
+from support.tokens import bearer
 
 API_KEY = "report-key-9e20"
 BEARER = {"Authorization": f"Bearer {API_KEY}"}
@@ -21,10 +22,6 @@ QUESTION = {
     ],
 }
 CODE = "a, b = map(int, input().split())\nprint(a + b)  # <script>alert(1)</script>\n"
-
-
-def bearer(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
 
 
 async def finished_interview(api: Client) -> tuple[str, dict[str, str]]:
