@@ -4,7 +4,8 @@ Judge0 compiles again for every case (its maintainers declined "compile once, ru
 here one sandbox builds the program and then runs each case against it. The script is
 ours; the cases' inputs arrive on the sandbox's standard input one after another, each
 read by ``dd`` to its exact length, so no input is ever part of a command line. Each case's
-results come back on standard output after a random boundary line, base64-encoded.
+results come back on standard output after a random boundary line, base64-encoded. Every
+process a case leaves behind is killed before the next case starts.
 """
 
 from __future__ import annotations
@@ -101,6 +102,10 @@ def grading_script(spec: LanguageSpec, cases: Sequence[Case], boundary: str) -> 
             " $(wc -c </tmp/out)",
             f"head -c {CASE_OUTPUT_BYTES} /tmp/out | base64 -w0; echo",
             f"head -c {CASE_STDERR_BYTES} /tmp/err | base64 -w0; echo",
+            # nothing a case started outlives it: a process left behind could read the next
+            # case's input (a hidden one) or write into its output
+            "kill -KILL -1 2>/dev/null",
+            "rm -f /tmp/in /tmp/out /tmp/err",
         ]
     return "\n".join(lines) + "\n"
 

@@ -167,3 +167,47 @@ async def test_stop_on_first_failure_skips_the_rest(make_client: ClientFactory) 
     tests = (await graded.json())["data"]["tests"]
     assert tests[0]["statusId"] == 4
     assert [t.get("skipped") for t in tests[1:]] == [True, True]
+
+
+LINGERER = """
+import os, sys, time
+sys.stdin.read()
+if os.fork() == 0:  # stays behind, copying every later case's input into its output
+    os.setsid()
+    seen, end = set(), time.time() + 3
+    while time.time() < end:
+        try:
+            seen.add(open("/tmp/in").read())
+            with open("/tmp/out", "a") as out:
+                out.write("|".join(sorted(seen)) + "\\n")
+        except OSError:
+            pass
+        time.sleep(0.02)
+    os._exit(0)
+time.sleep(0.3)  # long enough for the one left by the case before to write into this one
+print("ok")
+"""
+
+
+async def test_a_process_a_case_leaves_behind_cannot_read_a_hidden_input(
+    make_client: ClientFactory,
+) -> None:
+    api = await make_client(api_keys=API_KEY)
+    secret_first = question("python") | {
+        "tests": [
+            {"name": "secret", "stdin": "HIDDEN-INPUT-8812", "expectedStdout": "ok\n",
+             "hidden": True},
+            {"name": "shown", "stdin": "visible", "expectedStdout": "ok\n"},
+        ]
+    }  # fmt: skip
+    made = await api.post("/api/v1/questions", json=secret_first, headers=BEARER)
+    qid = (await made.json())["data"]["id"]
+    created = await api.post("/api/v1/sessions", json={"language": "python", "questionId": qid},
+                             headers=BEARER)  # fmt: skip
+    session = (await created.json())["data"]
+    candidate = bearer(session["tokens"]["candidate"])
+    url = f"/api/v1/sessions/{session['id']}"
+    await api.put(f"{url}/code", json={"code": LINGERER}, headers=candidate)
+    graded = await api.post(f"{url}/tests", json={}, headers=candidate)
+    shown = (await graded.json())["data"]["tests"][1]
+    assert shown["name"] == "shown" and "HIDDEN-INPUT-8812" not in (shown["stdout"] or "")
