@@ -315,7 +315,7 @@ class Executor:
             kill_bytes=keep * 2,
             memory_bytes=self.limits.memory_mb * _MIB,
         )
-        template = grading_script(host.spec, cases, boundary)
+        template = grading_script(host.spec, cases, boundary, own_pid_namespace=sandboxed)
         outcome = await self._launch(
             host, code.encode(), batch_stdin(cases), bounds, sandboxed, template, cpu
         )

@@ -79,8 +79,16 @@ class Batch:
     cases: list[CaseRun]
 
 
-def grading_script(spec: LanguageSpec, cases: Sequence[Case], boundary: str) -> str:
-    """The sandbox's script (a template: the spec's placeholders stay for ``render``)."""
+def grading_script(
+    spec: LanguageSpec, cases: Sequence[Case], boundary: str, *, own_pid_namespace: bool
+) -> str:
+    """The sandbox's script (a template: the spec's placeholders stay for ``render``).
+
+    ``own_pid_namespace``: the script's processes are alone in their PID namespace (the
+    sandbox), so ``kill -1`` reaches only what the cases left behind. Never without it: in
+    the unsandboxed fallback it would kill every process of the server's user.
+    """
+    reap = ["kill -KILL -1 2>/dev/null"] if own_pid_namespace else []
     run = spec.run
     lines = [
         f"B={boundary}",
@@ -104,7 +112,7 @@ def grading_script(spec: LanguageSpec, cases: Sequence[Case], boundary: str) -> 
             f"head -c {CASE_STDERR_BYTES} /tmp/err | base64 -w0; echo",
             # nothing a case started outlives it: a process left behind could read the next
             # case's input (a hidden one) or write into its output
-            "kill -KILL -1 2>/dev/null",
+            *reap,
             "rm -f /tmp/in /tmp/out /tmp/err",
         ]
     return "\n".join(lines) + "\n"

@@ -10,6 +10,9 @@ from support.app_client import Client, ClientFactory
 from support.node_client import NodeClient
 from support.tokens import bearer
 
+from execution.grading import Case, grading_script
+from execution.languages import SPECS
+
 API_KEY = "grading-key-51ab"
 BEARER = {"Authorization": f"Bearer {API_KEY}"}
 HIDDEN_IN, HIDDEN_OUT = "40 2\n", "42\n"
@@ -211,3 +214,11 @@ async def test_a_process_a_case_leaves_behind_cannot_read_a_hidden_input(
     graded = await api.post(f"{url}/tests", json={}, headers=candidate)
     shown = (await graded.json())["data"]["tests"][1]
     assert shown["name"] == "shown" and "HIDDEN-INPUT-8812" not in (shown["stdout"] or "")
+
+
+def test_the_script_kills_leftovers_only_inside_a_sandbox_of_its_own() -> None:
+    """Unsandboxed (a developer's laptop), ``kill -1`` would kill every process of the user."""
+    python = next(spec for spec in SPECS if spec.name == "python")
+    cases = [Case(b"", (), 1.0)]
+    assert "kill -KILL -1" in grading_script(python, cases, "B", own_pid_namespace=True)
+    assert "kill" not in grading_script(python, cases, "B", own_pid_namespace=False)
