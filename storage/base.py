@@ -178,8 +178,12 @@ class NotesStore(Protocol):
 class GradingStore(Protocol):
     """Every grading, whole, where no client can write."""
 
-    async def add_test_run(self, session_id: str, run_id: str, at: int, body: str) -> None:
-        """Keep a grading whole; SessionGone if the session is."""
+    async def add_test_run(
+        self, session_id: str, run_id: str, at: int, body: str, keep: int
+    ) -> None:
+        """Keep a grading whole, and only the newest ``keep`` of the session's (a client
+        grading without end must not grow storage without end); SessionGone if the session
+        is gone."""
 
     async def list_test_runs(self, session_id: str) -> list[str]:
         """The session's gradings (JSON), oldest first."""

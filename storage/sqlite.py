@@ -676,12 +676,19 @@ class SQLiteStorage:
         )
         return [ScorecardRecord(*row) for row in rows]
 
-    async def add_test_run(self, session_id: str, run_id: str, at: int, body: str) -> None:
+    async def add_test_run(
+        self, session_id: str, run_id: str, at: int, body: str, keep: int
+    ) -> None:
         async with self._tx() as db:
             await _require_session(db, session_id)
             await db.execute(
                 "INSERT INTO test_runs (session_id, id, at, body) VALUES (?, ?, ?, ?)",
                 (session_id, run_id, at, body),
+            )
+            await db.execute(
+                "DELETE FROM test_runs WHERE session_id = ? AND rowid NOT IN (SELECT rowid"
+                " FROM test_runs WHERE session_id = ? ORDER BY at DESC, rowid DESC LIMIT ?)",
+                (session_id, session_id, keep),
             )
 
     async def list_test_runs(self, session_id: str) -> list[str]:

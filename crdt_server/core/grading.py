@@ -145,7 +145,7 @@ class Grader:
         )  # fmt: skip
         whole = json.dumps(run.view(whole=True), ensure_ascii=False)
         try:  # kept whole first: the document's copy is for showing, anyone may write there
-            await self._store.add_test_run(session_id, run.id, run.at, whole)
+            await self._store.add_test_run(session_id, run.id, run.at, whole, MAX_TEST_RUNS)
         except SessionGone:
             raise SessionDeleted(f"session {session_id} was deleted") from None
         except StorageError as exc:

@@ -408,3 +408,10 @@ async def test_a_ping_does_not_wait_for_the_transaction_in_progress(store: SQLit
     # a health check queued behind a commit of eight 8 MB documents waited 300 ms
     async with store._tx():  # a write transaction holding the storage, as a commit does
         await asyncio.wait_for(store.ping(), 5)
+
+
+async def test_only_the_newest_gradings_of_a_session_are_kept(store: SQLiteStorage) -> None:
+    await store.create_session(session(), person(), b"")
+    for n in range(5):
+        await store.add_test_run("0123abcd", f"r{n}", n, f'{{"n": {n}}}', keep=3)
+    assert await store.list_test_runs("0123abcd") == ['{"n": 2}', '{"n": 3}', '{"n": 4}']
