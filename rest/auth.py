@@ -8,7 +8,7 @@ from aiohttp import hdrs, web
 
 from crdt_server.core.access import Grant
 from crdt_server.core.actor import Via
-from crdt_server.core.errors import Unauthorized
+from crdt_server.core.errors import Forbidden, Unauthorized
 from crdt_server.logs import ROLE
 from crdt_server.ws import client_key
 
@@ -44,3 +44,10 @@ def require_api_key(request: web.Request) -> None:
     access = request.app[LIVE].access
     if not access.open and not access.is_api_key(bearer(request)):
         raise Unauthorized("an API key is required (Authorization: Bearer <key>)")
+
+
+async def require_key_or_interviewer(request: web.Request, what: str) -> None:
+    """``what`` takes an API key or an interviewer's token (of any session) when tokens are on."""
+    access = request.app[LIVE].access
+    if not await access.is_key_or_interviewer(bearer(request), client_key(request)):
+        raise Forbidden(f"{what} takes an API key or an interviewer's token")

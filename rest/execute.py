@@ -18,7 +18,7 @@ from crdt_server.core.errors import (
 from crdt_server.ws import client_key
 from execution import ExecutionError, InvalidRunRequest, QueueFull, SandboxUnavailable
 
-from .auth import bearer, grant
+from .auth import grant, require_key_or_interviewer
 from .keys import LIVE
 from .models import (
     ExecuteRequest,
@@ -38,8 +38,7 @@ from .views import result_view, run_view
 
 async def execute(request: web.Request) -> web.StreamResponse:
     live = request.app[LIVE]
-    if not await live.access.may_run_anywhere(bearer(request), client_key(request)):
-        raise Forbidden("running code outside a session takes an API key or an interviewer")
+    await require_key_or_interviewer(request, "running code outside a session")
     body = await read_body(request, ExecuteRequest)
     engine = await live.ready_executor()
     result = await live.metrics.timed_run(

@@ -277,3 +277,10 @@ class TestRunEnvelope(Model):
     """Always true here."""
     data: TestRunView
     """The grading."""
+
+
+class TestRunList(Model):
+    success: Literal[True] = True
+    """Always true here."""
+    data: list[TestRunView]
+    """The session's kept gradings (the newest 20), oldest first, hidden cases whole."""

@@ -31,7 +31,7 @@ from crdt_server.ws import client_key
 from execution import QueueFull, SandboxUnavailable
 from storage import QuestionFilter, QuestionRecord
 
-from .auth import grant, require_api_key
+from .auth import grant, require_api_key, require_key_or_interviewer
 from .keys import LIVE
 from .models import read_body, respond
 from .question_models import (
@@ -45,6 +45,7 @@ from .question_models import (
     SessionQuestion,
     SessionQuestionEnvelope,
     TestRunEnvelope,
+    TestRunList,
     TestRunView,
     TestsRequest,
 )
@@ -81,7 +82,7 @@ async def create_question(request: web.Request) -> web.StreamResponse:
 
 
 async def read_question(request: web.Request) -> web.StreamResponse:
-    require_api_key(request)
+    await require_key_or_interviewer(request, "reading the question bank")
     record = await request.app[LIVE].questions.get(request.match_info["questionId"])
     return respond(QuestionEnvelope(data=_view(record)))
 
@@ -109,7 +110,7 @@ async def delete_question(request: web.Request) -> web.StreamResponse:
 
 
 async def list_questions(request: web.Request) -> web.StreamResponse:
-    require_api_key(request)
+    await require_key_or_interviewer(request, "reading the question bank")
     try:
         query = QuestionQuery.model_validate(dict(request.query))
     except ValidationError as exc:
@@ -167,6 +168,12 @@ async def run_tests(request: web.Request) -> web.StreamResponse:
     return respond(TestRunEnvelope(data=TestRunView.model_validate(view)))
 
 
+async def list_test_runs(request: web.Request) -> web.StreamResponse:
+    who = await grant(request)
+    gradings = await request.app[LIVE].grader.gradings(who.actor, who.session.id)
+    return respond(TestRunList(data=[TestRunView.model_validate(g) for g in gradings]))
+
+
 _EXAMPLE = {
     "title": "Sum of two numbers",
     "prompt": "Read two integers from standard input and print their sum.",
@@ -206,19 +213,21 @@ OPERATIONS = [
         "GET",
         "/questions",
         list_questions,
-        "List the bank, filtered by difficulty, tag and language, a page at a time (API key)",
+        "List the bank, filtered by difficulty, tag and language, a page at a time (API key, "
+        "or an interviewer's token)",
         "questions",
         response=QuestionPage,
-        errors=_BANK_ERRORS,
+        errors=(*_BANK_ERRORS, Forbidden),
     ),
     Operation(
         "GET",
         QUESTION,
         read_question,
-        "Read a question whole, solution and hidden tests included (API key)",
+        "Read a question whole, solution and hidden tests included (API key, or an "
+        "interviewer's token)",
         "questions",
         response=QuestionEnvelope,
-        errors=(*_BANK_ERRORS, NotFound),
+        errors=(*_BANK_ERRORS, Forbidden, NotFound),
     ),
     Operation(
         "PATCH",
@@ -280,6 +289,16 @@ OPERATIONS = [
         ),
         example={"stopOnFirstFailure": False},
     ),  # fmt: skip
+    Operation(
+        "GET",
+        "/sessions/{sessionId}/tests",
+        list_test_runs,
+        "The session's gradings, hidden cases whole (interviewer); the document shows everyone "
+        "the same results with hidden cases only as passed or not",
+        "questions",
+        response=TestRunList,
+        errors=_SESSION_ERRORS,
+    ),
     Operation(
         "GET",
         "/sessions/{sessionId}/question",

@@ -139,8 +139,9 @@ class Access:
         given = presented.encode()
         return any(hmac.compare_digest(given, key) for key in self._keys)
 
-    async def may_run_anywhere(self, token: str | None, client: str) -> bool:
-        """``POST /execute`` outside a session: an API key, or any interviewer's token."""
+    async def is_key_or_interviewer(self, token: str | None, client: str) -> bool:
+        """An API key, or the token of an interviewer of any live session: what running code
+        outside a session and reading the question bank take."""
         if self.open or self.is_api_key(token):
             return True
         tokens = self._read(token, client)

@@ -107,6 +107,12 @@ class Grader:
         self._engine = engine
         self._webhooks = webhooks
 
+    async def gradings(self, actor: Actor, session_id: str) -> list[dict[str, Any]]:
+        """The session's kept gradings, whole, oldest first, for who may read its history
+        (interviewers: the document shows everyone else a hidden case only as passed or not)."""
+        require(actor, Action.READ_HISTORY)
+        return await self.history(session_id)
+
     async def history(self, session_id: str) -> list[dict[str, Any]]:
         """Every grading of the session, whole, oldest first."""
         try:

@@ -2,8 +2,9 @@
 # Build the /demo/ page into rest/static/demo/ (committed: the Python package serves it, so
 # running the server needs no Node). Needs Node 20 and npm; installs the pinned packages with
 # `npm ci` from package-lock.json, then bundles with esbuild:
-#   demo.js / demo.css   the page: Monaco core + basic-languages + y-monaco + y-websocket
-#   editor.worker.js     Monaco's editor worker, its own bundle (see MonacoEnvironment.getWorkerUrl)
+#   demo.js / demo.css   the page: Monaco core + basic-languages + y-monaco + y-websocket,
+#                        marked + DOMPurify for the question's Markdown
+#   editor.worker.js     Monaco's editor worker, its own bundle (started from memory: see configureWorkers in editor.js)
 #   codicon.ttf          Monaco's icon font, through esbuild's file loader
 #   index.html           copied from src/
 # Usage: bash examples/monaco/build.sh     (then reload http://127.0.0.1:8000/demo/)
@@ -29,7 +30,7 @@ cp src/index.html "$out/index.html"
 
 # the licences of what the bundles contain, instead of comments inside them
 {
-  for pkg in monaco-editor yjs y-websocket y-monaco y-protocols lib0; do
+  for pkg in monaco-editor yjs y-websocket y-monaco y-protocols lib0 marked dompurify; do
     printf '==== %s %s\n' "$pkg" "$(node -p "require('./node_modules/$pkg/package.json').version")"
     cat "node_modules/$pkg/LICENSE"* 2>/dev/null || echo "(MIT, see the package)"
     echo

@@ -32,6 +32,10 @@ const browser = await chromium.launch({
   args: ARGS
 })
 
+function fail (message) {
+  throw new Error(message)
+}
+
 function pageNamed (name) {
   const entry = pages.get(name)
   if (!entry) throw new Error(`no page named ${name}`)
@@ -39,9 +43,13 @@ function pageNamed (name) {
 }
 
 const commands = {
-  async open ({ page: name, url, width = 1280, height = 720 }) {
+  /** Open `url` in a new page; `tabOf` names a page whose context (storage, cookies) it shares,
+   * as a second tab of the same browser profile would. */
+  async open ({ page: name, url, width = 1280, height = 720, tabOf }) {
     if (pages.has(name)) throw new Error(`page ${name} is already open`)
-    const context = await browser.newContext({ viewport: { width, height } })
+    const context = tabOf
+      ? pages.get(tabOf)?.context ?? fail(`no page named ${tabOf}`)
+      : await browser.newContext({ viewport: { width, height } })
     const page = await context.newPage()
     pages.set(name, { context, page })
     page.on('pageerror', (err) => write({ type: 'event', event: 'pageerror', page: name, message: String(err) }))
@@ -91,6 +99,20 @@ const commands = {
     await locator.first().waitFor({ state: 'visible', timeout: timeoutMs })
     return true
   },
+  async click ({ page, selector, timeoutMs = 10000 }) {
+    await pageNamed(page).locator(selector).first().click({ timeout: timeoutMs })
+    return null
+  },
+  /** Replace the value of an input or textarea, as typing it would (input events fire). */
+  async fill ({ page, selector, value }) {
+    await pageNamed(page).locator(selector).first().fill(value)
+    return null
+  },
+  /** Take the page's network away (`offline` true) or give it back. */
+  async offline ({ page: name, offline = true }) {
+    await pages.get(name)?.context.setOffline(offline)
+    return null
+  },
   async select ({ page, selector, value }) {
     return await pageNamed(page).selectOption(selector, value)
   },
@@ -105,7 +127,8 @@ const commands = {
   async close ({ page }) {
     const entry = pages.get(page)
     pages.delete(page)
-    await entry?.context.close()
+    const shared = [...pages.values()].some((other) => other.context === entry?.context)
+    await (shared ? entry?.page.close() : entry?.context.close())
     return null
   }
 }

@@ -140,8 +140,11 @@ class Browser:
 
     # ------------------------------------------------------------------ commands
 
-    async def open(self, page: str, url: str) -> str:
-        return str(await self.call("open", page=page, url=url))
+    async def open(self, page: str, url: str, tab_of: str | None = None) -> str:
+        """Open ``url`` as ``page``: in a browser profile of its own, or as another tab of
+        page ``tab_of`` (sharing its storage)."""
+        fields: dict[str, Any] = {} if tab_of is None else {"tabOf": tab_of}
+        return str(await self.call("open", page=page, url=url, **fields))
 
     async def eval(self, page: str, js: str) -> Any:
         return await self.call("eval", page=page, js=js)
@@ -170,6 +173,19 @@ class Browser:
         if text is not None:
             fields["text"] = text
         await self.call("visible", page=page, timeout=timeout + 5, **fields)
+
+    async def click(self, page: str, selector: str, timeout: float = 10.0) -> None:
+        await self.call(
+            "click", page=page, selector=selector, timeoutMs=int(timeout * 1000),
+            timeout=timeout + 5,
+        )  # fmt: skip
+
+    async def fill(self, page: str, selector: str, value: str) -> None:
+        await self.call("fill", page=page, selector=selector, value=value)
+
+    async def offline(self, page: str, offline: bool = True) -> None:
+        """Take the page's network away (or give it back), as a dropped Wi-Fi would."""
+        await self.call("offline", page=page, offline=offline)
 
     async def select(self, page: str, selector: str, value: str) -> None:
         await self.call("select", page=page, selector=selector, value=value)

@@ -179,23 +179,31 @@ async def test_word_suggestions_come_from_the_bundled_editor_worker(
     assert {"/demo/editor.worker.js", "/demo/codicon.ttf"} <= set(loaded)
 
 
-async def test_choosing_a_language_changes_it_for_everyone_and_over_rest(
+async def test_the_language_menu_offers_what_this_host_runs_and_a_choice_reaches_everyone(
     server: ServerProcess, browser: Browser, http: aiohttp.ClientSession
 ) -> None:
-    sid = await create_session(http, server, code="fn main() {}\n", language="javascript")
+    sid = await create_session(http, server, code="fn main() {}\n", language="rust")
+    async with http.get(f"{server.url}/api/v1/execute/languages") as response:
+        runnable = [language["name"] for language in (await response.json())["data"]]
+    assert "typescript" in runnable and "rust" not in runnable
     await join_page(browser, server, "ada", sid, "Ada")
     await join_page(browser, server, "grace", sid, "Grace")
-    await browser.select("ada", "#language", "rust")
+    options = "[...document.getElementById('language').options].map(o => o.value)"
+    assert await browser.eval("ada", options) == [*runnable, "rust"]  # rust: the session's own
+    assert "cannot run here" in await browser.eval(
+        "ada", "document.getElementById('language').selectedOptions[0].textContent"
+    )
+    await browser.select("ada", "#language", "typescript")
     await browser.wait(
         "grace",
-        "document.getElementById('language').value === 'rust'"
-        " && window.demo.model.getLanguageId() === 'rust'",
+        "document.getElementById('language').value === 'typescript'"
+        " && window.demo.model.getLanguageId() === 'typescript'",
     )
 
-    async def rest_language_is_rust() -> bool:
-        return bool((await read_session(http, server, sid))["language"] == "rust")
+    async def rest_language_is_typescript() -> bool:
+        return bool((await read_session(http, server, sid))["language"] == "typescript")
 
-    await wait_until(rest_language_is_rust, timeout=10, what="REST language == rust")
+    await wait_until(rest_language_is_typescript, timeout=10, what="REST language == typescript")
     async with http.patch(
         f"{server.url}/api/v1/sessions/{sid}", json={"language": "python"}
     ) as response:

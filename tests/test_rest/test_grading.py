@@ -158,6 +158,17 @@ async def test_hidden_cases_stay_hidden_from_the_candidate_everywhere(
         assert whole["name"] == "secret" and whole["expected"] == HIDDEN_OUT
         assert whole["stdout"] == HIDDEN_OUT
 
+    # the kept gradings: whole for the interviewer, not for the candidate at all
+    listed = await api.get(f"/api/v1/sessions/{sid}/tests", headers=bearer(tokens["interviewer"]))
+    gradings = (await listed.json())["data"]
+    assert [g["runId"] for g in gradings] == [
+        seen["runId"],
+        (await as_interviewer.json())["data"]["runId"],
+    ]
+    assert gradings[0]["tests"][2]["expected"] == HIDDEN_OUT  # the candidate's grading, whole
+    refused = await api.get(f"/api/v1/sessions/{sid}/tests", headers=bearer(tokens["candidate"]))
+    assert refused.status == 403 and HIDDEN_OUT.strip() not in await refused.text()
+
 
 async def test_stop_on_first_failure_skips_the_rest(make_client: ClientFactory) -> None:
     api = await make_client(api_keys=API_KEY)

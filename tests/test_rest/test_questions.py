@@ -11,6 +11,7 @@ from envelope import assert_error
 from json_ws import JsonWs
 from support.app_client import Client, ClientFactory
 from support.node_client import NodeClient
+from support.tokens import bearer
 
 API_KEY = "bank-key-3c1f9d"
 BEARER = {"Authorization": f"Bearer {API_KEY}"}
@@ -122,21 +123,31 @@ async def test_a_bad_question_is_refused_naming_the_field(
     assert field in body["error"]
 
 
-async def test_the_bank_takes_an_api_key_not_a_session_token(bank: Client) -> None:
+async def test_the_bank_is_written_with_an_api_key_and_read_by_interviewers_too(
+    bank: Client,
+) -> None:
     created = await bank.post("/api/v1/sessions", json={}, headers=BEARER)
     tokens = (await created.json())["data"]["tokens"]
     qid = (await add(bank))["id"]
-    routes = [
-        ("GET", "/api/v1/questions"),
-        ("GET", f"/api/v1/questions/{qid}"),
-        ("POST", "/api/v1/questions"),
-        ("DELETE", f"/api/v1/questions/{qid}"),
-    ]
-    for who in (None, tokens["interviewer"], tokens["candidate"], "wrong-key"):
+    reads = [("GET", "/api/v1/questions"), ("GET", f"/api/v1/questions/{qid}")]
+    writes = [("POST", "/api/v1/questions"), ("DELETE", f"/api/v1/questions/{qid}")]
+
+    async def status(who: str | None, method: str, path: str) -> int:
         headers = {} if who is None else {"Authorization": f"Bearer {who}"}
-        for method, path in routes:
-            response = await bank.request(method, path, json=question(), headers=headers)
-            await assert_error(response, 401, "UNAUTHORIZED")
+        async with bank.request(method, path, json=question(), headers=headers) as response:
+            return response.status
+
+    for method, path in reads:  # an interviewer picks the question: it sees the bank whole
+        assert await status(tokens["interviewer"], method, path) == 200
+        assert await status(tokens["candidate"], method, path) == 403
+    for method, path in writes:
+        for who in (tokens["interviewer"], tokens["candidate"]):
+            assert await status(who, method, path) == 401
+    for who in (None, "wrong-key"):
+        for method, path in reads + writes:
+            assert await status(who, method, path) == 401
+    listed = await bank.get("/api/v1/questions", headers=bearer(tokens["interviewer"]))
+    assert [q["id"] for q in (await listed.json())["data"]] == [qid]
 
 
 async def test_a_question_given_to_a_session_reaches_every_editor_without_its_secrets(

@@ -33,12 +33,6 @@ import 'monaco-editor/esm/vs/basic-languages/typescript/typescript.contribution.
 
 export { monaco }
 
-/** The languages a session may be set to: the server's list (crdt_server/document.py). */
-export const LANGUAGES = [
-  'javascript', 'typescript', 'python', 'html', 'css', 'json', 'markdown', 'java', 'c', 'cpp',
-  'csharp', 'go', 'rust', 'ruby', 'php', 'kotlin', 'swift', 'sql', 'shell', 'plaintext'
-]
-
 // JSON has no basic-languages tokenizer (only a language service); a small Monarch one will do.
 monaco.languages.register({ id: 'json', extensions: ['.json'], aliases: ['JSON'] })
 monaco.languages.setMonarchTokensProvider('json', {
@@ -57,11 +51,20 @@ monaco.languages.setMonarchTokensProvider('json', {
 export const modeFor = (language) =>
   monaco.languages.getLanguages().some((l) => l.id === language) ? language : 'plaintext'
 
-/** Tell Monaco where its worker is before the first editor exists. */
-export function configureWorkers () {
-  self.MonacoEnvironment = {
-    getWorkerUrl: () => new URL('editor.worker.js', document.baseURI).href
-  }
+/**
+ * Tell Monaco how to start its worker, before the first editor exists. The worker's code is
+ * fetched once, here, and started from memory: Monaco stops an idle worker and starts it again
+ * later, and loading it from the server then fails while the network is away (the failure
+ * escaped as an uncaught `Event`). If this fetch fails, Monaco loads the file when it needs it.
+ */
+export async function configureWorkers () {
+  const url = new URL('editor.worker.js', document.baseURI).href
+  let source = url
+  try {
+    const response = await fetch(url)
+    if (response.ok) source = URL.createObjectURL(await response.blob())
+  } catch {} // offline at start: the URL it is
+  self.MonacoEnvironment = { getWorker: () => new Worker(source, { name: 'editor' }) }
 }
 
 export function createEditor (element, language) {

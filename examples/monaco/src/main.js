@@ -6,14 +6,20 @@
 //                                 observer's page is read-only and hides what it may not do
 //
 // Monaco is bound to Y.Text "code" with y-monaco, over the stock y-websocket provider; the language
-// is Y.Map "meta" key "language"; everyone's cursor and name travel in awareness.
+// is Y.Map "meta" key "language"; everyone's cursor and name travel in awareness. The interview
+// (question, runs, test results, status and timer) is read from the same document: Y.Map
+// "question", Y.Arrays "runs" and "testRuns", meta "interview"; what the page does to it goes
+// through REST, and the server writes the document.
 import './style.css'
 import * as Y from 'yjs'
 import { WebsocketProvider } from 'y-websocket'
 import { MonacoBinding } from 'y-monaco'
-import { LANGUAGES, configureWorkers, createEditor, modeFor, monaco } from './editor.js'
+import { configureWorkers, createEditor, modeFor, monaco } from './editor.js'
 import { RemoteCursors } from './cursors.js'
-import { createOrJoin, listParticipants } from './session.js'
+import { InterviewClock, InterviewerControls, showQuestion } from './interview.js'
+import { Notes } from './notes.js'
+import { Output } from './output.js'
+import { SessionApi, createOrJoin, listParticipants } from './session.js'
 
 const PARTICIPANTS_EVERY_MS = 5000
 const $ = (id) => document.getElementById(id)
@@ -23,6 +29,7 @@ const CLOSE_REASONS = {
   4401: 'Your link is no longer valid: it was replaced, or you were removed from the session.',
   4403: 'You are not allowed in this session from here.',
   4404: 'This session does not exist, or you are not one of its participants.',
+  4409: 'This interview has ended: the session is read-only.',
   4410: 'This session has ended: it expired or was deleted.'
 }
 
@@ -41,25 +48,44 @@ function setStatus (status) {
   el.textContent = STATUS_TEXT[status] ?? status
 }
 
-function showBanner (message) {
+/** `kind`: 'error' (the default) or 'ended', for its colours. */
+function showBanner (message, kind = 'error') {
   const el = $('banner')
   el.textContent = message
+  el.dataset.kind = kind
   el.hidden = false
 }
 
-function fillLanguages (select) {
-  for (const language of LANGUAGES) select.add(new Option(language, language))
+/** The languages this host can run (an unknown or missing list: the session's own only). */
+async function runnableLanguages () {
+  try {
+    const { data } = await SessionApi.languages()
+    return data.map((language) => ({ name: language.name, title: language.runtime }))
+  } catch (err) {
+    console.warn('languages:', err.message)
+    return []
+  }
 }
 
-function renderParticipants (participants, meId) {
+function fillLanguages (select, languages) {
+  for (const { name, title } of languages) {
+    const option = new Option(name, name)
+    option.title = title
+    select.add(option)
+  }
+}
+
+/** `stale`: the page is disconnected, so nobody's presence is known: every dot greys. */
+function renderParticipants (participants, meId, stale) {
   const list = $('participants')
+  list.dataset.stale = String(stale)
   list.replaceChildren(...participants.map((p) => {
     const item = document.createElement('li')
     item.dataset.participantId = p.id
-    item.dataset.online = String(p.isOnline)
+    item.dataset.online = stale ? 'unknown' : String(p.isOnline)
     const dot = item.appendChild(document.createElement('span'))
     dot.className = 'dot'
-    dot.title = p.isOnline ? 'online' : 'offline'
+    dot.title = stale ? 'unknown while disconnected' : p.isOnline ? 'online' : 'offline'
     const swatch = item.appendChild(document.createElement('span'))
     swatch.className = 'swatch'
     swatch.style.backgroundColor = p.color
@@ -84,11 +110,35 @@ function throttle (fn, ms) {
   }
 }
 
+/**
+ * Asked before this browser's interviewer joins their own session again as someone new (the
+ * candidate link opened in another tab): 'interviewer' to open it as them, 'join' to go on.
+ */
+function askInterviewer (role, interviewer) {
+  const notice = $('notice')
+  $('notice-text').textContent =
+    `This browser is ${interviewer.name ?? 'the interviewer'}, this session's interviewer. ` +
+    `This link would join you as another ${role}.`
+  notice.hidden = false
+  return new Promise((resolve) => {
+    const choose = (answer) => () => {
+      notice.hidden = true
+      resolve(answer)
+    }
+    $('as-interviewer').onclick = choose('interviewer')
+    $('as-invited').textContent = `Join as ${role}`
+    $('as-invited').onclick = choose('join')
+  })
+}
+
 async function start () {
   setStatus('connecting')
   const params = new URLSearchParams(location.search)
-  const { session, me, token } = await createOrJoin(params)
+  const workers = configureWorkers()
+  const languages = runnableLanguages()
+  const { session, me, token } = await createOrJoin(params, askInterviewer)
   const readOnly = me.role === 'observer'
+  const interviewer = me.role === 'interviewer'
   document.body.dataset.role = me.role
   if (params.get('session') !== session.id) {
     params.set('session', session.id)
@@ -100,10 +150,10 @@ async function start () {
   $('observing').hidden = !readOnly
   $('me').textContent = me.name
   $('me').style.borderColor = me.color
+  const api = new SessionApi(session.id, token)
 
-  configureWorkers()
+  await workers
   const { editor, model } = createEditor($('editor'), session.language)
-  editor.updateOptions({ readOnly: true }) // until synced; for good when observing
   const doc = new Y.Doc()
   const ytext = doc.getText('code')
   const meta = doc.getMap('meta')
@@ -120,13 +170,26 @@ async function start () {
     awareness.setLocalStateField('cursor', { lineNumber: position.lineNumber, column: position.column })
   })
 
-  // language: the select and Monaco's mode follow meta.language; choosing one sets it
+  // what may be typed: nothing before the first sync, nothing by an observer, nothing once it
+  // ended; while offline after that, edits are kept and merge when the socket is back
+  let closed = false
+  let ended = false
+  let synced = false
   const select = $('language')
-  fillLanguages(select)
-  select.disabled = readOnly
+  const applyEditable = () => {
+    const locked = readOnly || ended || closed || !synced
+    editor.updateOptions({ readOnly: locked })
+    select.disabled = readOnly || ended || closed
+  }
+
+  // language: the select and Monaco's mode follow meta.language; choosing one sets it
+  fillLanguages(select, await languages)
   const showLanguage = () => {
     const language = meta.get('language') ?? session.language
-    if (![...select.options].some((o) => o.value === language)) select.add(new Option(language, language))
+    if (![...select.options].some((o) => o.value === language)) {
+      const option = new Option(`${language} (cannot run here)`, language)
+      select.add(option)
+    }
     select.value = language
     monaco.editor.setModelLanguage(model, modeFor(language))
   }
@@ -135,14 +198,19 @@ async function start () {
   showLanguage()
 
   // participants: REST is the roster (with online dots); awareness changes say when to look again
-  let closed = false
+  const names = new Map()
+  const nameOf = (id) => names.get(id) ?? (id ? 'someone who left' : 'the interviewer’s tools')
+  let roster = []
+  const stale = () => closed || !provider.synced
   const refreshParticipants = async () => {
     if (closed) return
     try {
-      renderParticipants(await listParticipants(session.id, token), me.id)
+      roster = await listParticipants(session.id, token)
+      for (const p of roster) names.set(p.id, p.name)
     } catch (err) {
       console.warn('participants:', err.message)
     }
+    renderParticipants(roster, me.id, stale())
   }
   const soon = throttle(refreshParticipants, 250)
   const poll = setInterval(refreshParticipants, PARTICIPANTS_EVERY_MS)
@@ -151,15 +219,43 @@ async function start () {
   })
   refreshParticipants()
 
+  // the interview: the question, Run and Run tests with their output, the status and timer
+  const question = doc.getMap('question')
+  question.observe(() => showQuestion(question))
+  showQuestion(question)
+  const output = new Output({
+    runs: doc.getArray('runs'), testRuns: doc.getArray('testRuns'), question, api, me, nameOf, whole: interviewer
+  })
+  let controls = null
+  let notes = null
+  const clock = new InterviewClock(meta, (status) => {
+    controls?.update(status)
+    if (status !== 'ended' || ended) return
+    ended = true
+    output.freeze()
+    applyEditable()
+    const report = interviewer ? ' The report is ready.' : ''
+    showBanner(`This interview has ended: the code is read-only.${report}`, 'ended')
+  })
+  if (interviewer) {
+    controls = new InterviewerControls(api, clock, (message, isError) => output.say(message, isError))
+    controls.update(clock.status)
+    const who = token ? `token=${encodeURIComponent(token)}` : `userId=${encodeURIComponent(me.id)}`
+    notes = new Notes(api, `${scheme}://${location.host}/ws/sessions/${encodeURIComponent(session.id)}?protocol=json&${who}`)
+  }
+
   provider.on('status', ({ status }) => {
     if (closed) return
     if (status === 'disconnected') setStatus(provider.shouldConnect ? 'offline' : 'disconnected')
     else setStatus(status)
+    applyEditable()
+    renderParticipants(roster, me.id, stale())
   })
-  provider.on('sync', (synced) => {
-    if (!synced || closed) return
+  provider.on('sync', (isSynced) => {
+    if (!isSynced || closed) return
     setStatus('synced')
-    editor.updateOptions({ readOnly })
+    synced = true
+    applyEditable()
     showLanguage()
     soon() // we are online now
   })
@@ -169,14 +265,20 @@ async function start () {
     closed = true
     queueMicrotask(() => provider.disconnect())
     clearInterval(poll)
-    editor.updateOptions({ readOnly: true })
+    notes?.stop()
+    output.freeze()
+    applyEditable()
+    renderParticipants(roster, me.id, true)
     setStatus('closed')
     const why = CLOSE_REASONS[event.code] ?? `The server closed the connection (${event.code}).`
     showBanner(`${why} Editing is disabled; reload to try again.`)
   })
 
   // for tests and for poking around in the console
-  window.demo = { Y, monaco, doc, ytext, meta, provider, awareness, editor, model, binding, cursors, session, me }
+  window.demo = {
+    Y, monaco, doc, ytext, meta, provider, awareness, editor, model, binding, cursors, session, me,
+    api, output, clock, controls, notes
+  }
 }
 
 start().catch((err) => {

@@ -1,6 +1,10 @@
-// The REST side of the page: create or join a session, remember who we are, list participants.
+// The REST side of the page: create or join a session, remember who we are, and the calls the
+// interview panes make (runs, tests, notes, the question bank, start and end).
 
 const API = '/api/v1'
+
+/** How far the server's clock is ahead of ours (ms), from the Date of its last answer. */
+export let serverClockOffsetMs = 0
 
 export class ApiError extends Error {
   constructor (message, status, code) {
@@ -10,7 +14,7 @@ export class ApiError extends Error {
   }
 }
 
-async function call (method, path, body, token) {
+export async function call (method, path, body, token) {
   const init = { method, headers: { Accept: 'application/json' } }
   if (token) init.headers.Authorization = `Bearer ${token}`
   if (body !== undefined) {
@@ -18,6 +22,8 @@ async function call (method, path, body, token) {
     init.body = JSON.stringify(body)
   }
   const response = await fetch(API + path, init)
+  const date = Date.parse(response.headers.get('Date') ?? '')
+  if (!Number.isNaN(date)) serverClockOffsetMs = date + 500 - Date.now() // Date is whole seconds
   const payload = response.status === 204 ? null : await response.json().catch(() => null)
   if (!response.ok) {
     const message = payload?.error ?? `HTTP ${response.status}`
@@ -40,6 +46,25 @@ function recall (sessionId) {
 function remember (sessionId, participant, token) {
   const saved = { id: participant.id, name: participant.name, token }
   sessionStorage.setItem(storageKey(sessionId), JSON.stringify(saved))
+}
+
+// localStorage is per browser: it remembers which sessions this browser runs as interviewer, so
+// opening the candidate link in another tab asks first instead of joining a second candidate.
+const interviewerKey = (sessionId) => `codeinterview:interviewer:${sessionId}`
+
+function interviewerHere (sessionId) {
+  try {
+    return JSON.parse(localStorage.getItem(interviewerKey(sessionId)) ?? 'null')
+  } catch {
+    return null
+  }
+}
+
+function rememberRole (sessionId, me, token) {
+  if (me?.role !== 'interviewer') return
+  try {
+    localStorage.setItem(interviewerKey(sessionId), JSON.stringify({ id: me.id, name: me.name, token }))
+  } catch {} // storage full or disabled: the warning is a courtesy
 }
 
 /** The claims of a token (read only to know which participant it names; the server checks it). */
@@ -67,9 +92,13 @@ function newId () {
  * opens the session as that participant; an invite joins once (a reload reuses the token the
  * join gave). Returns `{session, me, token}`.
  */
-async function withToken (sessionId, token, name) {
+async function withToken (sessionId, token, name, ask) {
   const saved = recall(sessionId)
   let own = claims(token).pid ? token : saved?.token
+  const interviewer = interviewerHere(sessionId)
+  if (!own && interviewer?.token && (await ask(claims(token).role ?? 'candidate', interviewer)) === 'interviewer') {
+    own = interviewer.token
+  }
   if (!own) {
     const user = name ? { name } : {}
     const { data } = await call('POST', `/sessions/${encodeURIComponent(sessionId)}/join`, { user }, token)
@@ -78,25 +107,33 @@ async function withToken (sessionId, token, name) {
   const { data: session } = await call('GET', `/sessions/${encodeURIComponent(sessionId)}`, undefined, own)
   const me = session.participants.find((p) => p.id === claims(own).pid)
   remember(session.id, me, own)
+  rememberRole(session.id, me, own)
   return { session, me, token: own }
 }
 
 /**
  * `?session=ID` joins that session (as the participant this tab was before, if any);
  * no `session` creates one. `?name=` is the name to use. Returns `{session, me, token}`.
+ * `ask(role, interviewer)` is asked before this browser's interviewer would join the session
+ * again as someone new (`role`); it resolves to 'interviewer' (open as them) or 'join'.
  */
-export async function createOrJoin (params) {
+export async function createOrJoin (params, ask) {
   const name = params.get('name')?.trim() || undefined
   const sessionId = params.get('session')?.trim()
   const token = params.get('token')?.trim()
-  if (sessionId && token) return withToken(sessionId, token, name)
+  if (sessionId && token) return withToken(sessionId, token, name, ask)
   if (!sessionId) {
     const { data: session } = await call('POST', '/sessions', { creator: name ? { name } : {} })
     const me = session.participants.find((p) => p.id === session.creatorId)
     remember(session.id, me)
+    rememberRole(session.id, me, null)
     return { session, me, token: null }
   }
-  const saved = recall(sessionId)
+  let saved = recall(sessionId)
+  const interviewer = interviewerHere(sessionId)
+  if (!saved && interviewer && (await ask('candidate', interviewer)) === 'interviewer') {
+    saved = interviewer
+  }
   // The join answer lists every participant but does not say which one we are, so a first
   // join brings its own id (the server accepts any) and later joins reuse it.
   const user = { id: saved?.id ?? newId() }
@@ -105,6 +142,7 @@ export async function createOrJoin (params) {
   const { data: session } = await call('POST', `/sessions/${encodeURIComponent(sessionId)}/join`, { user })
   const me = session.participants.find((p) => p.id === user.id)
   remember(session.id, me)
+  rememberRole(session.id, me, null)
   return { session, me, token: null }
 }
 
@@ -112,4 +150,64 @@ export async function listParticipants (sessionId, token) {
   const path = `/sessions/${encodeURIComponent(sessionId)}/participants`
   const { participants } = await call('GET', path, undefined, token)
   return participants
+}
+
+/** The calls the interview panes make, for one session as one caller. */
+export class SessionApi {
+  constructor (sessionId, token) {
+    this.base = `/sessions/${encodeURIComponent(sessionId)}`
+    this.token = token
+  }
+
+  async data (method, path, body) {
+    return (await call(method, this.base + path, body, this.token))?.data
+  }
+
+  run (userId) {
+    return this.data('POST', '/execute', this.token ? {} : { userId })
+  }
+
+  runTests () {
+    return this.data('POST', '/tests', {})
+  }
+
+  /** The session's gradings, hidden cases whole (interviewers). */
+  gradings () {
+    return this.data('GET', '/tests')
+  }
+
+  start (durationMs) {
+    return this.data('POST', '/start', durationMs ? { durationMs } : {})
+  }
+
+  end () {
+    return this.data('POST', '/end', {})
+  }
+
+  notes () {
+    return this.data('GET', '/notes')
+  }
+
+  writeNotes (notes, baseVersion) {
+    return this.data('PUT', '/notes', { notes, baseVersion })
+  }
+
+  attachQuestion (questionId) {
+    return this.data('PUT', '/question', { questionId })
+  }
+
+  /** The bank, for an interviewer to pick from (the first page is plenty for a picker). */
+  async questions () {
+    return (await call('GET', '/questions?limit=100', undefined, this.token)).data
+  }
+
+  /** The languages this host can run: `{data: [{name, version, runtime}], sandboxed}`. */
+  static async languages () {
+    return call('GET', '/execute/languages')
+  }
+
+  reportUrl () {
+    const query = this.token ? `&token=${encodeURIComponent(this.token)}` : ''
+    return `${API}${this.base}/report?format=html${query}`
+  }
 }
