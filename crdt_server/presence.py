@@ -11,6 +11,7 @@ import logging
 
 from storage import OutboxEvent, SessionStore, StorageError
 
+from .clock import now_ms
 from .json_bridge import participant_json
 from .rooms import RoomManager
 from .webhooks import EventType, Webhooks
@@ -35,7 +36,7 @@ class Presence:
             for session_id, participant in await self._storage.online_participants():
                 data = {"sessionId": session_id, "participant": participant_json(participant)}
                 outbox += self._webhooks.events("participant.left", session_id, data)
-        await self._storage.set_all_offline(outbox)
+        await self._storage.set_all_offline(now_ms(), outbox)
 
     def online(self, session_id: str, user_id: str) -> bool:
         return self._sockets.get((session_id, user_id), 0) > 0
@@ -61,7 +62,7 @@ class Presence:
         try:
             outbox = await self._events(kind, session_id, user_id)
             record = await self._storage.update_participant(
-                session_id, user_id, is_online=online, outbox=outbox
+                session_id, user_id, is_online=online, at=now_ms(), outbox=outbox
             )
         except StorageError:
             log.exception("could not record %s as online=%s", user_id, online)

@@ -61,7 +61,8 @@ class Report(Model):
     scorecards: list[dict[str, Any]]
     """Every interviewer's scorecard."""
     events: list[dict[str, Any]]
-    """What happened, in time order: created, joined, started, ran, tested, ended."""
+    """What happened, in time order: created, joined, online, left (a participant's first
+    socket opened, their last closed), started, ran, tested, ended."""
     playback: str | None
     """A link to watch it again, once playback exists."""
 

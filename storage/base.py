@@ -18,12 +18,16 @@ from .records import (
     OutboxEvent,
     ParticipantRecord,
     PendingUpdate,
+    PresenceRecord,
     QuestionFilter,
     QuestionRecord,
     ScorecardRecord,
     SessionRecord,
     StoredDocument,
 )
+
+#: Presence changes kept per session: a client reconnecting in a loop cannot grow the log.
+PRESENCE_KEPT = 500
 
 
 class SessionStore(Protocol):
@@ -74,13 +78,21 @@ class SessionStore(Protocol):
         color: str | None = None,
         role: str | None = None,
         is_online: bool | None = None,
+        at: int | None = None,
         outbox: Sequence[OutboxEvent] = (),
-    ) -> ParticipantRecord | None: ...
+    ) -> ParticipantRecord | None:
+        """``at``: when ``is_online`` changed, logged with it (the newest
+        :data:`PRESENCE_KEPT` changes of a session are kept)."""
+
     async def delete_participant(self, session_id: str, participant_id: str) -> bool: ...
     async def online_participants(self) -> list[tuple[str, ParticipantRecord]]:
         """Everyone marked online, with their session (at start-up: left by a crash)."""
 
-    async def set_all_offline(self, outbox: Sequence[OutboxEvent] = ()) -> None: ...
+    async def set_all_offline(self, at: int, outbox: Sequence[OutboxEvent] = ()) -> None:
+        """Everyone marked online has left, at ``at`` (logged)."""
+
+    async def list_presence(self, session_id: str) -> list[PresenceRecord]:
+        """The session's kept presence changes, oldest first."""
 
 
 class DocumentStore(Protocol):

@@ -123,6 +123,15 @@ class NotesRecord:
 
 
 @dataclass(frozen=True, slots=True)
+class PresenceRecord:
+    """A participant came online (their first socket) or left (their last one closed)."""
+
+    at: int
+    participant_id: str
+    online: bool
+
+
+@dataclass(frozen=True, slots=True)
 class ScorecardRecord:
     """One interviewer's scorecard of a session; ``body`` is its JSON."""
 

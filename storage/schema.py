@@ -172,6 +172,17 @@ MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (session_id, id)
     );
     """,
+    # 9: when each participant came online and when they left (the report's events)
+    """
+    CREATE TABLE presence_log (
+        seq             INTEGER PRIMARY KEY,
+        session_id      TEXT NOT NULL REFERENCES sessions (id) ON DELETE CASCADE,
+        at              INTEGER NOT NULL,
+        participant_id  TEXT NOT NULL,
+        online          INTEGER NOT NULL
+    );
+    CREATE INDEX presence_log_by_session ON presence_log (session_id, seq);
+    """,
 )
 
 LATEST = len(MIGRATIONS)

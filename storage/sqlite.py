@@ -20,6 +20,7 @@ from typing import Any
 
 import aiosqlite
 
+from .base import PRESENCE_KEPT
 from .errors import (
     DuplicateSessionId,
     ParticipantExists,
@@ -35,6 +36,7 @@ from .records import (
     OutboxEvent,
     ParticipantRecord,
     PendingUpdate,
+    PresenceRecord,
     QuestionFilter,
     QuestionRecord,
     ScorecardRecord,
@@ -47,6 +49,20 @@ log = logging.getLogger(__name__)
 
 _PARTICIPANT_COLUMNS = "id, name, role, color, joined_at, is_online"
 _QUESTION_COLUMNS = "id, created_at, updated_at, difficulty, body"
+
+
+async def _log_presence(
+    db: aiosqlite.Connection, session_id: str, participant_id: str, online: bool, at: int
+) -> None:
+    await db.execute(
+        "INSERT INTO presence_log (session_id, at, participant_id, online) VALUES (?, ?, ?, ?)",
+        (session_id, at, participant_id, int(online)),
+    )
+    await db.execute(
+        "DELETE FROM presence_log WHERE session_id = ? AND seq <= (SELECT seq FROM presence_log"
+        " WHERE session_id = ? ORDER BY seq DESC LIMIT 1 OFFSET ?)",
+        (session_id, session_id, PRESENCE_KEPT),
+    )
 
 
 async def _insert_events(db: aiosqlite.Connection, events: Sequence[OutboxEvent]) -> None:
@@ -322,9 +338,11 @@ class SQLiteStorage:
         color: str | None = None,
         role: str | None = None,
         is_online: bool | None = None,
+        at: int | None = None,
         outbox: Sequence[OutboxEvent] = (),
     ) -> ParticipantRecord | None:
-        """Change a participant; ``outbox`` is stored only if the participant exists."""
+        """Change a participant; ``outbox`` (and the presence change at ``at``) is stored
+        only if the participant exists."""
         changes: dict[str, Any] = {"name": name, "color": color, "role": role}
         changes["is_online"] = None if is_online is None else int(is_online)
         sets = {k: v for k, v in changes.items() if v is not None}
@@ -342,6 +360,8 @@ class SQLiteStorage:
             )
             if row is not None:
                 await _insert_events(db, outbox)
+                if is_online is not None and at is not None:
+                    await _log_presence(db, session_id, participant_id, is_online, at)
         return _participant(row) if row else None
 
     async def delete_participant(self, session_id: str, participant_id: str) -> bool:
@@ -358,10 +378,22 @@ class SQLiteStorage:
         )
         return [(str(row[0]), _participant(row[1:])) for row in rows]
 
-    async def set_all_offline(self, outbox: Sequence[OutboxEvent] = ()) -> None:
+    async def set_all_offline(self, at: int, outbox: Sequence[OutboxEvent] = ()) -> None:
         async with self._tx() as db:
+            await db.execute(
+                "INSERT INTO presence_log (session_id, at, participant_id, online)"
+                " SELECT session_id, ?, id, 0 FROM participants WHERE is_online = 1",
+                (at,),
+            )
             await db.execute("UPDATE participants SET is_online = 0 WHERE is_online = 1")
             await _insert_events(db, outbox)
+
+    async def list_presence(self, session_id: str) -> list[PresenceRecord]:
+        rows = await self._fetchall(
+            "SELECT at, participant_id, online FROM presence_log WHERE session_id = ? ORDER BY seq",
+            (session_id,),
+        )
+        return [PresenceRecord(int(at), str(pid), bool(online)) for at, pid, online in rows]
 
     # ------------------------------------------------------------ documents
     async def load_document(self, session_id: str) -> StoredDocument:

@@ -45,6 +45,10 @@ class Reports:
         events += [
             {"at": p.joined_at, "type": "joined", "userId": p.id} for p in state.participants
         ]
+        events += [
+            {"at": p.at, "type": "online" if p.online else "left", "userId": p.participant_id}
+            for p in await self._sessions.presence(record)
+        ]
         if record.started_at is not None:
             events.append({"at": record.started_at, "type": "started", "userId": None})
         events += [

@@ -24,6 +24,7 @@ from storage import (
     OutboxEvent,
     ParticipantExists,
     ParticipantRecord,
+    PresenceRecord,
     QuestionStore,
     SessionFullError,
     SessionGone,
@@ -221,6 +222,11 @@ class SessionCore:
         return record, named
 
     # ------------------------------------------------------------ reads
+    async def presence(self, record: SessionRecord) -> list[PresenceRecord]:
+        """When each participant came online and left (the newest changes kept)."""
+        with storage_errors():
+            return await self._store.list_presence(record.id)
+
     async def state(self, record: SessionRecord) -> SessionState:
         """The session's live view; an idle session is read from storage, not loaded."""
         room = self._rooms.rooms.get(record.id)

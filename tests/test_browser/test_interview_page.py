@@ -256,3 +256,22 @@ async def test_the_page_keeps_working_without_an_uncaught_error_when_the_server_
     await browser.press("ada", "Control+Space")
     await browser.visible("ada", ".suggest-widget .monaco-list-row", text="printable")
     assert browser.page_errors() == []
+
+
+async def test_without_tokens_the_interviewer_opening_the_invite_link_is_asked_too(
+    server: ServerProcess, browser: Browser
+) -> None:
+    await browser.open("ada", f"{server.url}/demo/?name=Ada")  # creates the session
+    await browser.wait("ada", SYNCED, 20)
+    sid, ada = await browser.eval("ada", "[window.demo.session.id, window.demo.me.id]")
+    invite = await browser.eval("ada", "document.getElementById('invite').href")
+    assert invite == f"{server.url}/demo/?session={sid}"
+    await browser.open("tab", invite, tab_of="ada")
+    await browser.visible("tab", "#notice", text="Ada, this session's interviewer")
+    await browser.click("tab", "#as-interviewer")
+    await browser.wait("tab", SYNCED, 20)
+    assert await browser.eval("tab", "[window.demo.me.id, window.demo.me.role]") == [
+        ada,
+        "interviewer",
+    ]
+    await browser.visible("tab", ".notes-pane")  # the interviewer's panes, in the second tab

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
 from envelope import assert_error
 from support.app_client import Client, ClientFactory
+from support.node_client import NodeClient
 from support.tokens import bearer
+from support.waiting import wait_until
 
 API_KEY = "report-key-9e20"
 BEARER = {"Authorization": f"Bearer {API_KEY}"}
@@ -79,3 +82,37 @@ async def test_the_report_holds_the_whole_interview_for_interviewers_only(
     text = await page.text()
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in text and "<script>" not in text
     assert "Sum &lt;b&gt;bold&lt;/b&gt;" in text and "Accepted" in text
+
+
+async def test_the_report_says_when_a_participant_came_online_and_left(
+    make_client: ClientFactory,
+) -> None:
+    api = await make_client(api_keys=API_KEY)
+    created = await api.post("/api/v1/sessions", json={}, headers=BEARER)
+    session = (await created.json())["data"]
+    sid, tokens = session["id"], session["tokens"]
+    joined = await api.post(f"/api/v1/sessions/{sid}/join", json={"user": {"name": "Cand"}},
+                            headers=bearer(tokens["candidate"]))  # fmt: skip
+    candidate = (await joined.json())["data"]["token"]
+    ws = str(api.make_url("/ws/sessions")).replace("http", "ws", 1)
+    url = f"/api/v1/sessions/{sid}/report"
+
+    async def timeline() -> list[tuple[str, str | None]]:
+        response = await api.get(url, headers=bearer(tokens["interviewer"]))
+        return [(e["type"], e["user"]) for e in (await response.json())["data"]["events"]]
+
+    async with NodeClient.start() as browser:
+        await browser.connect(ws, sid, {"token": candidate})
+        await browser.wait_synced()
+        await wait_until(
+            lambda: _has(timeline, ("online", "Cand")), what="the candidate online in the report"
+        )
+    await wait_until(lambda: _has(timeline, ("left", "Cand")), what="the candidate's leaving")
+    kinds = [kind for kind, who in await timeline() if who == "Cand"]
+    assert kinds == ["joined", "online", "left"]
+
+
+async def _has(
+    timeline: Callable[[], Awaitable[list[tuple[str, str | None]]]], event: tuple[str, str]
+) -> bool:
+    return event in await timeline()

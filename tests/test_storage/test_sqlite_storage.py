@@ -19,11 +19,13 @@ from storage import (
     DuplicateSessionId,
     ParticipantRecord,
     PendingUpdate,
+    PresenceRecord,
     SessionFullError,
     SessionRecord,
     SQLiteStorage,
     StorageUnavailable,
 )
+from storage.base import PRESENCE_KEPT
 from storage.schema import LATEST, MIGRATIONS
 
 
@@ -415,3 +417,22 @@ async def test_only_the_newest_gradings_of_a_session_are_kept(store: SQLiteStora
     for n in range(5):
         await store.add_test_run("0123abcd", f"r{n}", n, f'{{"n": {n}}}', keep=3)
     assert await store.list_test_runs("0123abcd") == ['{"n": 2}', '{"n": 3}', '{"n": 4}']
+
+
+async def test_presence_changes_are_logged_bounded_and_a_crash_leaves_everyone_left(
+    store: SQLiteStorage,
+) -> None:
+    await store.create_session(session(), person(), b"\x00\x00")
+    for at in range(1, PRESENCE_KEPT + 12):  # a client reconnecting in a loop
+        await store.update_participant("0123abcd", "owner", is_online=at % 2 == 1, at=at)
+    await store.update_participant("0123abcd", "nobody", is_online=True, at=10**6)  # not logged
+    kept = await store.list_presence("0123abcd")
+    assert len(kept) == PRESENCE_KEPT and kept[-1].at == PRESENCE_KEPT + 11  # the newest
+    assert kept[-1] == PresenceRecord(PRESENCE_KEPT + 11, "owner", online=True)
+
+    await store.set_all_offline(at=10**7)  # start-up after a crash: whoever was online left
+    assert (await store.list_presence("0123abcd"))[-1] == PresenceRecord(10**7, "owner", False)
+    assert not (await store.get_participant("0123abcd", "owner")).is_online  # type: ignore[union-attr]
+    assert await store.delete_session("0123abcd")
+    async with store.db.execute("SELECT count(*) FROM presence_log") as cursor:
+        assert (await cursor.fetchone())[0] == 0  # type: ignore[index]
