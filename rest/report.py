@@ -20,12 +20,17 @@ from crdt_server.core.errors import (
     Unauthorized,
     Unavailable,
 )
+from crdt_server.protocol import RoomReset
+from crdt_server.workers import WORKERS, TooCostly
 
 from .auth import grant
 from .keys import LIVE
 from .models import Model, respond
+from .report_pdf import render_pdf
 from .routing import Operation
 
+#: How long building one report's PDF may take (its inputs are bounded: about a second).
+PDF_DEADLINE_S = 30.0
 _PAGE_POLICY = "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'"
 
 
@@ -76,16 +81,32 @@ class ReportEnvelope(Model):
 
 async def report(request: web.Request) -> web.StreamResponse:
     who = await grant(request, query_token=True)
-    data = await request.app[LIVE].reports.build(who.actor, who.session)
     wants = request.query.get("format", "")
-    if wants not in ("", "json", "html"):
-        raise InvalidInput("format: json or html")
+    if wants not in ("", "json", "html", "pdf"):
+        raise InvalidInput("format: json, html or pdf")
+    data = await request.app[LIVE].reports.build(who.actor, who.session)
     accept = request.headers.get("Accept", "")
+    if wants == "pdf" or (not wants and "application/pdf" in accept):
+        return await _pdf(data)
     if wants == "html" or (not wants and "text/html" in accept):
-        page = web.Response(text=render(data), content_type="text/html")
+        pdf = request.rel_url.update_query(format="pdf")
+        page = web.Response(text=render(data, str(pdf)), content_type="text/html")
         page.headers["Content-Security-Policy"] = _PAGE_POLICY
         return page
     return respond(ReportEnvelope(data=Report.model_validate(data)))
+
+
+async def _pdf(data: dict[str, Any]) -> web.StreamResponse:
+    try:
+        document = await WORKERS.run(PDF_DEADLINE_S, render_pdf, data)
+    except (TooCostly, RoomReset):  # past its deadline, or its worker died
+        raise Unavailable("the PDF could not be built; try again, or read the JSON") from None
+    name = f"interview-{data['sessionId']}.pdf"
+    return web.Response(
+        body=document,
+        content_type="application/pdf",
+        headers={"Content-Disposition": f'inline; filename="{name}"'},
+    )
 
 
 def _time(ms: int | None) -> str:
@@ -98,8 +119,8 @@ def _e(value: object) -> str:
     return html.escape("" if value is None else str(value))
 
 
-def render(data: dict[str, Any]) -> str:
-    """The report as one self-contained page."""
+def render(data: dict[str, Any], pdf_href: str) -> str:
+    """The report as one self-contained page; ``pdf_href``: the same report as a PDF."""
     people = "".join(
         f"<tr><td>{_e(p['name'])}</td><td>{_e(p['role'])}</td><td>{_time(p['joinedAt'])}</td></tr>"
         for p in data["participants"]
@@ -140,6 +161,7 @@ table{{border-collapse:collapse;width:100%}}td,th{{border:1px solid #ddd;padding
 text-align:left;vertical-align:top}}pre{{background:#f6f6f6;padding:.6rem;overflow:auto;margin:0}}
 </style></head><body>
 <h1>Interview report</h1>
+<p><a id="pdf" href="{_e(pdf_href)}">Download as PDF</a></p>
 <p id="summary">Session <code>{_e(data["sessionId"])}</code>, {_e(data["status"])}.
 Started {_time(data["startedAt"])}, ended {_time(data["endedAt"])}.
 Question: <b id="question">{_e(title)}</b>.</p>
@@ -173,7 +195,7 @@ OPERATIONS = [
         report,
         "The interview's report (interviewers): participants, final code, runs, gradings, "
         "question, notes, scorecards and timeline; `?format=html` (or Accept: text/html) "
-        "for a page to read",
+        "for a page to read, `?format=pdf` (or Accept: application/pdf) for a PDF",
         "interview",
         response=ReportEnvelope,
         errors=(

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Installs what the sandboxed code-execution engine (execution/) needs on Debian 12.
+# Installs what the sandboxed code-execution engine (execution/) needs on Debian 12, and the
+# font the report's PDF is set in.
 #
 #   bash scripts/install-execution.sh                   # bubblewrap, sandbox user, esbuild
 #   WITH_COMPILERS=1 bash scripts/install-execution.sh  # also gcc/g++ and a JDK
@@ -33,7 +34,8 @@ command -v python3 >/dev/null || die "python3 is required"
 # util-linux: prlimit (rlimits inside the sandbox), choom (sandbox = preferred OOM victim),
 #   taskset (a run's processes share one CPU) and unshare; mount: the sandbox's /tmp and
 #   /dev/shm are tmpfs with an inode cap, which bubblewrap 0.8 has no flag for.
-packages=(bubblewrap util-linux mount python3)
+# fonts-dejavu-core: the report's PDF shows any script in it (rest/report_pdf.py).
+packages=(bubblewrap util-linux mount python3 fonts-dejavu-core)
 if [[ "${WITH_COMPILERS:-0}" == 1 ]]; then
     packages+=(gcc g++ libc6-dev openjdk-17-jdk-headless)
 fi

@@ -37,3 +37,5 @@ async def test_the_report_page_shows_the_ended_interview_and_runs_no_script(
     events = await browser.text("report", "#events")
     assert "created" in events and "ended" in events
     await browser.screenshot("report", "report-page")
+    async with http.get(await browser.eval("report", "document.getElementById('pdf').href")) as pdf:
+        assert pdf.content_type == "application/pdf" and (await pdf.read()).startswith(b"%PDF")

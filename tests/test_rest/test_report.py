@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import io
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
 from envelope import assert_error
+from pypdf import PdfReader
 from support.app_client import Client, ClientFactory
 from support.node_client import NodeClient
 from support.tokens import bearer
@@ -82,6 +84,29 @@ async def test_the_report_holds_the_whole_interview_for_interviewers_only(
     text = await page.text()
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in text and "<script>" not in text
     assert "Sum &lt;b&gt;bold&lt;/b&gt;" in text and "Accepted" in text
+    assert f'href="/api/v1/sessions/{sid}/report?format=pdf"' in text
+
+    pdf = await api.get(url + "?format=pdf", headers=bearer(tokens["interviewer"]))
+    assert pdf.content_type == "application/pdf"
+    document = PdfReader(io.BytesIO(await pdf.read()))
+    words = " ".join((page.extract_text() or "") for page in document.pages)
+    for shown in (
+        "Interview report",
+        "print(a + b)",
+        "Good <i>pace</i>.",
+        "Accepted",
+        "hidden one",
+    ):
+        assert shown in words, shown
+    by_accept = await api.get(
+        url, headers=bearer(tokens["interviewer"]) | {"Accept": "application/pdf"}
+    )
+    assert by_accept.content_type == "application/pdf"
+    await assert_error(
+        await api.get(url + "?format=doc", headers=bearer(tokens["interviewer"])),
+        400,
+        "INVALID_REQUEST",
+    )
 
 
 async def test_the_report_says_when_a_participant_came_online_and_left(

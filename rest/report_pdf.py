@@ -1,0 +1,160 @@
+"""The interview's report as a PDF, for the hiring packet (``?format=pdf``).
+
+fpdf2 is pure Python and holds the GIL while it lays text out, so the PDF is built in one of
+the worker processes (:mod:`crdt_server.workers`) under a deadline, one at a time per client.
+Text is set in DejaVu (every script the code or the notes may hold) when the system has it
+(Debian's ``fonts-dejavu-core``), else in the PDF's own Latin-1 fonts, each character they
+cannot show replaced and the report saying so.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from fpdf import FPDF
+from fpdf.enums import WrapMode, XPos, YPos
+
+FONT_DIRS = (Path("/usr/share/fonts/truetype/dejavu"), Path("/usr/share/fonts/dejavu"))
+#: What of the code and of each output goes into the PDF (the JSON report has it all).
+MAX_CODE_CHARS = 100_000
+MAX_OUTPUT_CHARS = 2_000
+MAX_NOTES_CHARS = 50_000
+
+
+def _time(ms: object) -> str:
+    if not isinstance(ms, int | float):
+        return "-"
+    return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def _cut(text: object, limit: int) -> str:
+    value = "" if text is None else str(text)
+    return value if len(value) <= limit else value[:limit] + f"\n[... {len(value) - limit} more]"
+
+
+class _Writer:
+    """The report's few kinds of block on an A4 page."""
+
+    def __init__(self) -> None:
+        self.pdf = FPDF(format="A4")
+        self.pdf.set_auto_page_break(auto=True, margin=15)
+        self.pdf.set_margins(15, 15, 15)
+        self.unicode = self._dejavu()
+        self.sans, self.mono = (
+            ("DejaVu", "DejaVuMono") if self.unicode else ("Helvetica", "Courier")
+        )
+        self.replaced = False
+        self.pdf.add_page()
+
+    def _dejavu(self) -> bool:
+        for folder in FONT_DIRS:
+            faces = {
+                ("DejaVu", ""): folder / "DejaVuSans.ttf",
+                ("DejaVu", "B"): folder / "DejaVuSans-Bold.ttf",
+                ("DejaVuMono", ""): folder / "DejaVuSansMono.ttf",
+            }
+            if all(path.is_file() for path in faces.values()):
+                for (family, style), path in faces.items():
+                    self.pdf.add_font(family, style, str(path))
+                return True
+        return False
+
+    def _text(self, value: object) -> str:
+        text = "" if value is None else str(value)
+        if self.unicode:
+            return text
+        shown = text.encode("latin-1", "replace").decode("latin-1")
+        self.replaced = self.replaced or shown != text
+        return shown
+
+    def heading(self, text: str, size: int = 13) -> None:
+        self.pdf.set_font(self.sans, "B", size)
+        self.pdf.ln(3)
+        self.pdf.multi_cell(0, size * 0.6, self._text(text), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+        self.pdf.ln(1)
+
+    def line(self, text: object, bold: bool = False) -> None:
+        self.pdf.set_font(self.sans, "B" if bold else "", 10)
+        self.pdf.multi_cell(0, 5, self._text(text), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+
+    def block(self, text: object) -> None:
+        """Code or output, monospaced, kept as it is (wrapped, not reflowed)."""
+        self.pdf.set_font(self.mono, "", 8.5)
+        self.pdf.set_fill_color(246, 246, 246)
+        body = self._text(text) or " "
+        self.pdf.multi_cell(
+            0, 4.2, body, fill=True, new_x=XPos.LMARGIN, new_y=YPos.NEXT, wrapmode=WrapMode.CHAR
+        )
+        self.pdf.ln(1)
+
+
+def render_pdf(data: dict[str, Any]) -> bytes:
+    """The report (the JSON report's data) as a PDF document."""
+    out = _Writer()
+    question = data.get("question")
+    out.heading("Interview report", 18)
+    out.line(f"Session {data['sessionId']}, {data['status']}.")
+    out.line(f"Started {_time(data.get('startedAt'))}, ended {_time(data.get('endedAt'))}.")
+    out.line(f"Question: {question['title'] if question else 'none'}", bold=True)
+
+    out.heading("Participants")
+    for p in data["participants"]:
+        out.line(f"{p['name']} ({p['role']}), joined {_time(p.get('joinedAt'))}")
+
+    out.heading(f"Final code ({data['language']})")
+    out.block(_cut(data["code"], MAX_CODE_CHARS))
+
+    out.heading("Gradings")
+    for g in data["tests"] or [{}]:
+        if not g:
+            out.line("none")
+            break
+        status, score = g.get("status") or {}, g.get("score") or {}
+        out.line(
+            f"{_time(g.get('at'))}: {status.get('description')}, "
+            f"{score.get('points')}/{score.get('max')} points",
+            bold=True,
+        )
+        for case in g.get("tests") or []:
+            hidden = " (hidden)" if case.get("hidden") else ""
+            verdict = "passed" if case.get("passed") else "failed"
+            out.line(f"   {case.get('name') or case.get('id')}{hidden}: {verdict}, "
+                     f"{case.get('timeMs')} ms")  # fmt: skip
+
+    out.heading("Runs")
+    for r in [r for r in data["runs"] if isinstance(r, dict)] or [{}]:
+        if not r:
+            out.line("none")
+            break
+        out.line(f"{_time(r.get('at'))}: {r.get('language')}, exit {r.get('exitCode')}", bold=True)
+        if r.get("stdout"):
+            out.block(_cut(r["stdout"], MAX_OUTPUT_CHARS))
+        if r.get("stderr"):
+            out.block(_cut(r["stderr"], MAX_OUTPUT_CHARS))
+
+    out.heading("Scorecards")
+    for card in data["scorecards"] or [{}]:
+        if not card:
+            out.line("none")
+            break
+        out.line(f"{card['recommendation']} by {card['interviewerId']}", bold=True)
+        for competency in card.get("competencies") or []:
+            out.line(f"   {competency['name']}: {competency['score']}/4 "
+                     f"{competency.get('notes') or ''}")  # fmt: skip
+        if card.get("notes"):
+            out.line(card["notes"])
+
+    out.heading("Notes")
+    out.block(_cut(data["notes"]["notes"], MAX_NOTES_CHARS))
+
+    out.heading("Timeline")
+    for event in data["events"]:
+        who = f" {event['user']}" if event.get("user") else ""
+        out.line(f"{_time(event.get('at'))}  {event['type']}{who}")
+
+    if out.replaced:
+        out.heading("Note")
+        out.line("Some characters could not be shown: install fonts-dejavu-core on the server.")
+    return bytes(out.pdf.output())
