@@ -142,8 +142,10 @@ def render(data: dict[str, Any], pdf_href: str) -> str:
         f"{_e((g.get('score') or {}).get('max'))}</td></tr>"
         for g in data["tests"]
     )
+    names = {p["id"]: p["name"] for p in data["participants"]}
     cards = "".join(
-        f"<li><b>{_e(c['recommendation'])}</b> by {_e(c['interviewerId'])}: {_e(c['notes'])}"
+        f"<li><b>{_e(c['recommendation'])}</b> by "
+        f"{_e(names.get(c['interviewerId'], c['interviewerId']))}: {_e(c['notes'])}"
         "<ul>"
         + "".join(
             f"<li>{_e(k['name'])}: {_e(k['score'])}/4 {_e(k['notes'])}</li>"

@@ -135,11 +135,13 @@ def render_pdf(data: dict[str, Any]) -> bytes:
             out.block(_cut(r["stderr"], MAX_OUTPUT_CHARS))
 
     out.heading("Scorecards")
+    names = {p["id"]: p["name"] for p in data["participants"]}
     for card in data["scorecards"] or [{}]:
         if not card:
             out.line("none")
             break
-        out.line(f"{card['recommendation']} by {card['interviewerId']}", bold=True)
+        author = names.get(card["interviewerId"], card["interviewerId"])
+        out.line(f"{card['recommendation']} by {author}", bold=True)
         for competency in card.get("competencies") or []:
             out.line(f"   {competency['name']}: {competency['score']}/4 "
                      f"{competency.get('notes') or ''}")  # fmt: skip

@@ -180,12 +180,23 @@ async def test_an_interviewer_runs_a_whole_interview_on_the_demo_page(
     held = await what_the_page_holds(browser, "cy")
     assert not [secret for secret in SECRETS if secret in held], held
 
+    # the scorecard, from the question's rubric, after the end too
+    await browser.visible("ada", "#competencies select[data-competency='correctness']")
+    await browser.select("ada", "#recommendation", "yes")
+    await browser.select("ada", "#competencies select[data-competency='correctness']", "4")
+    await browser.fill("ada", "#scorecard-notes", "Solid.")
+    await browser.click("ada", "#submit-scorecard")
+    await browser.visible("ada", "#scorecard-status", text="submitted")
+    await browser.screenshot("ada", "interview-ended-interviewer")
+
     # the report, from the interviewer's link
     report = await browser.eval("ada", "document.getElementById('report').href")
     await browser.open("report", report)
     await browser.visible("report", "#summary", text="ended")
     assert (await browser.text("report", "#code")).rstrip("\n").endswith(ANSWER)
     assert await browser.text("report", "#notes") == NOTE
+    assert "yes by Ada" in await browser.text("report", "#scorecards")
+    assert "correctness: 4/4" in await browser.text("report", "#scorecards")
     await browser.screenshot("report", "interview-report")
 
 

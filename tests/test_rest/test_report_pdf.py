@@ -18,7 +18,8 @@ def report(code: str) -> dict[str, Any]:
     return {
         "sessionId": "5e551011", "status": "ended", "startedAt": 1_800_000_000_000,
         "endedAt": 1_800_000_900_000, "question": {"title": "Zählen"}, "language": "python",
-        "participants": [{"name": "Zoë", "role": "candidate", "joinedAt": 1_800_000_000_000}],
+        "participants": [{"id": "p1", "name": "Zoë", "role": "candidate",
+                          "joinedAt": 1_800_000_000_000}],
         "code": code, "tests": [], "runs": [], "scorecards": [], "notes": {"notes": "Ölig"},
         "events": [{"at": 1_800_000_000_000, "type": "joined", "user": "Zoë"}],
     }  # fmt: skip

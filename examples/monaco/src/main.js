@@ -19,6 +19,7 @@ import { RemoteCursors } from './cursors.js'
 import { InterviewClock, InterviewerControls, showQuestion } from './interview.js'
 import { Notes } from './notes.js'
 import { Output } from './output.js'
+import { ScorecardForm } from './scorecard.js'
 import { SessionApi, createOrJoin, listParticipants } from './session.js'
 
 const PARTICIPANTS_EVERY_MS = 5000
@@ -228,6 +229,7 @@ async function start () {
   })
   let controls = null
   let notes = null
+  let scorecard = null
   const clock = new InterviewClock(meta, (status) => {
     controls?.update(status)
     if (status !== 'ended' || ended) return
@@ -242,6 +244,8 @@ async function start () {
     controls.update(clock.status)
     const who = token ? `token=${encodeURIComponent(token)}` : `userId=${encodeURIComponent(me.id)}`
     notes = new Notes(api, `${scheme}://${location.host}/ws/sessions/${encodeURIComponent(session.id)}?protocol=json&${who}`)
+    scorecard = new ScorecardForm(api, me)
+    question.observe(throttle(() => scorecard.load(), 250)) // a new question: its rubric
   }
 
   provider.on('status', ({ status }) => {
@@ -277,7 +281,7 @@ async function start () {
   // for tests and for poking around in the console
   window.demo = {
     Y, monaco, doc, ytext, meta, provider, awareness, editor, model, binding, cursors, session, me,
-    api, output, clock, controls, notes
+    api, output, clock, controls, notes, scorecard
   }
 }
 

@@ -192,6 +192,19 @@ export class SessionApi {
     return this.data('PUT', '/notes', { notes, baseVersion })
   }
 
+  /** The session's question (whole for interviewers); 404 while it has none. */
+  question () {
+    return this.data('GET', '/question')
+  }
+
+  scorecards () {
+    return this.data('GET', '/scorecards')
+  }
+
+  submitScorecard (scorecard) {
+    return this.data('PUT', '/scorecard', scorecard)
+  }
+
   attachQuestion (questionId) {
     return this.data('PUT', '/question', { questionId })
   }
