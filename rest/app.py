@@ -25,8 +25,9 @@ from .demo import add_demo_routes
 from .errors import error_middleware, quiet_bad_http
 from .guard import guard_middleware, quiet_server_software, server_header
 from .home import add_home_route
-from .keys import LIVE, SETTINGS, STARTED_AT, STORAGE
+from .keys import LIVE, PDF_TURN, SETTINGS, STARTED_AT, STORAGE
 from .metrics import add_metrics_route, metrics_middleware
+from .one_at_a_time import OneAtATime
 from .openapi import add_docs_routes
 from .request_log import context_middleware
 from .routing import Operation, register
@@ -98,6 +99,9 @@ def create_app(
     app[SETTINGS] = settings
     app[STORAGE] = storage = storage or SQLiteStorage(settings.db_path)
     app[STARTED_AT] = time.monotonic()
+    app[PDF_TURN] = OneAtATime(
+        report.PDF_LINE, "too many reports are being built; try again shortly"
+    )
     executor = executor or Executor(
         execution_limits(settings), esbuild_path=settings.execution_esbuild_path
     )

@@ -7,6 +7,10 @@ from aiohttp import web
 
 from crdt_server.keys import LIVE, SETTINGS, STORAGE
 
-STARTED_AT = web.AppKey("started_at", float)
+from .one_at_a_time import OneAtATime
 
-__all__ = ["LIVE", "SETTINGS", "STARTED_AT", "STORAGE"]
+STARTED_AT = web.AppKey("started_at", float)
+#: One report PDF is built at a time: the worker processes also check room loads.
+PDF_TURN = web.AppKey("pdf_turn", OneAtATime)
+
+__all__ = ["LIVE", "PDF_TURN", "SETTINGS", "STARTED_AT", "STORAGE"]

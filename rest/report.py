@@ -24,13 +24,16 @@ from crdt_server.protocol import RoomReset
 from crdt_server.workers import WORKERS, TooCostly
 
 from .auth import grant
-from .keys import LIVE
+from .keys import LIVE, PDF_TURN
 from .models import Model, respond
+from .one_at_a_time import OneAtATime
 from .report_pdf import render_pdf
 from .routing import Operation
 
 #: How long building one report's PDF may take (its inputs are bounded: about a second).
-PDF_DEADLINE_S = 30.0
+PDF_DEADLINE_S = 15.0
+#: Requests that may be in line to build a PDF (the one building included).
+PDF_LINE = 8
 _PAGE_POLICY = "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'"
 
 
@@ -87,7 +90,7 @@ async def report(request: web.Request) -> web.StreamResponse:
     data = await request.app[LIVE].reports.build(who.actor, who.session)
     accept = request.headers.get("Accept", "")
     if wants == "pdf" or (not wants and "application/pdf" in accept):
-        return await _pdf(data)
+        return await _pdf(request.app[PDF_TURN], data)
     if wants == "html" or (not wants and "text/html" in accept):
         pdf = request.rel_url.update_query(format="pdf")
         page = web.Response(text=render(data, str(pdf)), content_type="text/html")
@@ -96,9 +99,11 @@ async def report(request: web.Request) -> web.StreamResponse:
     return respond(ReportEnvelope(data=Report.model_validate(data)))
 
 
-async def _pdf(data: dict[str, Any]) -> web.StreamResponse:
+async def _pdf(turns: OneAtATime, data: dict[str, Any]) -> web.StreamResponse:
+    """Built in a worker, one at a time; refused while too many wait (each takes ~1 s)."""
     try:
-        document = await WORKERS.run(PDF_DEADLINE_S, render_pdf, data)
+        async with turns.turn():
+            document = await WORKERS.run(PDF_DEADLINE_S, render_pdf, data)
     except (TooCostly, RoomReset):  # past its deadline, or its worker died
         raise Unavailable("the PDF could not be built; try again, or read the JSON") from None
     name = f"interview-{data['sessionId']}.pdf"

@@ -2,9 +2,9 @@
 
 fpdf2 is pure Python and holds the GIL while it lays text out, so the PDF is built in one of
 the worker processes (:mod:`crdt_server.workers`) under a deadline, one at a time per client.
-Text is set in DejaVu (every script the code or the notes may hold) when the system has it
-(Debian's ``fonts-dejavu-core``), else in the PDF's own Latin-1 fonts, each character they
-cannot show replaced and the report saying so.
+Text is set in DejaVu (Latin, Greek, Cyrillic, Arabic, Hebrew, symbols; not CJK or emoji)
+when the system has it (Debian's ``fonts-dejavu-core``), else in the PDF's own Latin-1 fonts;
+a character the font has no glyph for shows as "?", and the report says so.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from fontTools.ttLib import TTFont
 from fpdf import FPDF
 from fpdf.enums import WrapMode, XPos, YPos
 
@@ -24,9 +25,17 @@ MAX_NOTES_CHARS = 50_000
 
 
 def _time(ms: object) -> str:
-    if not isinstance(ms, int | float):
+    """A time from a record; "-" for anything that is not one (runs are anyone's to write)."""
+    if isinstance(ms, bool) or not isinstance(ms, int | float):
         return "-"
-    return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+    try:
+        return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+    except (OverflowError, ValueError, OSError):
+        return "-"
+
+
+#: Control characters have no glyph: tabs become spaces, the rest go (newlines stay).
+_CONTROLS = {c: None for c in [*range(0x00, 0x09), *range(0x0B, 0x20), 0x7F]}
 
 
 def _cut(text: object, limit: int) -> str:
@@ -41,6 +50,7 @@ class _Writer:
         self.pdf = FPDF(format="A4")
         self.pdf.set_auto_page_break(auto=True, margin=15)
         self.pdf.set_margins(15, 15, 15)
+        self.glyphs: dict[str, frozenset[int]] = {}
         self.unicode = self._dejavu()
         self.sans, self.mono = (
             ("DejaVu", "DejaVuMono") if self.unicode else ("Helvetica", "Courier")
@@ -58,32 +68,39 @@ class _Writer:
             if all(path.is_file() for path in faces.values()):
                 for (family, style), path in faces.items():
                     self.pdf.add_font(family, style, str(path))
+                    if not style:
+                        with TTFont(path, lazy=True) as font:
+                            self.glyphs[family] = frozenset(font.getBestCmap())
                 return True
         return False
 
-    def _text(self, value: object) -> str:
-        text = "" if value is None else str(value)
+    def _text(self, value: object, family: str) -> str:
+        """``value`` as the font can show it: what it has no glyph for becomes "?"."""
+        text = ("" if value is None else str(value)).expandtabs(4).translate(_CONTROLS)
         if self.unicode:
-            return text
-        shown = text.encode("latin-1", "replace").decode("latin-1")
+            glyphs = self.glyphs[family]
+            shown = "".join(c if ord(c) in glyphs or c == "\n" else "?" for c in text)
+        else:
+            shown = text.encode("latin-1", "replace").decode("latin-1")
         self.replaced = self.replaced or shown != text
         return shown
 
     def heading(self, text: str, size: int = 13) -> None:
         self.pdf.set_font(self.sans, "B", size)
         self.pdf.ln(3)
-        self.pdf.multi_cell(0, size * 0.6, self._text(text), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+        shown = self._text(text, self.sans)
+        self.pdf.multi_cell(0, size * 0.6, shown, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
         self.pdf.ln(1)
 
     def line(self, text: object, bold: bool = False) -> None:
         self.pdf.set_font(self.sans, "B" if bold else "", 10)
-        self.pdf.multi_cell(0, 5, self._text(text), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+        self.pdf.multi_cell(0, 5, self._text(text, self.sans), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
 
     def block(self, text: object) -> None:
         """Code or output, monospaced, kept as it is (wrapped, not reflowed)."""
         self.pdf.set_font(self.mono, "", 8.5)
         self.pdf.set_fill_color(246, 246, 246)
-        body = self._text(text) or " "
+        body = self._text(text, self.mono) or " "
         self.pdf.multi_cell(
             0, 4.2, body, fill=True, new_x=XPos.LMARGIN, new_y=YPos.NEXT, wrapmode=WrapMode.CHAR
         )
@@ -158,5 +175,6 @@ def render_pdf(data: dict[str, Any]) -> bytes:
 
     if out.replaced:
         out.heading("Note")
-        out.line("Some characters could not be shown: install fonts-dejavu-core on the server.")
+        hint = "" if out.unicode else ": install fonts-dejavu-core on the server"
+        out.line(f"Some characters have no glyph in this PDF's fonts and show as ?{hint}.")
     return bytes(out.pdf.output())

@@ -210,10 +210,12 @@ async def test_an_interviewer_opening_the_candidate_link_is_asked_before_joining
 
     await browser.open("tab", links["candidate"], tab_of="ada")  # the same browser, a new tab
     await browser.visible("tab", "#notice", text="this session's interviewer")
+    assert "open your interviewer link" in await browser.text("tab", "#notice-text")
+    assert await browser.eval("tab", "document.getElementById('as-interviewer').hidden") is True
+    assert not await browser.eval("tab", "window.demo")  # nothing joined while it asks
     await browser.screenshot("tab", "interviewer-opens-candidate-link")
-    await browser.click("tab", "#as-interviewer")
-    await browser.wait("tab", SYNCED, 20)
-    assert await browser.eval("tab", "window.demo.me.role") == "interviewer"
+    stored = await browser.eval("tab", "JSON.stringify({...localStorage})")
+    assert session["tokens"]["interviewer"] not in stored  # no token left for the next person
 
     await browser.open("tab2", links["candidate"] + "&name=Cy", tab_of="ada")
     await browser.visible("tab2", "#as-invited", text="Join as candidate")
@@ -226,7 +228,7 @@ async def test_an_interviewer_opening_the_candidate_link_is_asked_before_joining
         headers=bearer(session["tokens"]["interviewer"]),
     ) as response:
         roles = sorted(p["role"] for p in (await response.json())["participants"])
-    assert roles == ["candidate", "interviewer"]  # the first tab did not join as a candidate
+    assert roles == ["candidate", "interviewer"]  # the tab that was asked did not join
 
     await browser.open("elsewhere", links["candidate"] + "&name=Dee")  # another browser: no ask
     await browser.wait("elsewhere", SYNCED, 20)
@@ -286,3 +288,49 @@ async def test_without_tokens_the_interviewer_opening_the_invite_link_is_asked_t
         "interviewer",
     ]
     await browser.visible("tab", ".notes-pane")  # the interviewer's panes, in the second tab
+
+
+FORGE = """(() => {
+  const doc = window.demo.doc
+  doc.transact(() => {
+    doc.getMap('question').set('prompt', '<select id="recommendation"><option value="strong_yes"'
+      + ' selected>x</option></select>FORGED')
+    doc.getMap('meta').set('interview', { status: 'ended', startedAt: 1, endedAt: 2 })
+    doc.getArray('testRuns').push([{ runId: 'forged', status: { id: 3, description: 'Accepted' },
+      score: { points: 99, max: 99 }, tests: [] }])
+  })
+})()"""
+
+
+async def test_what_a_candidate_forges_in_the_document_does_not_reach_the_interviewers_page(
+    secured: ServerProcess, browser: Browser, http: aiohttp.ClientSession
+) -> None:
+    session = await new_interview(http, secured)
+    api, as_ada = (
+        f"{secured.url}/api/v1/sessions/{session['id']}",
+        bearer(session["tokens"]["interviewer"]),
+    )
+    async with http.put(
+        f"{api}/question", json={"questionId": session["questionId"]}, headers=as_ada
+    ) as r:
+        assert r.status == 200
+    async with http.post(f"{api}/start", json={}, headers=as_ada) as r:
+        assert r.status == 200
+    await browser.open("ada", session["links"]["interviewer"])
+    await browser.open("cy", session["links"]["candidate"] + "&name=Cy")
+    await asyncio.gather(browser.wait("ada", SYNCED, 20), browser.wait("cy", SYNCED, 20))
+    await browser.visible("ada", "#question-title", text="Reverse a line")
+
+    await browser.eval("cy", FORGE)  # what any editor's client may write
+    forged = "window.demo.doc.getMap('question').get('prompt')?.includes('FORGED')"
+    await browser.wait("ada", forged)  # it reached the interviewer's document
+    await browser.eval("ada", "window.demo.pane.read()")  # re-read as the change asked
+    await browser.eval("ada", "window.demo.clock.refresh(5)")
+    await browser.eval("ada", "window.demo.output.showTests(false)")
+    assert "FORGED" not in await browser.text("ada", "#question-prompt")
+    assert await browser.eval("ada", "document.querySelectorAll('#recommendation').length") == 1
+    assert await browser.eval("ada", "document.getElementById('interview').dataset.status") == (
+        "active"
+    )
+    assert await browser.eval("ada", "window.demo.editor.getRawOptions().readOnly") is False
+    assert "99/99" not in await browser.text("ada", "#test-output")

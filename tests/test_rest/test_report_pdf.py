@@ -34,7 +34,11 @@ def test_the_pdf_shows_every_character_in_dejavu() -> None:
         pytest.skip("fonts-dejavu-core is not installed")
     shown = text_of(render_pdf(report("print('Привет, Zoë → ∑')\n")))
     assert "Привет, Zoë → ∑" in shown and "Zählen" in shown
-    assert "could not be shown" not in shown
+    assert "no glyph" not in shown
+    tabs_and_cjk = text_of(render_pdf(report("if x:\n\tprint('漢')\x07\n")))
+    assert "    print('?')" in tabs_and_cjk  # a tab is four spaces; no glyph: ?, and it says so
+    assert "no glyph in this PDF's fonts" in tabs_and_cjk
+    assert "install" not in tabs_and_cjk
 
 
 def test_without_dejavu_the_pdf_replaces_what_it_cannot_show_and_says_so(
@@ -44,6 +48,13 @@ def test_without_dejavu_the_pdf_replaces_what_it_cannot_show_and_says_so(
     shown = text_of(render_pdf(report("print('Привет')\n")))
     assert "print('??????')" in shown and "Zählen" in shown  # Latin-1 stays
     assert "install fonts-dejavu-core" in shown
+
+
+def test_times_that_are_not_times_print_as_a_dash() -> None:
+    data = report("x\n")
+    data["runs"] = [{"at": 10**30, "language": "python", "exitCode": 0}, {"at": "soon"}]
+    data["events"] += [{"at": float("nan"), "type": "ran"}, {"at": True, "type": "ran"}]
+    assert render_pdf(data).startswith(b"%PDF")
 
 
 def test_a_huge_program_is_cut_in_the_pdf_not_the_json() -> None:

@@ -1,19 +1,27 @@
 // The interview around the editor: the question pane (Y.Map "question"), the status and timer
 // (meta.interview), and the interviewer's controls (pick a question, start, end, report).
 //
-// Everything shown comes from the shared document, so every page shows the same thing at once
-// whoever acted; the controls only call REST, and the server writes the document.
+// The shared document says when something changed, so every page shows it at once whoever
+// acted; what is shown is then read from REST, the server's own copy: any editor may write
+// any part of the document, and a candidate must not be able to dress up the interviewer's
+// page (a forged prompt, a forged end). The controls only call REST.
 import DOMPurify from 'dompurify'
 import { marked } from 'marked'
 import { serverClockOffsetMs } from './session.js'
 
 const $ = (id) => document.getElementById(id)
 const MAX_DURATION_MINUTES = 24 * 60
+const RECHECKS = 5
 
-/** Markdown from the question's author, as HTML that can run nothing. */
+/** Markdown from the question's author, as HTML that can run nothing, load nothing, and
+ * neither take the id of one of the page's elements nor look like one of its controls. */
 function renderMarkdown (source) {
   const html = marked.parse(String(source ?? ''), { async: false, gfm: true })
-  return DOMPurify.sanitize(html, { USE_PROFILES: { html: true }, FORBID_TAGS: ['style', 'img'] })
+  return DOMPurify.sanitize(html, {
+    USE_PROFILES: { html: true },
+    FORBID_TAGS: ['style', 'img', 'form', 'input', 'select', 'option', 'textarea', 'button', 'label', 'iframe'],
+    FORBID_ATTR: ['id', 'name', 'class', 'style', 'for', 'form']
+  })
 }
 
 function element (tag, className, text) {
@@ -23,37 +31,69 @@ function element (tag, className, text) {
   return node
 }
 
-/** The question as the document holds it (its public view: no solution, no hidden case). */
-export function showQuestion (question) {
-  const view = question.toJSON()
-  const pane = $('question')
-  pane.dataset.questionId = view.id ?? ''
-  if (!view.id) {
-    $('question-title').textContent = 'No question yet'
-    $('question-meta').textContent = ''
-    $('question-prompt').replaceChildren()
-    $('question-tests').replaceChildren()
-    $('question-hidden').textContent = ''
-    return
+/**
+ * The question pane: the session's question as REST gives it to this caller (public parts for
+ * a candidate; an interviewer's copy has the hidden cases too, which the pane only counts),
+ * read again whenever the document's Y.Map "question" changes.
+ */
+export class QuestionPane {
+  constructor (api, question, onChange = () => {}) {
+    this.api = api
+    this.onChange = onChange
+    this.id = null
+    this.reading = null
+    question.observe(() => this.read())
+    this.read()
   }
-  $('question-title').textContent = view.title ?? ''
-  const tags = Array.isArray(view.tags) ? view.tags.join(', ') : ''
-  $('question-meta').textContent = [view.difficulty, tags].filter(Boolean).join(' · ')
-  $('question-prompt').innerHTML = renderMarkdown(view.prompt)
-  const tests = Array.isArray(view.tests) ? view.tests : []
-  $('question-tests').replaceChildren(...tests.map((test) => {
-    const item = element('li')
-    item.dataset.testId = String(test.id ?? '')
-    item.append(element('strong', '', test.name || test.id || 'example'))
-    if (test.args?.length) item.append(element('div', 'args', `args: ${test.args.join(' ')}`))
-    item.append(element('div', 'label', 'input'), element('pre', '', test.stdin ?? ''))
-    item.append(element('div', 'label', 'expected output'), element('pre', '', test.expectedStdout ?? ''))
-    return item
-  }))
-  const hidden = Number(view.hiddenTests) || 0
-  $('question-hidden').textContent = hidden
-    ? `and ${hidden} hidden test${hidden === 1 ? '' : 's'} (${Number(view.hiddenPoints) || 0} points)`
-    : ''
+
+  read () {
+    this.reading = (this.reading ?? Promise.resolve()).then(() => this.fetch())
+    return this.reading
+  }
+
+  async fetch () {
+    let view = null
+    try {
+      view = await this.api.question()
+    } catch (err) {
+      if (err.status !== 404) console.warn('question:', err.message)
+    }
+    this.show(view)
+    this.onChange(view)
+  }
+
+  show (view) {
+    this.id = view?.id ?? null
+    $('question').dataset.questionId = this.id ?? ''
+    if (!view) {
+      $('question-title').textContent = 'No question yet'
+      for (const id of ['question-meta', 'question-hidden']) $(id).textContent = ''
+      $('question-prompt').replaceChildren()
+      $('question-tests').replaceChildren()
+      return
+    }
+    $('question-title').textContent = view.title ?? ''
+    const tags = Array.isArray(view.tags) ? view.tags.join(', ') : ''
+    $('question-meta').textContent = [view.difficulty, tags].filter(Boolean).join(' · ')
+    $('question-prompt').innerHTML = renderMarkdown(view.prompt)
+    const tests = Array.isArray(view.tests) ? view.tests : []
+    const visible = tests.filter((test) => !test.hidden)
+    $('question-tests').replaceChildren(...visible.map((test) => {
+      const item = element('li')
+      item.dataset.testId = String(test.id ?? '')
+      item.append(element('strong', '', test.name || test.id || 'example'))
+      if (test.args?.length) item.append(element('div', 'args', `args: ${test.args.join(' ')}`))
+      item.append(element('div', 'label', 'input'), element('pre', '', test.stdin ?? ''))
+      item.append(element('div', 'label', 'expected output'), element('pre', '', test.expectedStdout ?? ''))
+      return item
+    }))
+    const hiddenTests = tests.filter((test) => test.hidden)
+    const hidden = view.hiddenTests ?? hiddenTests.length
+    const points = view.hiddenPoints ?? hiddenTests.reduce((sum, test) => sum + (test.points ?? 0), 0)
+    $('question-hidden').textContent = hidden
+      ? `and ${hidden} hidden test${hidden === 1 ? '' : 's'} (${points} points)`
+      : ''
+  }
 }
 
 const STATUS_TEXT = { waiting: 'Not started', active: 'In progress', ended: 'Ended' }
@@ -67,23 +107,46 @@ function clock (ms) {
 }
 
 /**
- * The status and the timer, from meta.interview: `{status, startedAt, endedAt, endsAt}`;
+ * The status and the timer. A change of meta.interview in the document says when to look;
+ * the state shown (`{status, startedAt, endedAt, durationMs}`) is the session's over REST.
  * `onChange(status)` is called with the status each time it is shown.
  */
 export class InterviewClock {
-  constructor (meta, onChange) {
+  constructor (api, meta, initial, onChange) {
+    this.api = api
     this.meta = meta
     this.onChange = onChange
+    this.state = { status: 'waiting' }
     this.timer = setInterval(() => this.tick(), 1000)
     meta.observe((event) => {
-      if (event.keysChanged.has('interview')) this.show()
+      if (event.keysChanged.has('interview')) this.refresh()
     })
+    this.use(initial)
+  }
+
+  /** The session's state (a REST session view). */
+  use (session) {
+    const { status, startedAt, endedAt, durationMs } = session ?? {}
+    const endsAt = typeof startedAt === 'number' && typeof durationMs === 'number' ? startedAt + durationMs : null
+    this.state = { status, startedAt, endedAt, endsAt }
     this.show()
   }
 
-  get state () {
-    const value = this.meta.get('interview')
-    return value && typeof value === 'object' ? value : { status: 'waiting' }
+  /** The server's state; while it does not say what the document does yet (the document
+   * can be told first, or be forged), asked again a few times. */
+  async refresh (attempt = 0) {
+    let session
+    try {
+      session = await this.api.session()
+    } catch (err) {
+      console.warn('interview state:', err.message)
+      return
+    }
+    this.use(session)
+    const claimed = this.meta.get('interview')?.status
+    if (claimed && claimed !== session.status && attempt < RECHECKS) {
+      setTimeout(() => this.refresh(attempt + 1), 250 * (attempt + 1))
+    }
   }
 
   get status () {

@@ -7,16 +7,17 @@
 //
 // Monaco is bound to Y.Text "code" with y-monaco, over the stock y-websocket provider; the language
 // is Y.Map "meta" key "language"; everyone's cursor and name travel in awareness. The interview
-// (question, runs, test results, status and timer) is read from the same document: Y.Map
-// "question", Y.Arrays "runs" and "testRuns", meta "interview"; what the page does to it goes
-// through REST, and the server writes the document.
+// (question, runs, test results, status and timer) changes in the same document (Y.Map
+// "question", Y.Arrays "runs" and "testRuns", meta "interview"), which tells every page at
+// once; what the page shows of it is read from REST where any editor could forge it, and what
+// the page does goes through REST, the server writing the document.
 import './style.css'
 import * as Y from 'yjs'
 import { WebsocketProvider } from 'y-websocket'
 import { MonacoBinding } from 'y-monaco'
 import { configureWorkers, createEditor, modeFor, monaco } from './editor.js'
 import { RemoteCursors } from './cursors.js'
-import { InterviewClock, InterviewerControls, showQuestion } from './interview.js'
+import { InterviewClock, InterviewerControls, QuestionPane } from './interview.js'
 import { Notes } from './notes.js'
 import { Output } from './output.js'
 import { ScorecardForm } from './scorecard.js'
@@ -113,13 +114,16 @@ function throttle (fn, ms) {
 
 /**
  * Asked before this browser's interviewer joins their own session again as someone new (the
- * candidate link opened in another tab): 'interviewer' to open it as them, 'join' to go on.
+ * candidate link opened in another tab): 'join' to go on, or (`canOpen`) 'interviewer' to open
+ * it as them. With tokens the page cannot: the interviewer's own link does.
  */
-function askInterviewer (role, interviewer) {
+function askInterviewer (role, interviewer, canOpen) {
   const notice = $('notice')
+  const how = canOpen ? '' : ' To go on as the interviewer, open your interviewer link instead.'
   $('notice-text').textContent =
     `This browser is ${interviewer.name ?? 'the interviewer'}, this session's interviewer. ` +
-    `This link would join you as another ${role}.`
+    `This link would join you as another ${role}.${how}`
+  $('as-interviewer').hidden = !canOpen
   notice.hidden = false
   return new Promise((resolve) => {
     const choose = (answer) => () => {
@@ -221,16 +225,17 @@ async function start () {
   refreshParticipants()
 
   // the interview: the question, Run and Run tests with their output, the status and timer
-  const question = doc.getMap('question')
-  question.observe(() => showQuestion(question))
-  showQuestion(question)
   const output = new Output({
-    runs: doc.getArray('runs'), testRuns: doc.getArray('testRuns'), question, api, me, nameOf, whole: interviewer
+    runs: doc.getArray('runs'), testRuns: doc.getArray('testRuns'), api, me, nameOf, whole: interviewer
   })
   let controls = null
   let notes = null
   let scorecard = null
-  const clock = new InterviewClock(meta, (status) => {
+  const pane = new QuestionPane(api, doc.getMap('question'), (view) => {
+    output.questionChanged(view)
+    scorecard?.setRubric(view?.rubric)
+  })
+  const clock = new InterviewClock(api, meta, session, (status) => {
     controls?.update(status)
     if (status !== 'ended' || ended) return
     ended = true
@@ -245,7 +250,7 @@ async function start () {
     const who = token ? `token=${encodeURIComponent(token)}` : `userId=${encodeURIComponent(me.id)}`
     notes = new Notes(api, `${scheme}://${location.host}/ws/sessions/${encodeURIComponent(session.id)}?protocol=json&${who}`)
     scorecard = new ScorecardForm(api, me)
-    question.observe(throttle(() => scorecard.load(), 250)) // a new question: its rubric
+    pane.read() // its rubric, now that the form is there
   }
 
   provider.on('status', ({ status }) => {
@@ -281,7 +286,7 @@ async function start () {
   // for tests and for poking around in the console
   window.demo = {
     Y, monaco, doc, ytext, meta, provider, awareness, editor, model, binding, cursors, session, me,
-    api, output, clock, controls, notes, scorecard
+    api, output, clock, pane, controls, notes, scorecard
   }
 }
 

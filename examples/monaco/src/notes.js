@@ -6,6 +6,7 @@
 const $ = (id) => document.getElementById(id)
 const SAVE_AFTER_MS = 600
 const RETRY_MS = [500, 1000, 2000, 5000, 10000]
+const MAX_MERGES = 5
 
 /**
  * `ours` applied onto `theirs`, both edits of `base`: our change is one replaced range of
@@ -41,7 +42,8 @@ export class Notes {
     this.area = $('notes')
     this.base = { notes: '', version: 0 } // what the server had when we last heard
     this.timer = null
-    this.saving = null
+    this.saving = false
+    this.later = null // notes heard while saving
     this.socket = null
     this.retries = 0
     this.stopped = false
@@ -65,20 +67,27 @@ export class Notes {
     try {
       this.heard(await this.api.notes())
       this.area.disabled = false
+      if (this.base.version === 0 && !this.dirty) this.status('none yet')
     } catch (err) {
       this.status(err.message, true)
     }
   }
 
-  /** Notes from the server (a read, our save's answer, or another interviewer's save). */
+  /** Notes from the server (a read, or another interviewer's save); while our save is on
+   * its way they wait for it (it may be refused over them, and then it merges them). */
   heard (notes) {
-    if (!notes || typeof notes.notes !== 'string' || notes.version < this.base.version) return
+    if (!notes || typeof notes.notes !== 'string' || !Number.isInteger(notes.version)) return
+    if (this.saving) {
+      if (!this.later || notes.version > this.later.version) this.later = notes
+      return
+    }
+    if (notes.version <= this.base.version) return
     const mine = this.area.value
     const base = this.base.notes
     this.base = { notes: notes.notes, version: notes.version }
     if (mine === base) {
       this.area.value = notes.notes
-    } else if (mine !== notes.notes && this.saving === null) {
+    } else if (mine !== notes.notes) {
       this.area.value = merge(base, mine, notes.notes) // our unsaved edit, onto theirs
       this.edited()
     }
@@ -91,31 +100,38 @@ export class Notes {
     this.timer = setTimeout(() => this.save(), SAVE_AFTER_MS)
   }
 
+  /** Save what the textarea holds; refused because another interviewer saved first, merge
+   * with theirs and save again (a few times at most). One save at a time. */
   async save () {
-    if (this.saving !== null) {
-      this.edited() // one save at a time: this one after it
-      return
-    }
+    if (this.saving) return this.edited() // after this one
     if (!this.dirty) return
-    const text = this.area.value
-    const base = this.base
+    this.saving = true
     this.status('saving…')
-    this.saving = text
     try {
-      const saved = await this.api.writeNotes(text, base.version)
-      this.saving = null
-      this.heard(saved)
-    } catch (err) {
-      this.saving = null
-      if (err.status !== 412) {
-        this.status(`not saved: ${err.message}`, true)
-        return
+      for (let attempt = 0; ; attempt++) {
+        const base = this.base
+        try {
+          const saved = await this.api.writeNotes(this.area.value, base.version)
+          this.base = { notes: saved.notes, version: saved.version }
+          break
+        } catch (err) {
+          if (err.status !== 412 || attempt >= MAX_MERGES) throw err
+          const theirs = await this.api.notes()
+          this.area.value = merge(base.notes, this.area.value, theirs.notes)
+          this.base = { notes: theirs.notes, version: theirs.version }
+        }
       }
-      const theirs = await this.api.notes() // another interviewer saved first: merge and retry
-      this.area.value = merge(base.notes, this.area.value, theirs.notes)
-      this.base = { notes: theirs.notes, version: theirs.version }
-      this.save()
+    } catch (err) {
+      this.status(`not saved: ${err.message}`, true)
+      return
+    } finally {
+      this.saving = false
+      const later = this.later
+      this.later = null
+      if (later) this.heard(later)
     }
+    if (this.dirty) this.edited() // typed while it was saving
+    else this.status(`saved (version ${this.base.version})`)
   }
 
   listen () {

@@ -1,6 +1,8 @@
 // Run and Run tests, and what they gave: the newest entry of the document's `runs` (stdout,
 // stderr, exit code, time) and of `testRuns` (each case passed or not, the score). Whoever ran,
-// every page shows the result, since the server appends it to the shared document.
+// every page shows the result, since the server appends it to the shared document. Any editor
+// may write those arrays, so an interviewer's page shows the gradings the server kept (REST,
+// hidden cases whole), the document only saying when to read them.
 
 const $ = (id) => document.getElementById(id)
 
@@ -42,14 +44,14 @@ export class Output {
   /**
    * `runs`, `testRuns`: the document's arrays; `nameOf(userId)`: a participant's name;
    * `api`: the session's REST calls; `me`: this page's participant; `whole`: whether this page
-   * may read gradings whole (an interviewer: hidden cases with their input and output).
+   * reads gradings from REST (an interviewer: hidden cases whole, nothing forged).
    */
-  constructor ({ runs, testRuns, question, api, me, nameOf, whole = false }) {
+  constructor ({ runs, testRuns, api, me, nameOf, whole = false }) {
     this.api = api
     this.whole = whole
     this.me = me
     this.nameOf = nameOf
-    this.question = question
+    this.hasQuestion = false
     this.frozen = false
     this.busy = false
     for (const tab of document.querySelectorAll('.output-tabs button')) {
@@ -61,7 +63,6 @@ export class Output {
     this.testRuns = testRuns
     runs.observe(() => this.showRun(true))
     testRuns.observe(() => this.showTests(true))
-    question.observe(() => this.update())
     this.showRun(false)
     this.showTests(false)
     this.update()
@@ -71,9 +72,15 @@ export class Output {
   update () {
     const canRun = this.me.role !== 'observer' && !this.frozen && !this.busy
     $('run').disabled = !canRun
-    const hasQuestion = Boolean(this.question.get('id'))
+    const hasQuestion = this.hasQuestion
     $('run-tests').disabled = !canRun || !hasQuestion
     $('run-tests').title = hasQuestion ? 'Grade the code against the question’s tests' : 'The session has no question yet'
+  }
+
+  /** Whether the session has a question to run tests against (the question pane says). */
+  questionChanged (view) {
+    this.hasQuestion = Boolean(view)
+    this.update()
   }
 
   freeze () {
@@ -118,8 +125,20 @@ export class Output {
     $('test-output').hidden = name !== 'tests'
   }
 
+  /** The newest of the document's `array`, or of what `read()` gets from REST when whole. */
+  async newest (array, read) {
+    if (!this.whole) return newest(array)
+    try {
+      const items = await read()
+      return items[items.length - 1] ?? null
+    } catch (err) {
+      console.warn('results:', err.message)
+      return null
+    }
+  }
+
   showRun (fresh) {
-    const run = newest(this.runs)
+    const run = newest(this.runs) // GET /runs reads the same array: nothing to check it by
     const out = $('run-output')
     if (!run) {
       out.replaceChildren(element('p', 'empty', 'Nothing has run yet: Run runs the code for everyone to see.'))
@@ -145,28 +164,14 @@ export class Output {
     if (fresh) this.showTab('run')
   }
 
-  showTests (fresh) {
-    const result = newest(this.testRuns)
+  async showTests (fresh) {
+    const result = await this.newest(this.testRuns, () => this.api.gradings())
     if (!result) {
       $('test-output').replaceChildren(element('p', 'empty', 'No tests have run yet: Run tests grades the code against the question.'))
       return
     }
     this.renderTests(result)
     if (fresh) this.showTab('tests')
-    if (this.whole) this.showWhole(result.runId)
-  }
-
-  /** The grading as the server kept it, hidden cases whole, in place of the document's. */
-  async showWhole (runId) {
-    let gradings
-    try {
-      gradings = await this.api.gradings()
-    } catch (err) {
-      console.warn('gradings:', err.message)
-      return
-    }
-    const whole = gradings.find((g) => g.runId === runId)
-    if (whole && newest(this.testRuns)?.runId === runId) this.renderTests(whole)
   }
 
   renderTests (result) {

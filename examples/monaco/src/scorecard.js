@@ -1,6 +1,7 @@
 // The interviewer's scorecard: a recommendation, a 1-4 score per competency of the question's
 // rubric (a general set without one), and notes; submitted with PUT /scorecard, any number of
-// times (the last one counts), and filled in again from the server when the page opens.
+// times (the last one counts), and filled in again from the server when the page opens. What
+// is typed but not submitted survives a new rubric for the competencies both have.
 
 const $ = (id) => document.getElementById(id)
 const GENERAL = ['Problem solving', 'Code quality', 'Communication']
@@ -18,6 +19,7 @@ export class ScorecardForm {
     this.me = me
     this.rubric = []
     this.saved = null
+    this.rendered = false
     $('scorecard').addEventListener('submit', (event) => {
       event.preventDefault()
       this.submit()
@@ -31,27 +33,36 @@ export class ScorecardForm {
     el.dataset.error = String(isError)
   }
 
-  /** The question's rubric and this interviewer's last scorecard, then the form. */
+  /** The rubric of the session's question (none: a general set of competencies). */
+  setRubric (rubric) {
+    this.rubric = Array.isArray(rubric) ? rubric : []
+    this.render()
+  }
+
+  /** This interviewer's last scorecard, into the form. */
   async load () {
     try {
-      const question = await this.api.question()
-      this.rubric = Array.isArray(question?.rubric) ? question.rubric : []
-    } catch (err) {
-      if (err.status !== 404) this.status(err.message, true) // 404: no question yet
-      this.rubric = []
-    }
-    try {
       const cards = await this.api.scorecards()
-      this.saved = cards.find((card) => card.interviewerId === this.me.id) ?? cards.find((card) => card.interviewerId === 'anonymous') ?? null
+      this.saved = cards.find((card) => card.interviewerId === this.me.id) ??
+        cards.find((card) => card.interviewerId === 'anonymous') ?? null // an open server's
     } catch (err) {
       this.status(err.message, true)
     }
     this.render()
   }
 
+  /** What the form holds now, as a scorecard's competencies. */
+  typed () {
+    return [...$('competencies').querySelectorAll('.competency')].map((row) => {
+      const select = row.querySelector('select')
+      return { name: select.dataset.competency, score: Number(select.value), notes: row.querySelector('input').value }
+    })
+  }
+
   render () {
     const names = this.rubric.length ? this.rubric.map((r) => r.competency) : GENERAL
     const scores = new Map((this.saved?.competencies ?? []).map((c) => [c.name, c]))
+    for (const entry of this.typed()) if (entry.score || entry.notes) scores.set(entry.name, entry)
     $('competencies').replaceChildren(...names.map((name, n) => {
       const row = element('div', { className: 'competency' })
       const levels = this.rubric[n]?.levels ?? []
@@ -65,19 +76,18 @@ export class ScorecardForm {
       row.append(element('label', {}, name), select, notes)
       return row
     }))
-    $('recommendation').value = this.saved?.recommendation ?? ''
-    $('scorecard-notes').value = this.saved?.notes ?? ''
+    if (this.saved && !this.rendered) { // once: later renders keep what is typed
+      $('recommendation').value = this.saved.recommendation ?? ''
+      $('scorecard-notes').value = this.saved.notes ?? ''
+      this.rendered = true
+    }
     if (this.saved) this.status('submitted')
   }
 
   async submit () {
     const recommendation = $('recommendation').value
     if (!recommendation) return this.status('Choose a recommendation.', true)
-    const competencies = [...$('competencies').querySelectorAll('.competency')].flatMap((row) => {
-      const select = row.querySelector('select')
-      const score = Number(select.value)
-      return score ? [{ name: select.dataset.competency, score, notes: row.querySelector('input').value }] : []
-    })
+    const competencies = this.typed().filter((entry) => entry.score)
     const body = { recommendation, competencies, notes: $('scorecard-notes').value }
     this.status('submitting…')
     try {

@@ -48,8 +48,10 @@ function remember (sessionId, participant, token) {
   sessionStorage.setItem(storageKey(sessionId), JSON.stringify(saved))
 }
 
-// localStorage is per browser: it remembers which sessions this browser runs as interviewer, so
-// opening the candidate link in another tab asks first instead of joining a second candidate.
+// localStorage is per browser: it remembers which sessions this browser runs as interviewer (a
+// name and, without tokens, the participant id: never a token, which anyone at a shared laptop
+// could then use), so opening the candidate link in another tab asks first instead of joining
+// a second candidate.
 const interviewerKey = (sessionId) => `codeinterview:interviewer:${sessionId}`
 
 function interviewerHere (sessionId) {
@@ -60,10 +62,11 @@ function interviewerHere (sessionId) {
   }
 }
 
-function rememberRole (sessionId, me, token) {
+function rememberRole (sessionId, me, withTokens) {
   if (me?.role !== 'interviewer') return
   try {
-    localStorage.setItem(interviewerKey(sessionId), JSON.stringify({ id: me.id, name: me.name, token }))
+    const known = withTokens ? { name: me.name } : { id: me.id, name: me.name }
+    localStorage.setItem(interviewerKey(sessionId), JSON.stringify(known))
   } catch {} // storage full or disabled: the warning is a courtesy
 }
 
@@ -96,9 +99,7 @@ async function withToken (sessionId, token, name, ask) {
   const saved = recall(sessionId)
   let own = claims(token).pid ? token : saved?.token
   const interviewer = interviewerHere(sessionId)
-  if (!own && interviewer?.token && (await ask(claims(token).role ?? 'candidate', interviewer)) === 'interviewer') {
-    own = interviewer.token
-  }
+  if (!own && interviewer) await ask(claims(token).role ?? 'candidate', interviewer, false)
   if (!own) {
     const user = name ? { name } : {}
     const { data } = await call('POST', `/sessions/${encodeURIComponent(sessionId)}/join`, { user }, token)
@@ -107,15 +108,16 @@ async function withToken (sessionId, token, name, ask) {
   const { data: session } = await call('GET', `/sessions/${encodeURIComponent(sessionId)}`, undefined, own)
   const me = session.participants.find((p) => p.id === claims(own).pid)
   remember(session.id, me, own)
-  rememberRole(session.id, me, own)
+  rememberRole(session.id, me, true)
   return { session, me, token: own }
 }
 
 /**
  * `?session=ID` joins that session (as the participant this tab was before, if any);
  * no `session` creates one. `?name=` is the name to use. Returns `{session, me, token}`.
- * `ask(role, interviewer)` is asked before this browser's interviewer would join the session
- * again as someone new (`role`); it resolves to 'interviewer' (open as them) or 'join'.
+ * `ask(role, interviewer, canOpen)` is asked before this browser's interviewer would join the
+ * session again as someone new (`role`); it resolves to 'join', or (`canOpen`: without tokens,
+ * where an id is all it takes) 'interviewer' to open it as them.
  */
 export async function createOrJoin (params, ask) {
   const name = params.get('name')?.trim() || undefined
@@ -126,12 +128,12 @@ export async function createOrJoin (params, ask) {
     const { data: session } = await call('POST', '/sessions', { creator: name ? { name } : {} })
     const me = session.participants.find((p) => p.id === session.creatorId)
     remember(session.id, me)
-    rememberRole(session.id, me, null)
+    rememberRole(session.id, me, false)
     return { session, me, token: null }
   }
   let saved = recall(sessionId)
   const interviewer = interviewerHere(sessionId)
-  if (!saved && interviewer && (await ask('candidate', interviewer)) === 'interviewer') {
+  if (!saved && interviewer?.id && (await ask('candidate', interviewer, true)) === 'interviewer') {
     saved = interviewer
   }
   // The join answer lists every participant but does not say which one we are, so a first
@@ -142,7 +144,7 @@ export async function createOrJoin (params, ask) {
   const { data: session } = await call('POST', `/sessions/${encodeURIComponent(sessionId)}/join`, { user })
   const me = session.participants.find((p) => p.id === user.id)
   remember(session.id, me)
-  rememberRole(session.id, me, null)
+  rememberRole(session.id, me, false)
   return { session, me, token: null }
 }
 
@@ -176,6 +178,7 @@ export class SessionApi {
     return this.data('GET', '/tests')
   }
 
+
   start (durationMs) {
     return this.data('POST', '/start', durationMs ? { durationMs } : {})
   }
@@ -190,6 +193,11 @@ export class SessionApi {
 
   writeNotes (notes, baseVersion) {
     return this.data('PUT', '/notes', { notes, baseVersion })
+  }
+
+  /** The session as REST shows it to this caller. */
+  session () {
+    return this.data('GET', '')
   }
 
   /** The session's question (whole for interviewers); 404 while it has none. */
