@@ -16,6 +16,7 @@ from .core.access import Access
 from .core.errors import Unavailable
 from .core.grading import Grader
 from .core.notes import Notes
+from .core.playback import Playback
 from .core.questions import QuestionBank
 from .core.quota import OpenCounts
 from .core.report import Reports
@@ -90,6 +91,7 @@ class Live:
         )
         self.notes = Notes(storage, self.rooms, self.webhooks)
         self.reports = Reports(self.sessions, self.runs, self.grader, self.questions, self.notes)
+        self.playback = Playback(storage, self.rooms)
         self._probe: asyncio.Task[None] | None = None
         self._expiry: asyncio.Task[None] | None = None
         self.draining = False  # set on SIGTERM: not ready, no new sockets

@@ -14,7 +14,7 @@ import logging
 from collections.abc import Callable
 from typing import Any, Protocol, TypeVar
 
-from pycrdt import TransactionEvent, merge_updates
+from pycrdt import TextEvent, TransactionEvent, merge_updates
 
 from storage import ParticipantRecord, SessionRecord
 
@@ -137,6 +137,9 @@ class Room:
         self._state: bytes | None = None
         self._fresh_step2: bytes | None = None  # the whole state as sync step 2, once per version
         self._clocks: dict[int, int] | None = None  # the state vector; None: read it again
+        self._edited = [0, 0]  # characters of the code inserted and deleted since last logged
+        self._code_text = code_text(doc)  # the observer lives as long as these two do
+        self._code_watch = self._code_text.observe(self._count_edit)
 
     # ------------------------------------------------------------ views
     def _usable(self) -> None:
@@ -531,13 +534,26 @@ class Room:
         remember.remember(plan.result, own=True, made_from=plan.made_from)
         return changed
 
+    def _count_edit(self, event: TextEvent) -> None:
+        """What the code's changes did, for playback (pastes, how much each person typed)."""
+        for op in event.delta:  # type: ignore[attr-defined]  # pycrdt's stub lacks it
+            if "insert" in op:
+                inserted = op["insert"]
+                self._edited[0] += len(inserted) if isinstance(inserted, str) else 1
+            elif "delete" in op:
+                self._edited[1] += int(op["delete"])
+
     def _accepted(self, update: bytes, actor: Actor) -> None:
         self.version += 1
         self.changed_at = now_ms()
         if self.metrics is not None:
             self.metrics.applied.inc()
             self.metrics.update_bytes.observe(len(update))
-        self._log.append(self.session_id, update, self.changed_at)
+        inserted, deleted = self._edited
+        self._edited = [0, 0]
+        self._log.append(
+            self.session_id, update, self.changed_at, actor.participant_id, inserted, deleted
+        )
         for listener in list(self.listeners.values()):
             listener.document_changed(actor)
 

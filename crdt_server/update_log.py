@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 from pycrdt import merge_updates
 
-from storage import Appended, DocumentStore, PendingUpdate, StorageError
+from storage import Appended, DocumentStore, Edit, PendingUpdate, StorageError
 
 from .clock import now_ms
 from .metrics import Metrics
@@ -37,15 +37,42 @@ MERGE_BYTES = 64 * 1024
 
 def _merged(run: list[PendingUpdate]) -> list[PendingUpdate]:
     """One entry holding every update of ``run`` (one session's, in order), or the run as
-    it is should the merge fail (every update was checked on the way in; it should not)."""
+    it is should the merge fail (every update was checked on the way in; it should not).
+    Its playback edits are merged too, a run per author."""
     if len(run) == 1:
         return run
     try:
         data = merge_updates(*(update.data for update in run))
+        whole = data if all(len(update.edits) == 1 for update in run) else None
+        edits = _edits_by_author([edit for update in run for edit in update.edits], whole)
     except Exception:  # pycrdt's panics are BaseException: those are left to propagate
         log.exception("merging %d updates of %s failed; stored apart", len(run), run[0].session_id)
         return run
-    return [PendingUpdate(run[0].session_id, data, max(update.at for update in run))]
+    return [PendingUpdate(run[0].session_id, data, max(update.at for update in run), edits)]
+
+
+def _edits_by_author(edits: list[Edit], merged: bytes | None) -> tuple[Edit, ...]:
+    """Consecutive edits of one author as one (``merged``: all of them merged, if known)."""
+    runs: list[list[Edit]] = []
+    for edit in edits:
+        if runs and runs[-1][0].author == edit.author:
+            runs[-1].append(edit)
+        else:
+            runs.append([edit])
+    return tuple(
+        Edit(
+            max(e.at for e in same),
+            same[0].author,
+            sum(e.inserted for e in same),
+            sum(e.deleted for e in same),
+            merged
+            if merged is not None and len(runs) == 1
+            else merge_updates(*(e.data for e in same)),
+        )
+        if len(same) > 1
+        else same[0]
+        for same in runs
+    )
 
 
 async def coalesced(batch: list[PendingUpdate]) -> list[PendingUpdate]:
@@ -171,9 +198,19 @@ class UpdateLog:
         self._tails.pop(session_id, None)
         self._unfoldable.discard(session_id)
 
-    def append(self, session_id: str, data: bytes, at: int) -> None:
-        """Queue one update accepted at ``at``; returns at once."""
-        self._pending.append(PendingUpdate(session_id, data, at))
+    def append(
+        self,
+        session_id: str,
+        data: bytes,
+        at: int,
+        author: str | None = None,
+        inserted: int = 0,
+        deleted: int = 0,
+    ) -> None:
+        """Queue one update accepted at ``at`` from ``author`` (inserting and deleting that
+        many characters of the code); returns at once."""
+        edit = Edit(at, author, inserted, deleted, data)
+        self._pending.append(PendingUpdate(session_id, data, at, (edit,)))
         self._wake.set()
 
     @property

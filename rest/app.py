@@ -18,7 +18,17 @@ from crdt_server.ws import add_websocket_routes
 from execution import ExecutionLimits, Executor
 from storage import SQLiteStorage, Storage
 
-from . import execute, health, history, notes, participants, questions, report, sessions
+from . import (
+    execute,
+    health,
+    history,
+    notes,
+    participants,
+    playback,
+    questions,
+    report,
+    sessions,
+)
 from .asyncapi import add_asyncapi_route
 from .cors import cors_middleware
 from .demo import add_demo_routes
@@ -41,6 +51,7 @@ OPERATIONS: list[Operation] = [
     *questions.OPERATIONS,
     *notes.OPERATIONS,
     *report.OPERATIONS,
+    *playback.OPERATIONS,
 ]
 
 

@@ -5,6 +5,7 @@ from .base import (
     GradingStore,
     HistoryStore,
     NotesStore,
+    PlaybackStore,
     QuestionStore,
     SessionStore,
     Storage,
@@ -20,6 +21,7 @@ from .errors import (
 )
 from .records import (
     Appended,
+    Edit,
     HistoryEntry,
     NotesRecord,
     OutboxEvent,
@@ -36,6 +38,7 @@ from .sqlite import SQLiteStorage
 
 __all__ = [
     "Appended",
+    "Edit",
     "DocumentStore",
     "DuplicateSessionId",
     "GradingStore",
@@ -44,6 +47,7 @@ __all__ = [
     "NotesRecord",
     "PresenceRecord",
     "NotesStore",
+    "PlaybackStore",
     "OutboxEvent",
     "ParticipantExists",
     "ParticipantRecord",

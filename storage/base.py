@@ -13,6 +13,7 @@ from typing import Protocol
 
 from .records import (
     Appended,
+    Edit,
     HistoryEntry,
     NotesRecord,
     OutboxEvent,
@@ -118,6 +119,16 @@ class DocumentStore(Protocol):
         ``upto`` already is kept."""
 
 
+class PlaybackStore(Protocol):
+    """Every accepted change with its time and author (written by ``append_updates`` from each
+    update's ``edits``; never compacted)."""
+
+    async def list_edits(
+        self, session_id: str, to_ms: int, after_seq: int = -1, limit: int = 1000
+    ) -> list[tuple[int, Edit]]:
+        """Entries after ``after_seq`` up to ``to_ms``, oldest first, at most ``limit``."""
+
+
 class HistoryStore(Protocol):
     """Timed snapshots of the code."""
 
@@ -209,6 +220,7 @@ class Storage(
     QuestionStore,
     NotesStore,
     GradingStore,
+    PlaybackStore,
     Protocol,
 ):
     """One database holding all three, with its lifecycle."""

@@ -58,12 +58,27 @@ class HistoryEntry:
 
 
 @dataclass(frozen=True, slots=True)
+class Edit:
+    """An accepted change as playback keeps it: when (the server's clock), by whom (the
+    participant whose token sent it; None for an anonymous or server edit), what it did to
+    the code (characters inserted and deleted), and the Yjs update itself."""
+
+    at: int
+    author: str | None
+    inserted: int
+    deleted: int
+    data: bytes
+
+
+@dataclass(frozen=True, slots=True)
 class PendingUpdate:
-    """One update a room accepted, waiting for the next group commit."""
+    """One update a room accepted (or a run of them merged), waiting for the next group
+    commit; ``edits`` are the same changes as playback's log keeps them."""
 
     session_id: str
     data: bytes
     at: int
+    edits: tuple[Edit, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

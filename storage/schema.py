@@ -183,6 +183,26 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX presence_log_by_session ON presence_log (session_id, seq);
     """,
+    # 10: playback's log: every accepted change with its time and author, never compacted;
+    # what a session held before it starts as its entry 0 (the snapshot) and the log's tail
+    """
+    CREATE TABLE edit_log (
+        session_id  TEXT NOT NULL REFERENCES sessions (id) ON DELETE CASCADE,
+        seq         INTEGER NOT NULL,
+        at          INTEGER NOT NULL,
+        author      TEXT,
+        inserted    INTEGER NOT NULL,
+        deleted     INTEGER NOT NULL,
+        data        BLOB NOT NULL,
+        PRIMARY KEY (session_id, seq)
+    );
+    CREATE INDEX edit_log_by_time ON edit_log (session_id, at);
+    INSERT INTO edit_log (session_id, seq, at, author, inserted, deleted, data)
+        SELECT session_id, 0, updated_at, NULL, 0, 0, state FROM doc_snapshots;
+    INSERT INTO edit_log (session_id, seq, at, author, inserted, deleted, data)
+        SELECT l.session_id, l.seq, l.created_at, NULL, 0, 0, l.data FROM doc_log l
+        JOIN doc_snapshots s ON s.session_id = l.session_id WHERE l.seq > s.upto;
+    """,
 )
 
 LATEST = len(MIGRATIONS)

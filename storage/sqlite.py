@@ -31,6 +31,7 @@ from .errors import (
 )
 from .records import (
     Appended,
+    Edit,
     HistoryEntry,
     NotesRecord,
     OutboxEvent,
@@ -225,6 +226,11 @@ class SQLiteStorage:
                 "INSERT INTO doc_snapshots (session_id, state, updated_at, upto)"
                 " VALUES (?, ?, ?, 0)",
                 (session.id, document, session.created_at),
+            )
+            await db.execute(  # playback starts from the document as it was created
+                "INSERT INTO edit_log (session_id, seq, at, author, inserted, deleted, data)"
+                " VALUES (?, 0, ?, NULL, 0, 0, ?)",
+                (session.id, session.created_at, document),
             )
             await _insert_events(db, outbox)
 
@@ -467,6 +473,46 @@ class SQLiteStorage:
         )
         return {str(sid): int(last) for sid, last in rows}
 
+    @staticmethod
+    async def _append_edits(db: aiosqlite.Connection, updates: Sequence[PendingUpdate]) -> None:
+        """Playback's rows of a group commit, numbered after each session's newest."""
+        sessions = {update.session_id for update in updates if update.edits}
+        if not sessions:
+            return
+        found = await _rows(
+            db,
+            "SELECT session_id, max(seq) FROM edit_log WHERE session_id IN"
+            " (SELECT value FROM json_each(?)) GROUP BY session_id",
+            (json.dumps(list(sessions)),),
+        )
+        following = {sid: -1 for sid in sessions} | {str(sid): int(n) for sid, n in found}
+        rows: list[tuple[str, int, int, str | None, int, int, bytes]] = []
+        for update in updates:
+            for edit in update.edits:
+                following[update.session_id] += 1
+                rows.append((update.session_id, following[update.session_id], edit.at,
+                             edit.author, edit.inserted, edit.deleted, edit.data))  # fmt: skip
+        await db.executemany(
+            "INSERT INTO edit_log (session_id, seq, at, author, inserted, deleted, data)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?)",
+            rows,
+        )
+
+    async def list_edits(
+        self, session_id: str, to_ms: int, after_seq: int = -1, limit: int = 1000
+    ) -> list[tuple[int, Edit]]:
+        """Playback's log of a session from after ``after_seq`` up to ``to_ms``, oldest first,
+        at most ``limit`` entries."""
+        rows = await self._fetchall(
+            "SELECT seq, at, author, inserted, deleted, data FROM edit_log"
+            " WHERE session_id = ? AND seq > ? AND at <= ? ORDER BY seq LIMIT ?",
+            (session_id, after_seq, to_ms, limit),
+        )
+        return [
+            (int(seq), Edit(int(at), author, int(ins), int(dels), bytes(data)))
+            for seq, at, author, ins, dels, data in rows
+        ]
+
     async def append_updates(
         self,
         updates: Sequence[PendingUpdate],
@@ -494,6 +540,7 @@ class SQLiteStorage:
             await db.executemany(
                 "INSERT INTO doc_log (session_id, seq, data, created_at) VALUES (?, ?, ?, ?)", rows
             )
+            await self._append_edits(db, [u for u in updates if u.session_id in following])
             await db.executemany(
                 "UPDATE sessions SET updated_at = max(updated_at, ?) WHERE id = ?",
                 [(at, sid) for sid, at in latest.items()],

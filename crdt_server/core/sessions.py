@@ -24,6 +24,7 @@ from storage import (
     OutboxEvent,
     ParticipantExists,
     ParticipantRecord,
+    PlaybackStore,
     PresenceRecord,
     QuestionStore,
     SessionFullError,
@@ -81,7 +82,14 @@ _ID_ATTEMPTS = 20
 
 
 class CoreStore(
-    SessionStore, RoomStore, WebhookStore, QuestionStore, NotesStore, GradingStore, Protocol
+    SessionStore,
+    RoomStore,
+    WebhookStore,
+    QuestionStore,
+    NotesStore,
+    GradingStore,
+    PlaybackStore,
+    Protocol,
 ):
     """Everything the session core reads and writes, and how big it has grown."""
 

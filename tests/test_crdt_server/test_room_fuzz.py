@@ -21,7 +21,7 @@ class FakeLog:
     def __init__(self) -> None:
         self.appended: list[bytes] = []
 
-    def append(self, session_id: str, data: bytes, at: int) -> None:
+    def append(self, session_id: str, data: bytes, at: int, *author_and_counts: object) -> None:
         self.appended.append(data)
 
 
