@@ -9,6 +9,7 @@ a worker process under a deadline (:mod:`crdt_server.workers`).
 
 from __future__ import annotations
 
+import itertools
 from typing import Any
 
 from pycrdt import Doc, Text, TextEvent
@@ -16,49 +17,46 @@ from pycrdt import Doc, Text, TextEvent
 from .document import CODE, read_language
 
 #: Authorship runs: [author, length] in order along the text (author None: the seed, a
-#: server edit or an anonymous writer).
+#: server edit or an anonymous writer); lengths in pycrdt units (UTF-8 bytes) inside a
+#: replay and in checkpoints, in characters in answers.
 Runs = list[list[Any]]
 
 
-def _apply_delta(runs: Runs, delta: list[dict[str, Any]], author: str | None) -> None:
-    """Follow one text delta (pycrdt units: UTF-8 bytes) in ``runs`` (same units)."""
-    i, offset = 0, 0  # the run the position is in, and how far into it
-    for op in delta:
-        if "retain" in op:
-            left = int(op["retain"])
-            while left:
-                step = min(left, runs[i][1] - offset)
-                left -= step
-                offset += step
-                if offset == runs[i][1]:
-                    i, offset = i + 1, 0
-        elif "insert" in op:
-            value = op["insert"]
-            size = len(value.encode()) if isinstance(value, str) else 1
-            if offset and runs[i][0] == author:  # inside a run of theirs: it grows
-                runs[i][1] += size
-                offset += size
-                continue
-            if not offset and i and runs[i - 1][0] == author:  # right after theirs
-                runs[i - 1][1] += size
-                continue
-            if offset:  # split the run the insertion lands in
-                head, tail = runs[i][:], runs[i][:]
-                head[1], tail[1] = offset, runs[i][1] - offset
-                runs[i : i + 1] = [head, tail]
-                i, offset = i + 1, 0
-            runs.insert(i, [author, size])
-            i += 1
-        elif "delete" in op:
-            left = int(op["delete"])
-            while left:
-                take = min(left, runs[i][1] - offset)
-                runs[i][1] -= take
-                left -= take
-                if runs[i][1] == 0:
-                    del runs[i]
-                elif offset == runs[i][1]:
-                    i, offset = i + 1, 0
+class _Owners:
+    """Who wrote each UTF-8 byte of the code, as a flat list of small numbers: following a
+    delta is then list slicing (memmove), not a walk along runs."""
+
+    def __init__(self, runs: Runs) -> None:
+        self.authors: list[str | None] = []
+        self._index: dict[str | None, int] = {}
+        self.bytes: list[int] = []
+        for author, size in runs:
+            self.bytes += [self._code(author)] * int(size)
+
+    def _code(self, author: str | None) -> int:
+        if author not in self._index:
+            self._index[author] = len(self.authors)
+            self.authors.append(author)
+        return self._index[author]
+
+    def follow(self, delta: list[dict[str, Any]], author: str | None) -> None:
+        at = 0
+        for op in delta:
+            if "retain" in op:
+                at += int(op["retain"])
+            elif "insert" in op:
+                value = op["insert"]
+                size = len(value.encode()) if isinstance(value, str) else 1
+                self.bytes[at:at] = [self._code(author)] * size
+                at += size
+            elif "delete" in op:
+                del self.bytes[at : at + int(op["delete"])]
+
+    def runs(self) -> Runs:
+        out: Runs = []
+        for code, group in itertools.groupby(self.bytes):
+            out.append([self.authors[code], sum(1 for _ in group)])
+        return out
 
 
 def _in_characters(runs: Runs, code: str) -> Runs:
@@ -76,16 +74,22 @@ def _in_characters(runs: Runs, code: str) -> Runs:
     return out
 
 
-def replay(entries: list[tuple[str | None, bytes]]) -> dict[str, Any]:
-    """The document after ``entries`` (author, update), in order: its code, its language,
-    and who wrote each run of the code's characters."""
+def replay(
+    start: bytes | None, start_runs: Runs, entries: list[tuple[str | None, bytes]]
+) -> dict[str, Any]:
+    """The document after ``entries`` (author, update) applied in order onto ``start`` (a
+    checkpoint's state, whose authorship is ``start_runs``; None: from nothing). Returns its
+    code, its language, its whole state and its authorship (bytes, for a checkpoint) and the
+    authorship in characters (for an answer)."""
     doc: Doc[Any] = Doc()
     text = doc.get(CODE, type=Text)
-    runs: Runs = []
+    if start is not None:
+        doc.apply_update(start)
+    owners = _Owners(start_runs)
     author: list[str | None] = [None]
 
     def follow(event: TextEvent) -> None:
-        _apply_delta(runs, event.delta, author[0])  # type: ignore[attr-defined]
+        owners.follow(event.delta, author[0])  # type: ignore[attr-defined]
 
     watch = text.observe(follow)
     for who, update in entries:
@@ -93,4 +97,11 @@ def replay(entries: list[tuple[str | None, bytes]]) -> dict[str, Any]:
         doc.apply_update(update)
     text.unobserve(watch)
     code = str(text)
-    return {"code": code, "language": read_language(doc), "authorship": _in_characters(runs, code)}
+    runs = owners.runs()
+    return {
+        "code": code,
+        "language": read_language(doc),
+        "state": doc.get_update(),
+        "runs": runs,
+        "authorship": _in_characters(runs, code),
+    }

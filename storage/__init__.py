@@ -21,6 +21,7 @@ from .errors import (
 )
 from .records import (
     Appended,
+    Checkpoint,
     Edit,
     HistoryEntry,
     NotesRecord,
@@ -38,6 +39,7 @@ from .sqlite import SQLiteStorage
 
 __all__ = [
     "Appended",
+    "Checkpoint",
     "Edit",
     "DocumentStore",
     "DuplicateSessionId",

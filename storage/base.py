@@ -13,6 +13,7 @@ from typing import Protocol
 
 from .records import (
     Appended,
+    Checkpoint,
     Edit,
     HistoryEntry,
     NotesRecord,
@@ -127,6 +128,12 @@ class PlaybackStore(Protocol):
         self, session_id: str, to_ms: int, after_seq: int = -1, limit: int = 1000
     ) -> list[tuple[int, Edit]]:
         """Entries after ``after_seq`` up to ``to_ms``, oldest first, at most ``limit``."""
+
+    async def add_checkpoint(self, session_id: str, checkpoint: Checkpoint) -> None:
+        """Keep ``checkpoint`` (one already kept for its entry stays)."""
+
+    async def checkpoint_before(self, session_id: str, at: int | None) -> Checkpoint | None:
+        """The newest checkpoint at or before ``at`` (None: the newest of all)."""
 
 
 class HistoryStore(Protocol):

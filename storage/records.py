@@ -71,6 +71,17 @@ class Edit:
 
 
 @dataclass(frozen=True, slots=True)
+class Checkpoint:
+    """The document right after playback's entry ``seq`` (at ``at``): its state, and who wrote
+    what (JSON ``[[author, length], ...]`` in UTF-8 bytes)."""
+
+    seq: int
+    at: int
+    state: bytes
+    authorship: str
+
+
+@dataclass(frozen=True, slots=True)
 class PendingUpdate:
     """One update a room accepted (or a run of them merged), waiting for the next group
     commit; ``edits`` are the same changes as playback's log keeps them."""

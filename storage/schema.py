@@ -203,6 +203,18 @@ MIGRATIONS: tuple[str, ...] = (
         SELECT l.session_id, l.seq, l.created_at, NULL, 0, 0, l.data FROM doc_log l
         JOIN doc_snapshots s ON s.session_id = l.session_id WHERE l.seq > s.upto;
     """,
+    # 11: playback's checkpoints: the document and who wrote what after an edit, so a moment
+    # is replayed from the nearest one instead of from the start
+    """
+    CREATE TABLE edit_checkpoints (
+        session_id  TEXT NOT NULL REFERENCES sessions (id) ON DELETE CASCADE,
+        seq         INTEGER NOT NULL,
+        at          INTEGER NOT NULL,
+        state       BLOB NOT NULL,
+        authorship  TEXT NOT NULL,
+        PRIMARY KEY (session_id, seq)
+    );
+    """,
 )
 
 LATEST = len(MIGRATIONS)

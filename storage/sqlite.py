@@ -31,6 +31,7 @@ from .errors import (
 )
 from .records import (
     Appended,
+    Checkpoint,
     Edit,
     HistoryEntry,
     NotesRecord,
@@ -512,6 +513,25 @@ class SQLiteStorage:
             (int(seq), Edit(int(at), author, int(ins), int(dels), bytes(data)))
             for seq, at, author, ins, dels, data in rows
         ]
+
+    async def add_checkpoint(self, session_id: str, checkpoint: Checkpoint) -> None:
+        c = checkpoint
+        async with self._tx() as db:
+            await db.execute(
+                "INSERT INTO edit_checkpoints (session_id, seq, at, state, authorship)"
+                " SELECT ?, ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM sessions WHERE id = ?)"
+                " ON CONFLICT DO NOTHING",
+                (session_id, c.seq, c.at, c.state, c.authorship, session_id),
+            )
+
+    async def checkpoint_before(self, session_id: str, at: int | None) -> Checkpoint | None:
+        rows = await self._fetchall(
+            "SELECT seq, at, state, authorship FROM edit_checkpoints WHERE session_id = ?"
+            " AND at <= ? ORDER BY seq DESC LIMIT 1",
+            (session_id, 2**62 if at is None else at),
+        )
+        return None if not rows else Checkpoint(int(rows[0][0]), int(rows[0][1]),
+                                                 bytes(rows[0][2]), str(rows[0][3]))  # fmt: skip
 
     async def append_updates(
         self,

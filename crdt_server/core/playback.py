@@ -2,15 +2,20 @@
 
 The log is read from storage in pages and replayed in a worker process
 (:func:`crdt_server.playback.replay`); its raw entries stream out as they are read, so a
-client can replay them itself at any speed.
+client can replay them itself at any speed. Every :data:`CHECKPOINT_EVERY` entries a
+checkpoint (the document and who wrote what) is kept, built from the one before by the first
+request that needs it, so a moment is replayed from the nearest checkpoint: a bounded tail.
 """
 
 from __future__ import annotations
 
+import asyncio
+import json
+import weakref
 from collections.abc import AsyncIterator
 from typing import Any
 
-from storage import Edit, PlaybackStore, SessionRecord
+from storage import Checkpoint, Edit, PlaybackStore, SessionRecord
 
 from ..clock import now_ms
 from ..playback import replay
@@ -24,10 +29,14 @@ from .sessions import storage_errors
 
 #: Entries read from storage at a time.
 PAGE = 1000
-#: Entries one replay may take (a 60-minute interview is about 20 000).
-MAX_REPLAY = 200_000
+#: Entries between checkpoints: a replay applies at most this many (about 0.2 ms each).
+CHECKPOINT_EVERY = 100
+#: What one answer replays at most past its checkpoint (typing since the checkpoints were
+#: caught up included).
+MAX_TAIL = 100 * CHECKPOINT_EVERY
 #: How long one replay may take in its worker.
 REPLAY_DEADLINE_S = 20.0
+_FOREVER = 2**62
 
 
 class Playback:
@@ -36,6 +45,44 @@ class Playback:
     def __init__(self, store: PlaybackStore, rooms: RoomManager) -> None:
         self._store = store
         self._rooms = rooms
+        # one checkpoint builder per session, forgotten once nobody waits on it
+        self._building: weakref.WeakValueDictionary[str, asyncio.Lock] = (
+            weakref.WeakValueDictionary()
+        )
+
+    async def _replay(
+        self, start: Checkpoint | None, entries: list[tuple[int, Edit]]
+    ) -> dict[str, Any]:
+        state, runs = (None, []) if start is None else (start.state, json.loads(start.authorship))
+        pairs = [(edit.author, edit.data) for _, edit in entries]
+        try:
+            result: dict[str, Any] = await WORKERS.run(
+                REPLAY_DEADLINE_S, replay, state, runs, pairs
+            )
+        except (TooCostly, RoomReset):
+            raise Unavailable("replaying the session took too long; try again") from None
+        return result
+
+    async def _catch_up(self, session_id: str) -> None:
+        """Keep a checkpoint after every :data:`CHECKPOINT_EVERY` entries of the log."""
+        lock = self._building.get(session_id)
+        if lock is None:
+            lock = self._building[session_id] = asyncio.Lock()
+        async with lock:
+            while True:
+                with storage_errors():
+                    last = await self._store.checkpoint_before(session_id, None)
+                    after = -1 if last is None else last.seq
+                    page = await self._store.list_edits(
+                        session_id, _FOREVER, after, CHECKPOINT_EVERY
+                    )
+                if len(page) < CHECKPOINT_EVERY:
+                    return
+                built = await self._replay(last, page)
+                seq, edit = page[-1]
+                checkpoint = Checkpoint(seq, edit.at, built["state"], json.dumps(built["runs"]))
+                with storage_errors():
+                    await self._store.add_checkpoint(session_id, checkpoint)
 
     async def edits(
         self, actor: Actor, record: SessionRecord, from_ms: int = 0, to_ms: int | None = None
@@ -57,16 +104,15 @@ class Playback:
 
     async def state_at(self, actor: Actor, record: SessionRecord, at: int | None) -> dict[str, Any]:
         """``{code, language, at, authorship}``: the document as it was at ``at`` (now)."""
+        require(actor, Action.READ_HISTORY)
         moment = now_ms() if at is None else at
         if moment < record.created_at:
             raise InvalidInput("at: the session did not exist yet")
-        entries: list[tuple[str | None, bytes]] = []
-        async for page in self.edits(actor, record, 0, moment):
-            entries += [(edit.author, edit.data) for _, edit in page]
-            if len(entries) > MAX_REPLAY:
-                raise Unavailable(f"more than {MAX_REPLAY} changes to replay")
-        try:
-            state = await WORKERS.run(REPLAY_DEADLINE_S, replay, entries)
-        except (TooCostly, RoomReset):
-            raise Unavailable("replaying the session took too long; try again") from None
-        return {**state, "at": moment}
+        await self._rooms.log.flush()  # what was accepted is in the log
+        await self._catch_up(record.id)
+        with storage_errors():
+            start = await self._store.checkpoint_before(record.id, moment)
+            after = -1 if start is None else start.seq
+            tail = await self._store.list_edits(record.id, moment, after, MAX_TAIL)
+        state = await self._replay(start, tail)
+        return {key: state[key] for key in ("code", "language", "authorship")} | {"at": moment}

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+import pytest
 from envelope import assert_error
 from pycrdt import Doc, Text
 from server_process import ServerProcess, create_session
@@ -20,6 +21,8 @@ from support.tokens import bearer
 from support.waiting import wait_until
 
 from crdt_server.clock import now_ms
+from crdt_server.core import playback
+from rest.keys import LIVE, STORAGE
 
 API_KEY = "playback-key-77"
 PASTE = "x = 1  # pasted\n" * 20  # 320 characters in one update
@@ -34,6 +37,16 @@ async def moment(api: Client, sid: str, headers: dict[str, str], text: str) -> i
 
     await wait_until(holds, what=f"the server holding {text[:20]!r}...")
     return now_ms()
+
+
+async def committed_apart(api: Client, sid: str, text: str) -> int:
+    """Once ``text`` is committed on its own: a moment it was the code, and no later change
+    shares its millisecond. (Changes of one author within one group-commit window, 50 ms, are
+    kept as one entry: typing that fast is replayed a window at a time.)"""
+    at = await moment(api, sid, {}, text)
+    await api.app[LIVE].rooms.log.flush()
+    await wait_until(lambda: now_ms() > at, interval=0.001, what="the next millisecond")
+    return at
 
 
 async def lines(api: Client, sid: str, headers: dict[str, str], query: str = "") -> list[Any]:
@@ -158,3 +171,34 @@ async def committed(http: aiohttp.ClientSession, server: ServerProcess, sid: str
             return at if (await response.json())["data"]["code"] == text else None
 
     return await wait_until(replays, what=f"{text!r} in the stored log")
+
+
+async def test_moments_are_replayed_from_the_nearest_checkpoint_and_agree_with_a_full_replay(
+    make_client: ClientFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(playback, "CHECKPOINT_EVERY", 4)
+    api = await make_client()
+    sid = (await (await api.post("/api/v1/sessions", json={})).json())["data"]["id"]
+    moments: list[tuple[int, str]] = []
+    ws = str(api.make_url("/ws/sessions")).replace("http", "ws", 1)
+    async with NodeClient.start() as node:
+        await node.connect(ws, sid)
+        await node.wait_synced()
+        text = ""
+        for n in range(30):
+            if n % 5 == 4:
+                await node.delete(0, 2)
+                text = text[2:]
+            else:
+                await node.insert(len(text) // 2, f"<{n}>")
+                text = text[: len(text) // 2] + f"<{n}>" + text[len(text) // 2 :]
+            moments.append((await committed_apart(api, sid, text), text))
+    for at, text in moments[::-1]:  # the newest first: the first answer builds the checkpoints
+        response = await api.get(f"/api/v1/sessions/{sid}/state?at={at}")
+        assert (await response.json())["data"]["code"] == text
+    newest = await api.app[STORAGE].checkpoint_before(sid, None)
+    assert newest is not None and newest.seq >= 30 - 4  # one after every 4 entries (of 31)
+    doc: Doc[Any] = Doc()
+    for entry in await lines(api, sid, {}):
+        doc.apply_update(base64.b64decode(entry["update"]))
+    assert str(doc.get("code", type=Text)) == moments[-1][1]
