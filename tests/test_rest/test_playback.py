@@ -29,23 +29,25 @@ PASTE = "x = 1  # pasted\n" * 20  # 320 characters in one update
 
 
 async def moment(api: Client, sid: str, headers: dict[str, str], text: str) -> int:
-    """Once the server holds ``text``: a time at which it did."""
+    """Once the server holds ``text``: a time at which it did, and no later change can share
+    (changes are timed to the millisecond)."""
 
     async def holds() -> bool:
         body = await (await api.get(f"/api/v1/sessions/{sid}", headers=headers)).json()
         return bool(body["data"]["code"] == text)
 
     await wait_until(holds, what=f"the server holding {text[:20]!r}...")
-    return now_ms()
+    at = now_ms()
+    await wait_until(lambda: now_ms() > at, interval=0.001, what="the next millisecond")
+    return at
 
 
 async def committed_apart(api: Client, sid: str, text: str) -> int:
-    """Once ``text`` is committed on its own: a moment it was the code, and no later change
-    shares its millisecond. (Changes of one author within one group-commit window, 50 ms, are
-    kept as one entry: typing that fast is replayed a window at a time.)"""
+    """Once ``text`` is committed on its own: a moment it was the code. (Changes of one author
+    within one group-commit window, 50 ms, are kept as one entry: typing that fast is replayed
+    a window at a time.)"""
     at = await moment(api, sid, {}, text)
     await api.app[LIVE].rooms.log.flush()
-    await wait_until(lambda: now_ms() > at, interval=0.001, what="the next millisecond")
     return at
 
 
@@ -170,7 +172,9 @@ async def committed(http: aiohttp.ClientSession, server: ServerProcess, sid: str
         async with http.get(f"{server.url}/api/v1/sessions/{sid}/state?at={at}") as response:
             return at if (await response.json())["data"]["code"] == text else None
 
-    return await wait_until(replays, what=f"{text!r} in the stored log")
+    at = await wait_until(replays, what=f"{text!r} in the stored log")
+    await wait_until(lambda: now_ms() > at, interval=0.001, what="the next millisecond")
+    return at
 
 
 async def test_moments_are_replayed_from_the_nearest_checkpoint_and_agree_with_a_full_replay(
