@@ -137,7 +137,7 @@ class Room:
         self._state: bytes | None = None
         self._fresh_step2: bytes | None = None  # the whole state as sync step 2, once per version
         self._clocks: dict[int, int] | None = None  # the state vector; None: read it again
-        self._edited = [0, 0]  # characters of the code inserted and deleted since last logged
+        self._edited = [0, 0]  # characters inserted, UTF-8 bytes deleted, since last logged
         self._code_text = code_text(doc)  # the observer lives as long as these two do
         self._code_watch = self._code_text.observe(self._count_edit)
 

@@ -125,9 +125,10 @@ class PlaybackStore(Protocol):
     update's ``edits``; never compacted)."""
 
     async def list_edits(
-        self, session_id: str, to_ms: int, after_seq: int = -1, limit: int = 1000
+        self, session_id: str, to_ms: int, after_seq: int = -1, limit: int = 1000, from_ms: int = 0
     ) -> list[tuple[int, Edit]]:
-        """Entries after ``after_seq`` up to ``to_ms``, oldest first, at most ``limit``."""
+        """Entries after ``after_seq`` from ``from_ms`` to ``to_ms``, oldest first, at most
+        ``limit``."""
 
     async def add_checkpoint(self, session_id: str, checkpoint: Checkpoint) -> None:
         """Keep ``checkpoint`` (one already kept for its entry stays)."""

@@ -61,7 +61,8 @@ class HistoryEntry:
 class Edit:
     """An accepted change as playback keeps it: when (the server's clock), by whom (the
     participant whose token sent it; None for an anonymous or server edit), what it did to
-    the code (characters inserted and deleted), and the Yjs update itself."""
+    the code (characters inserted; what it deleted in pycrdt's unit, UTF-8 bytes, since the
+    deleted text is gone by then), and the Yjs update itself."""
 
     at: int
     author: str | None

@@ -500,14 +500,14 @@ class SQLiteStorage:
         )
 
     async def list_edits(
-        self, session_id: str, to_ms: int, after_seq: int = -1, limit: int = 1000
+        self, session_id: str, to_ms: int, after_seq: int = -1, limit: int = 1000, from_ms: int = 0
     ) -> list[tuple[int, Edit]]:
-        """Playback's log of a session from after ``after_seq`` up to ``to_ms``, oldest first,
-        at most ``limit`` entries."""
+        """Playback's log of a session after ``after_seq``, from ``from_ms`` to ``to_ms``,
+        oldest first, at most ``limit`` entries."""
         rows = await self._fetchall(
             "SELECT seq, at, author, inserted, deleted, data FROM edit_log"
-            " WHERE session_id = ? AND seq > ? AND at <= ? ORDER BY seq LIMIT ?",
-            (session_id, after_seq, to_ms, limit),
+            " WHERE session_id = ? AND seq > ? AND at BETWEEN ? AND ? ORDER BY seq LIMIT ?",
+            (session_id, after_seq, from_ms, to_ms, limit),
         )
         return [
             (int(seq), Edit(int(at), author, int(ins), int(dels), bytes(data)))

@@ -94,13 +94,11 @@ class Playback:
         after = -1
         while True:
             with storage_errors():
-                page = await self._store.list_edits(record.id, until, after, PAGE)
+                page = await self._store.list_edits(record.id, until, after, PAGE, from_ms)
             if not page:
                 return
             after = page[-1][0]
-            shown = [(seq, edit) for seq, edit in page if edit.at >= from_ms]
-            if shown:
-                yield shown
+            yield page
 
     async def state_at(self, actor: Actor, record: SessionRecord, at: int | None) -> dict[str, Any]:
         """``{code, language, at, authorship}``: the document as it was at ``at`` (now)."""

@@ -8,10 +8,12 @@
 import DOMPurify from 'dompurify'
 import { marked } from 'marked'
 import { serverClockOffsetMs } from './session.js'
+import { throttle } from './throttle.js'
 
 const $ = (id) => document.getElementById(id)
 const MAX_DURATION_MINUTES = 24 * 60
 const RECHECKS = 5
+const READ_EVERY_MS = 250 // what the document says changed is read again this often at most
 
 /** Markdown from the question's author, as HTML that can run nothing, load nothing, and
  * neither take the id of one of the page's elements nor look like one of its controls. */
@@ -42,7 +44,7 @@ export class QuestionPane {
     this.onChange = onChange
     this.id = null
     this.reading = null
-    question.observe(() => this.read())
+    question.observe(throttle(() => this.read(), READ_EVERY_MS)) // REST at a bounded rate
     this.read()
   }
 
@@ -118,8 +120,9 @@ export class InterviewClock {
     this.onChange = onChange
     this.state = { status: 'waiting' }
     this.timer = setInterval(() => this.tick(), 1000)
+    const soon = throttle(() => this.refresh(), READ_EVERY_MS)
     meta.observe((event) => {
-      if (event.keysChanged.has('interview')) this.refresh()
+      if (event.keysChanged.has('interview')) soon()
     })
     this.use(initial)
   }

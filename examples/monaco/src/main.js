@@ -22,6 +22,7 @@ import { Notes } from './notes.js'
 import { Output } from './output.js'
 import { ScorecardForm } from './scorecard.js'
 import { SessionApi, createOrJoin, listParticipants } from './session.js'
+import { throttle } from './throttle.js'
 
 const PARTICIPANTS_EVERY_MS = 5000
 const $ = (id) => document.getElementById(id)
@@ -99,17 +100,6 @@ function renderParticipants (participants, meId, stale) {
     role.textContent = p.role
     return item
   }))
-}
-
-/** Run `fn` at most once per `ms`, and always after the last call. */
-function throttle (fn, ms) {
-  let timer = null
-  return () => {
-    timer ??= setTimeout(() => {
-      timer = null
-      fn()
-    }, ms)
-  }
 }
 
 /**

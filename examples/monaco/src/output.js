@@ -4,6 +4,8 @@
 // may write those arrays, so an interviewer's page shows the gradings the server kept (REST,
 // hidden cases whole), the document only saying when to read them.
 
+import { throttle } from './throttle.js'
+
 const $ = (id) => document.getElementById(id)
 
 /** Judge0's status names, for a case's statusId (the grading's own status has its name). */
@@ -62,7 +64,7 @@ export class Output {
     this.runs = runs
     this.testRuns = testRuns
     runs.observe(() => this.showRun(true))
-    testRuns.observe(() => this.showTests(true))
+    testRuns.observe(throttle(() => this.showTests(true), 250)) // an interviewer's: REST
     this.showRun(false)
     this.showTests(false)
     this.update()
@@ -126,7 +128,7 @@ export class Output {
   }
 
   /** The newest of the document's `array`, or of what `read()` gets from REST when whole. */
-  async newest (array, read) {
+  async latest (array, read) {
     if (!this.whole) return newest(array)
     try {
       const items = await read()
@@ -165,7 +167,7 @@ export class Output {
   }
 
   async showTests (fresh) {
-    const result = await this.newest(this.testRuns, () => this.api.gradings())
+    const result = await this.latest(this.testRuns, () => this.api.gradings())
     if (!result) {
       $('test-output').replaceChildren(element('p', 'empty', 'No tests have run yet: Run tests grades the code against the question.'))
       return
