@@ -40,6 +40,8 @@ class Limits:
     #: (honest documents cost 17 ms per MiB; crdt_server/workers.py times the rest first)
     integrate_budget_ms: float = 25.0
     integrate_ms_per_mib: float = 40.0
+    #: An update inserting more characters than this into the code is flagged as a paste
+    paste_chars: int = 200
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Limits:
@@ -51,4 +53,5 @@ class Limits:
             max_outbox_bytes=settings.max_outbox_bytes,
             max_sockets=settings.max_sockets_per_session,
             integrate_ms_per_mib=settings.integrate_ms_per_mib,
+            paste_chars=settings.paste_chars,
         )

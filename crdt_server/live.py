@@ -22,6 +22,7 @@ from .core.quota import OpenCounts
 from .core.report import Reports
 from .core.runs import Runs
 from .core.sessions import CoreStore, SessionCore
+from .core.timeline import Timeline
 from .core.tokens import Tokens, new_secret
 from .frames import FrameCache
 from .limits import Limits
@@ -92,6 +93,9 @@ class Live:
         self.notes = Notes(storage, self.rooms, self.webhooks)
         self.reports = Reports(self.sessions, self.runs, self.grader, self.questions, self.notes)
         self.playback = Playback(storage, self.rooms)
+        self.timeline = Timeline(
+            storage, self.sessions, self.grader, self.rooms, int(settings.idle_gap_seconds * 1000)
+        )
         self._probe: asyncio.Task[None] | None = None
         self._expiry: asyncio.Task[None] | None = None
         self.draining = False  # set on SIGTERM: not ready, no new sockets

@@ -10,23 +10,25 @@ and :meth:`Room.write_code`. Every change names its :class:`~crdt_server.core.ac
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from collections.abc import Callable
 from typing import Any, Protocol, TypeVar
 
-from pycrdt import TextEvent, TransactionEvent, merge_updates
+from pycrdt import MapEvent, TextEvent, TransactionEvent, merge_updates
 
-from storage import ParticipantRecord, SessionRecord
+from storage import ParticipantRecord, SessionEvent, SessionRecord
+from storage.base import EVENTS_KEPT
 
 from . import protocol
-from .awareness import Awareness, Change
+from .awareness import NULL_STATE, Awareness, Change
 from .clock import now_ms
 from .close_codes import CloseCode
 from .connection import Peer
-from .core.actor import Actor
+from .core.actor import Actor, Via
 from .core.errors import SessionEnded
 from .core.permissions import Action, allows
-from .document import YDoc, code_text, read_code, read_language
+from .document import LANGUAGE, YDoc, code_text, meta_map, read_code, read_language
 from .limits import Limits
 from .merge import (
     OFF_LOOP_CHARS,
@@ -138,8 +140,13 @@ class Room:
         self._fresh_step2: bytes | None = None  # the whole state as sync step 2, once per version
         self._clocks: dict[int, int] | None = None  # the state vector; None: read it again
         self._edited = [0, 0]  # characters inserted, UTF-8 bytes deleted, since last logged
-        self._code_text = code_text(doc)  # the observer lives as long as these two do
+        self._code_text = code_text(doc)  # the observers live as long as these do
         self._code_watch = self._code_text.observe(self._count_edit)
+        self._meta = meta_map(doc)
+        self._meta_watch = self._meta.observe(self._meta_changed)
+        self._new_language: str | None = None  # what the update being applied set it to
+        self._focused: dict[int, bool] = {}  # awareness client id: its editor has focus
+        self._event_counts: dict[tuple[str, str | None], int] = {}  # timeline events queued
 
     # ------------------------------------------------------------ views
     def _usable(self) -> None:
@@ -437,8 +444,44 @@ class Room:
         self._awareness_changed([change], owner)
 
     def _awareness_changed(self, changes: list[Change], connection: int | None) -> None:
+        self._follow_focus(changes, connection)
         for listener in list(self.listeners.values()):
             listener.awareness_changed(changes, connection)
+
+    # ------------------------------------------------------------ playback's timeline
+    def _follow_focus(self, changes: list[Change], connection: int | None) -> None:
+        """An editor losing or regaining focus (its awareness ``focused``) is a timeline
+        event of the participant whose socket said so."""
+        sender = None if connection is None else (
+            self.peers.get(connection) or self.listeners.get(connection)
+        )  # fmt: skip
+        for change in changes:
+            if change.state == NULL_STATE:
+                self._focused.pop(change.client_id, None)
+                continue
+            focused = focus_of(change.state)
+            before = self._focused.get(change.client_id)
+            if focused is None or focused == before or sender is None:
+                continue
+            self._focused[change.client_id] = focused
+            if not focused or before is False:
+                kind = "focusBack" if focused else "focusLost"
+                self._timeline_event(kind, sender.actor.participant_id, {})
+
+    def _meta_changed(self, event: MapEvent) -> None:
+        change = event.keys.get(LANGUAGE)  # type: ignore[attr-defined]  # missing from the stub
+        if change is not None and isinstance(change.get("newValue"), str):
+            self._new_language = change["newValue"]
+
+    def _timeline_event(self, kind: str, participant: str | None, data: dict[str, Any]) -> None:
+        """Queue an event for the log; past :data:`EVENTS_KEPT` of one kind and participant
+        (a client looping on it) the room stops queueing them."""
+        key = (kind, participant)
+        count = self._event_counts.get(key, 0)
+        if count < EVENTS_KEPT:
+            self._event_counts[key] = count + 1
+            at = now_ms()
+            self._log.event(SessionEvent(self.session_id, at, kind, participant, json.dumps(data)))
 
     # ------------------------------------------------------------ server edits
     def edit(self, change: Callable[[YDoc], Any], actor: Actor) -> bool:
@@ -551,11 +594,27 @@ class Room:
             self.metrics.update_bytes.observe(len(update))
         inserted, deleted = self._edited
         self._edited = [0, 0]
-        self._log.append(
-            self.session_id, update, self.changed_at, actor.participant_id, inserted, deleted
-        )
+        author = actor.participant_id
+        if self._new_language is not None:
+            self._timeline_event("language", author, {"language": self._new_language})
+            self._new_language = None
+        if inserted > self.limits.paste_chars and actor.via is not Via.SYSTEM:
+            self._timeline_event("paste", author, {"chars": inserted})
+        self._log.append(self.session_id, update, self.changed_at, author, inserted, deleted)
         for listener in list(self.listeners.values()):
             listener.document_changed(actor)
+
+
+def focus_of(state: str) -> bool | None:
+    """An awareness state's ``focused`` flag, if it has one (the demo page sets it)."""
+    if '"focused"' not in state:
+        return None
+    try:
+        value = json.loads(state)
+    except ValueError:
+        return None
+    focused = value.get("focused") if isinstance(value, dict) else None
+    return focused if isinstance(focused, bool) else None
 
 
 async def write_text(

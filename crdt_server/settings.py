@@ -239,6 +239,15 @@ class Settings(BaseSettings):
     history_interval_seconds: float = Field(
         30.0, gt=0, description="Timed snapshot of the code while a room is active."
     )
+    paste_chars: int = Field(
+        200,
+        ge=1,
+        description="An update inserting more characters than this into the code is flagged "
+        "as a paste on the playback timeline.",
+    )
+    idle_gap_seconds: float = Field(
+        60.0, gt=0, description="A pause between edits this long is an idle gap on the timeline."
+    )
     json_max_errors: int = Field(
         10, ge=1, description="Consecutive bad JSON events before the socket is closed (1008)."
     )

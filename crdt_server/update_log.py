@@ -18,7 +18,14 @@ from dataclasses import dataclass
 
 from pycrdt import merge_updates
 
-from storage import Appended, DocumentStore, Edit, PendingUpdate, StorageError
+from storage import (
+    Appended,
+    DocumentStore,
+    Edit,
+    PendingUpdate,
+    SessionEvent,
+    StorageError,
+)
 
 from .clock import now_ms
 from .metrics import Metrics
@@ -158,6 +165,7 @@ class UpdateLog:
         self._compact_bytes = compact_bytes
         self._snapshot_of = snapshot_of
         self._pending: list[PendingUpdate] = []
+        self._events: list[SessionEvent] = []  # playback's timeline events, committed alike
         self._tails: dict[str, _Tail] = {}
         self._unfoldable: set[str] = set()  # loaded sessions whose state may not be folded
         self._lock = asyncio.Lock()
@@ -213,6 +221,11 @@ class UpdateLog:
         self._pending.append(PendingUpdate(session_id, data, at, (edit,)))
         self._wake.set()
 
+    def event(self, event: SessionEvent) -> None:
+        """Queue a timeline event (a paste, a focus change, a language change)."""
+        self._events.append(event)
+        self._wake.set()
+
     @property
     def pending(self) -> int:
         return len(self._pending)
@@ -233,6 +246,9 @@ class UpdateLog:
     async def _commit_locked(self) -> bool:
         self._wake.clear()
         batch, self._pending = self._pending, []
+        if not await self._commit_events():
+            self._pending[:0] = batch
+            return False
         groups = in_transactions(await coalesced(batch))
         for at, group in enumerate(groups):
             now, webhooks = now_ms(), self._webhooks
@@ -262,6 +278,19 @@ class UpdateLog:
                 tail = self._tails.get(session_id)
                 if tail is not None:
                     tail.committed(span, sizes[session_id])
+        return True
+
+    async def _commit_events(self) -> bool:
+        events, self._events = self._events, []
+        if not events:
+            return True
+        try:
+            await self._storage.add_events(events)
+        except StorageError:
+            log.exception("committing %d timeline events failed; will retry", len(events))
+            self._events[:0] = events
+            self._wake.set()
+            return False
         return True
 
     async def compact(self, session_id: str) -> None:

@@ -26,13 +26,16 @@ def bearer(request: web.Request) -> str | None:
     return token.strip() or None if scheme.lower() == "bearer" else None
 
 
-async def grant(request: web.Request, *, query_token: bool = False) -> Grant:
+async def grant(
+    request: web.Request, *, query_token: bool = False, watching: bool = False
+) -> Grant:
     """The caller's grant in the session of the path (``{sessionId}``); ``query_token``: a
-    ``?token=`` is taken too (a page a browser opens cannot send a header)."""
+    ``?token=`` is taken too (a page a browser opens cannot send a header); ``watching``:
+    a playback link is taken too (playback's reads)."""
     access = request.app[LIVE].access
     token = bearer(request) or (request.query.get("token") if query_token else None)
     granted = await access.grant(
-        token, request.match_info["sessionId"], Via.REST, client_key(request)
+        token, request.match_info["sessionId"], Via.REST, client_key(request), watching=watching
     )
     role = granted.actor.role
     ROLE.set(role.value if role is not None else None)  # on the lines this request logs

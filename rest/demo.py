@@ -2,18 +2,21 @@
 ``rest/static/demo/`` (shipped as package data, so serving it needs no Node).
 
 ``/demo`` redirects to ``/demo/`` (keeping the query, e.g. ``?session=ID``), ``/demo/`` is the page,
-``/demo/<file>`` its assets; anything else under ``/demo/`` is the usual JSON 404 envelope.
+``/demo/playback/`` the player (the same bundle in its playback mode), ``/demo/<file>`` their
+assets; anything else under ``/demo/`` is the usual JSON 404 envelope.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from aiohttp import hdrs, web
 
 DEMO_DIR = Path(__file__).resolve().parent / "static" / "demo"
 INDEX = "index.html"
+PLAYER = "playback.html"
 
 _ASSET = re.compile(r"^[A-Za-z0-9_-][A-Za-z0-9._-]*(/[A-Za-z0-9_-][A-Za-z0-9._-]*)*$")
 _CONTENT_TYPES = {
@@ -61,17 +64,25 @@ def add_demo_routes(app: web.Application, root: Path = DEMO_DIR) -> None:
     """Serve the built demo page from ``root`` at ``/demo/``."""
     root = root.resolve()
 
-    async def redirect(request: web.Request) -> web.StreamResponse:
-        query = request.query_string
-        location = "/demo/" + (f"?{query}" if query else "")
-        return web.Response(status=302, headers={hdrs.LOCATION: location})
+    def redirect(to: str) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+        async def handler(request: web.Request) -> web.StreamResponse:
+            query = request.query_string
+            location = to + (f"?{query}" if query else "")
+            return web.Response(status=302, headers={hdrs.LOCATION: location})
+
+        return handler
 
     async def index(request: web.Request) -> web.StreamResponse:
         return _serve(request, _file(root, INDEX))
 
+    async def player(request: web.Request) -> web.StreamResponse:
+        return _serve(request, _file(root, PLAYER))
+
     async def asset(request: web.Request) -> web.StreamResponse:
         return _serve(request, _file(root, request.match_info["name"]))
 
-    app.router.add_get("/demo", redirect)
+    app.router.add_get("/demo", redirect("/demo/"))
     app.router.add_get("/demo/", index)
+    app.router.add_get("/demo/playback", redirect("/demo/playback/"))
+    app.router.add_get("/demo/playback/", player)
     app.router.add_get("/demo/{name:.+}", asset)

@@ -160,7 +160,7 @@ class UpdateParticipantRequest(RequestModel):
     """A new display name."""
     color: Color | None = None
     """A new cursor colour."""
-    role: Role | None = None
+    role: Literal["interviewer", "candidate", "observer"] | None = None
     """A new role (interviewers only)."""
 
 

@@ -1,13 +1,14 @@
-"""Playback over REST: the document at any moment with who wrote what, and the raw log for a
-client that replays it itself (interviewers)."""
+"""Playback over REST: the timeline, the document at any moment with who wrote what, and the
+raw log for a client that replays it itself (interviewers, or a playback link's reviewer)."""
 
 from __future__ import annotations
 
 import base64
 import json
-from typing import Literal
+from typing import Any, Literal
 
 from aiohttp import hdrs, web
+from pydantic import Field
 
 from crdt_server.core.errors import (
     Forbidden,
@@ -21,7 +22,7 @@ from storage import Edit
 
 from .auth import grant
 from .keys import LIVE
-from .models import Model, respond
+from .models import Model, RequestModel, read_body, respond
 from .routing import Operation
 
 _MAX_MS = 10**15  # far past any real time, well inside SQLite's integers
@@ -57,14 +58,14 @@ def _ms(request: web.Request, name: str) -> int | None:
 
 
 async def state_at(request: web.Request) -> web.StreamResponse:
-    who = await grant(request)
+    who = await grant(request, watching=True)
     state = await request.app[LIVE].playback.state_at(who.actor, who.session, _ms(request, "at"))
     return respond(PlaybackStateEnvelope(data=PlaybackState.model_validate(state)))
 
 
 async def updates(request: web.Request) -> web.StreamResponse:
     """Newline-delimited JSON, one accepted change a line, read from storage as it goes."""
-    who = await grant(request)
+    who = await grant(request, watching=True)
     from_ms, to_ms = _ms(request, "fromMs") or 0, _ms(request, "toMs")
     pages = request.app[LIVE].playback.edits(who.actor, who.session, from_ms, to_ms)
     first = await anext(pages, None)  # refusals (roles, storage) as an envelope, not mid-stream
@@ -72,23 +73,119 @@ async def updates(request: web.Request) -> web.StreamResponse:
     await response.prepare(request)
     page = None if request.method == hdrs.METH_HEAD else first
     while page is not None:
-        lines = [
-            json.dumps(
-                {
-                    "seq": seq,
-                    "at": e.at,
-                    "author": e.author,
-                    "inserted": e.inserted,
-                    "deleted": e.deleted,
-                    "update": base64.b64encode(e.data).decode(),
-                }
-            )  # fmt: skip
-            for seq, e in page
-        ]
-        await response.write(("\n".join(lines) + "\n").encode())
+        await response.write("".join(_line(seq, edit) for seq, edit in page).encode())
         page = await anext(pages, None)
     await response.write_eof()
     return response
+
+
+class TimelineParticipant(Model):
+    id: str
+    """The participant."""
+    name: str
+    """Display name."""
+    color: str
+    """Their colour (the player's track and authorship colouring)."""
+    role: str
+    """interviewer, candidate or observer."""
+    edits: int
+    """Changes of theirs in the log (one author's changes within one group commit, 50 ms,
+    are kept as one)."""
+    chars: int
+    """Characters they inserted into the code."""
+    pastes: int
+    """Their updates that inserted more than the paste threshold at once."""
+    focus_lost: int
+    """How often their editor lost focus (as their page reported it)."""
+    runs: int
+    """Runs they started."""
+    tests: int
+    """Gradings they asked for."""
+
+
+class TimelineBurst(Model):
+    from_: int = Field(alias="from")
+    """When the burst began (Unix ms)."""
+    to: int
+    """When its last edit was accepted."""
+    user_id: str | None
+    """Whose it is (null: the server or an anonymous writer)."""
+    edits: int
+    """The log's entries in it."""
+
+
+class TimelineView(Model):
+    session_id: str
+    """The session."""
+    created_at: int
+    """When it was created (Unix ms)."""
+    started_at: int | None
+    """When the interview started."""
+    ended_at: int | None
+    """When it ended."""
+    duration_ms: int | None
+    """How long it lasted (so far, while it runs); null before it starts."""
+    planned_ms: int | None
+    """The length it was started with."""
+    until: int
+    """The timeline's end: when it ended, or now."""
+    participants: list[TimelineParticipant]
+    """Everyone in the session, with what they did."""
+    events: list[dict[str, Any]]
+    """In time order, each `{at, type, userId, ...}`: created, joined, online, left, started,
+    ended, ran (`runId`, `language`, `exitCode`), tested (`status`, `score`), language
+    (`language`), question (`questionId`), paste (`chars`), focusLost, focusBack, idle
+    (`durationMs`: no edit for at least the idle gap)."""
+    bursts: list[TimelineBurst]
+    """Each participant's runs of typing (edits at most 5 s apart), by start."""
+
+
+class TimelineEnvelope(Model):
+    success: Literal[True] = True
+    """Always true here."""
+    data: TimelineView
+    """The timeline."""
+
+
+class PlaybackLinkRequest(RequestModel):
+    expires_in_minutes: int = Field(1440, ge=1, le=30 * 24 * 60)
+    """How long the link works (at most 30 days, and never past the session)."""
+
+
+class PlaybackLink(Model):
+    token: str | None
+    """A read-only token for the timeline, `state` and `updates` only (null on a server
+    without tokens, where anyone may watch)."""
+    link: str
+    """The player's page with the token."""
+    expires_at: int | None
+    """When it stops working (Unix ms; null: never, on a server without tokens)."""
+
+
+class PlaybackLinkEnvelope(Model):
+    success: Literal[True] = True
+    """Always true here."""
+    data: PlaybackLink
+    """The link."""
+
+
+async def timeline(request: web.Request) -> web.StreamResponse:
+    who = await grant(request, watching=True)
+    data = await request.app[LIVE].timeline.build(who.actor, who.session)
+    return respond(TimelineEnvelope(data=TimelineView.model_validate(data)))
+
+
+async def playback_link(request: web.Request) -> web.StreamResponse:
+    who = await grant(request)
+    body = await read_body(request, PlaybackLinkRequest, empty_ok=True)
+    sid = who.session.id
+    made = request.app[LIVE].sessions.playback_link(who.actor, who.session, body.expires_in_minutes)
+    token, until = (None, None) if made is None else made
+    link = f"{request.scheme}://{request.host}/demo/playback/?session={sid}"
+    link += "" if token is None else f"&token={token}"
+    return respond(
+        PlaybackLinkEnvelope(data=PlaybackLink(token=token, link=link, expires_at=until))
+    )
 
 
 def _line(seq: int, edit: Edit) -> str:
@@ -103,10 +200,33 @@ _ERRORS = (InvalidInput, Unauthorized, Forbidden, SessionNotFound, SessionExpire
 OPERATIONS = [
     Operation(
         "GET",
+        "/sessions/{sessionId}/timeline",
+        timeline,
+        "What happened, on the server's clock: each participant's totals, every event "
+        "(runs, gradings, pastes, focus, idle gaps...) and the bursts of typing (interviewers, "
+        "or a playback link)",
+        "playback",
+        response=TimelineEnvelope,
+        errors=_ERRORS,
+    ),
+    Operation(
+        "POST",
+        "/sessions/{sessionId}/playback-links",
+        playback_link,
+        "A read-only link to the player that expires, for a reviewer who is not in the "
+        "session (interviewers)",
+        "playback",
+        body=PlaybackLinkRequest,
+        example={"expiresInMinutes": 60},
+        response=PlaybackLinkEnvelope,
+        errors=_ERRORS,
+    ),
+    Operation(
+        "GET",
         "/sessions/{sessionId}/state",
         state_at,
         "The document at a moment, `?at=` Unix ms (default now), with who wrote each run of "
-        "its characters (interviewers)",
+        "its characters (interviewers, or a playback link)",
         "playback",
         response=PlaybackStateEnvelope,
         errors=_ERRORS,

@@ -72,7 +72,7 @@ class Report(Model):
     """What happened, in time order: created, joined, online, left (a participant's first
     socket opened, their last closed), started, ran, tested, ended."""
     playback: str | None
-    """A link to watch it again, once playback exists."""
+    """The player's page for this session (add the caller's ``&token=``)."""
 
 
 class ReportEnvelope(Model):

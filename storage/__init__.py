@@ -21,6 +21,7 @@ from .errors import (
 )
 from .records import (
     Appended,
+    Burst,
     Checkpoint,
     Edit,
     HistoryEntry,
@@ -32,6 +33,7 @@ from .records import (
     QuestionFilter,
     QuestionRecord,
     ScorecardRecord,
+    SessionEvent,
     SessionRecord,
     StoredDocument,
 )
@@ -39,6 +41,7 @@ from .sqlite import SQLiteStorage
 
 __all__ = [
     "Appended",
+    "Burst",
     "Checkpoint",
     "Edit",
     "DocumentStore",
@@ -61,6 +64,7 @@ __all__ = [
     "ScorecardRecord",
     "SessionFullError",
     "SessionGone",
+    "SessionEvent",
     "SessionRecord",
     "SessionStore",
     "Storage",

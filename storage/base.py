@@ -13,6 +13,7 @@ from typing import Protocol
 
 from .records import (
     Appended,
+    Burst,
     Checkpoint,
     Edit,
     HistoryEntry,
@@ -24,12 +25,16 @@ from .records import (
     QuestionFilter,
     QuestionRecord,
     ScorecardRecord,
+    SessionEvent,
     SessionRecord,
     StoredDocument,
 )
 
 #: Presence changes kept per session: a client reconnecting in a loop cannot grow the log.
 PRESENCE_KEPT = 500
+#: Timeline events kept per session, kind and participant: a client toggling its focus in a
+#: loop fills only its own quota, never another's.
+EVENTS_KEPT = 500
 
 
 class SessionStore(Protocol):
@@ -119,6 +124,10 @@ class DocumentStore(Protocol):
         and delete those entries; entries after ``upto`` stay. A snapshot folding more than
         ``upto`` already is kept."""
 
+    async def add_events(self, events: Sequence[SessionEvent]) -> None:
+        """Keep ``events`` (past :data:`EVENTS_KEPT` of one kind and participant in a
+        session, and those of deleted sessions, are dropped)."""
+
 
 class PlaybackStore(Protocol):
     """Every accepted change with its time and author (written by ``append_updates`` from each
@@ -135,6 +144,21 @@ class PlaybackStore(Protocol):
 
     async def checkpoint_before(self, session_id: str, at: int | None) -> Checkpoint | None:
         """The newest checkpoint at or before ``at`` (None: the newest of all)."""
+
+    async def list_events(self, session_id: str, limit: int) -> list[SessionEvent]:
+        """A session's events, oldest first, at most ``limit``."""
+
+    async def edit_totals(self, session_id: str) -> list[tuple[str | None, int, int]]:
+        """``(author, entries, characters inserted)`` per author of the log (its entry 0,
+        the document as created, left out)."""
+
+    async def idle_gaps(self, session_id: str, min_ms: int, limit: int) -> list[tuple[int, int]]:
+        """``(from, to)`` of each pause of at least ``min_ms`` between two entries, oldest
+        first, at most ``limit``."""
+
+    async def bursts(self, session_id: str, gap_ms: int, limit: int) -> list[Burst]:
+        """Each author's runs of entries no more than ``gap_ms`` apart, by start, at most
+        ``limit``."""
 
 
 class HistoryStore(Protocol):
@@ -181,7 +205,9 @@ class QuestionStore(Protocol):
     ) -> tuple[list[QuestionRecord], int]:
         """A page of matching questions, oldest first, and how many match in all."""
 
-    async def attach_question(self, session_id: str, question: QuestionRecord, at: int) -> None:
+    async def attach_question(
+        self, session_id: str, question: QuestionRecord, at: int, by: str | None = None
+    ) -> None:
         """Give a session its copy of ``question``; SessionGone when the session is."""
 
     async def session_question(self, session_id: str) -> QuestionRecord | None:

@@ -83,6 +83,28 @@ class Checkpoint:
 
 
 @dataclass(frozen=True, slots=True)
+class SessionEvent:
+    """Something on playback's timeline besides an edit: a paste, the editor losing or
+    regaining focus, a language change, a question attached (``data``: JSON details)."""
+
+    session_id: str
+    at: int
+    kind: str
+    participant_id: str | None
+    data: str = "{}"
+
+
+@dataclass(frozen=True, slots=True)
+class Burst:
+    """A run of one author's edits with no pause longer than the burst gap between them."""
+
+    author: str | None
+    first: int
+    last: int
+    edits: int
+
+
+@dataclass(frozen=True, slots=True)
 class PendingUpdate:
     """One update a room accepted (or a run of them merged), waiting for the next group
     commit; ``edits`` are the same changes as playback's log keeps them."""

@@ -215,6 +215,21 @@ MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (session_id, seq)
     );
     """,
+    # 12: playback's timeline events besides edits (pastes, focus, language, question)
+    """
+    CREATE TABLE session_events (
+        seq             INTEGER PRIMARY KEY,
+        session_id      TEXT NOT NULL REFERENCES sessions (id) ON DELETE CASCADE,
+        at              INTEGER NOT NULL,
+        kind            TEXT NOT NULL,
+        participant_id  TEXT,
+        data            TEXT NOT NULL
+    );
+    CREATE INDEX session_events_by_kind ON session_events (session_id, kind, participant_id);
+    INSERT INTO session_events (session_id, at, kind, participant_id, data)
+        SELECT session_id, attached_at, 'question', NULL, json_object('questionId', question_id)
+        FROM session_questions;
+    """,
 )
 
 LATEST = len(MIGRATIONS)

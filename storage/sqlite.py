@@ -20,7 +20,7 @@ from typing import Any
 
 import aiosqlite
 
-from .base import PRESENCE_KEPT
+from .base import EVENTS_KEPT, PRESENCE_KEPT
 from .errors import (
     DuplicateSessionId,
     ParticipantExists,
@@ -31,6 +31,7 @@ from .errors import (
 )
 from .records import (
     Appended,
+    Burst,
     Checkpoint,
     Edit,
     HistoryEntry,
@@ -42,6 +43,7 @@ from .records import (
     QuestionFilter,
     QuestionRecord,
     ScorecardRecord,
+    SessionEvent,
     SessionRecord,
     StoredDocument,
 )
@@ -64,6 +66,30 @@ async def _log_presence(
         "DELETE FROM presence_log WHERE session_id = ? AND seq <= (SELECT seq FROM presence_log"
         " WHERE session_id = ? ORDER BY seq DESC LIMIT 1 OFFSET ?)",
         (session_id, session_id, PRESENCE_KEPT),
+    )
+
+
+async def _insert_session_events(db: aiosqlite.Connection, events: Sequence[SessionEvent]) -> None:
+    await db.executemany(
+        "INSERT INTO session_events (session_id, at, kind, participant_id, data)"
+        " SELECT ?, ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM sessions WHERE id = ?)"
+        " AND (SELECT count(*) FROM session_events WHERE session_id = ? AND kind = ?"
+        " AND participant_id IS ?) < ?",
+        [
+            (
+                e.session_id,
+                e.at,
+                e.kind,
+                e.participant_id,
+                e.data,
+                e.session_id,
+                e.session_id,
+                e.kind,
+                e.participant_id,
+                EVENTS_KEPT,
+            )
+            for e in events
+        ],  # fmt: skip
     )
 
 
@@ -533,6 +559,51 @@ class SQLiteStorage:
         return None if not rows else Checkpoint(int(rows[0][0]), int(rows[0][1]),
                                                  bytes(rows[0][2]), str(rows[0][3]))  # fmt: skip
 
+    async def add_events(self, events: Sequence[SessionEvent]) -> None:
+        if events:
+            async with self._tx() as db:
+                await _insert_session_events(db, events)
+
+    async def list_events(self, session_id: str, limit: int) -> list[SessionEvent]:
+        rows = await self._fetchall(
+            "SELECT at, kind, participant_id, data FROM session_events WHERE session_id = ?"
+            " ORDER BY seq LIMIT ?",
+            (session_id, limit),
+        )
+        return [SessionEvent(session_id, int(at), str(kind), pid, str(data))
+                for at, kind, pid, data in rows]  # fmt: skip
+
+    async def edit_totals(self, session_id: str) -> list[tuple[str | None, int, int]]:
+        rows = await self._fetchall(
+            "SELECT author, count(*), sum(inserted) FROM edit_log WHERE session_id = ?"
+            " AND seq > 0 GROUP BY author",
+            (session_id,),
+        )
+        return [(author, int(entries), int(chars)) for author, entries, chars in rows]
+
+    async def idle_gaps(self, session_id: str, min_ms: int, limit: int) -> list[tuple[int, int]]:
+        rows = await self._fetchall(
+            "SELECT before, at FROM (SELECT at, lag(at) OVER (ORDER BY seq) AS before"
+            " FROM edit_log WHERE session_id = ? AND seq > 0) WHERE at - before >= ?"
+            " ORDER BY at LIMIT ?",
+            (session_id, min_ms, limit),
+        )
+        return [(int(before), int(at)) for before, at in rows]
+
+    async def bursts(self, session_id: str, gap_ms: int, limit: int) -> list[Burst]:
+        # gaps and islands: an entry more than gap_ms after its author's previous one
+        # starts a burst; a running sum of those starts numbers each author's bursts
+        rows = await self._fetchall(
+            "SELECT author, min(at), max(at), count(*) FROM ("
+            " SELECT author, at, sum(fresh) OVER (PARTITION BY author ORDER BY seq) AS burst"
+            " FROM (SELECT seq, author, at, CASE WHEN at - lag(at) OVER"
+            " (PARTITION BY author ORDER BY seq) <= ? THEN 0 ELSE 1 END AS fresh"
+            " FROM edit_log WHERE session_id = ? AND seq > 0))"
+            " GROUP BY author, burst ORDER BY min(at) LIMIT ?",
+            (gap_ms, session_id, limit),
+        )
+        return [Burst(author, int(first), int(last), int(n)) for author, first, last, n in rows]
+
     async def append_updates(
         self,
         updates: Sequence[PendingUpdate],
@@ -706,7 +777,9 @@ class SQLiteStorage:
                 )
         return [QuestionRecord(*row) for row in rows], int(total[0])
 
-    async def attach_question(self, session_id: str, question: QuestionRecord, at: int) -> None:
+    async def attach_question(
+        self, session_id: str, question: QuestionRecord, at: int, by: str | None = None
+    ) -> None:
         async with self._tx() as db:
             await _require_session(db, session_id)
             await db.execute(
@@ -716,6 +789,10 @@ class SQLiteStorage:
                 " body = excluded.body",
                 (session_id, question.id, at, question.body),
             )
+            event = SessionEvent(
+                session_id, at, "question", by, json.dumps({"questionId": question.id})
+            )
+            await _insert_session_events(db, [event])
 
     async def session_question(self, session_id: str) -> QuestionRecord | None:
         row = await self._fetchone(

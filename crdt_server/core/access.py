@@ -97,10 +97,13 @@ class Access:
         via: Via,
         client: str,
         connection: int | None = None,
+        *,
+        watching: bool = False,
     ) -> Grant:
         """The caller's grant in ``session_id``; Unauthorized, Forbidden or the session's
         own refusals (not found, expired) otherwise. A socket's grant (``via`` not REST)
-        reads a loaded room's session without storage; REST reads it fresh."""
+        reads a loaded room's session without storage; REST reads it fresh. A playback
+        link is taken only when ``watching`` (playback's own reads)."""
         anonymous = Actor(via, connection=connection)
         lookup = self._sessions.get if via is Via.REST else self._sessions.admitted
         if self.open:
@@ -113,7 +116,12 @@ class Access:
             self._failed(client, exc, "expired" if "expired" in exc.message else "invalid")
         if claims.session_id != session_id:
             self._failed(client, Forbidden("the token is for another session"), "wrong_session")
+        if claims.share and not watching:
+            self._count("wrong_use")
+            raise Forbidden("a playback link only watches the playback")
         record = await lookup(session_id)
+        if claims.share:
+            return Grant(record, Actor(via, None, Role.REVIEWER, connection), None, None)
         if claims.invite is not None:
             current = (
                 record.candidate_invite if claims.role is Role.CANDIDATE else record.observer_invite

@@ -15,6 +15,7 @@ class Role(StrEnum):
     INTERVIEWER = "interviewer"
     CANDIDATE = "candidate"
     OBSERVER = "observer"  # read-only: sees everything a candidate sees, changes nothing
+    REVIEWER = "reviewer"  # a playback link's bearer: watches the session again, nothing else
 
 
 class Via(StrEnum):

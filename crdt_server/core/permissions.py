@@ -15,12 +15,14 @@ class Action(StrEnum):
     READ_HISTORY = "read history"  # history snapshots and runs
     MANAGE = "manage"  # roles, removing participants, deleting the session
     NOTES = "take notes"  # the private notes and scorecards (interviewers only)
+    WATCH = "watch the playback"  # the timeline, any moment's code, the raw log
 
 
 PERMISSIONS: dict[Role, frozenset[Action]] = {
     Role.INTERVIEWER: frozenset(Action),
     Role.CANDIDATE: frozenset({Action.READ, Action.EDIT, Action.RUN}),
     Role.OBSERVER: frozenset({Action.READ}),
+    Role.REVIEWER: frozenset({Action.WATCH}),
 }
 
 

@@ -88,7 +88,7 @@ class Playback:
         self, actor: Actor, record: SessionRecord, from_ms: int = 0, to_ms: int | None = None
     ) -> AsyncIterator[list[tuple[int, Edit]]]:
         """The log from ``from_ms`` to ``to_ms`` (now), a page at a time, oldest first."""
-        require(actor, Action.READ_HISTORY)
+        require(actor, Action.WATCH)
         await self._rooms.log.flush()  # what was accepted is in it
         until = now_ms() if to_ms is None else to_ms
         after = -1
@@ -102,7 +102,7 @@ class Playback:
 
     async def state_at(self, actor: Actor, record: SessionRecord, at: int | None) -> dict[str, Any]:
         """``{code, language, at, authorship}``: the document as it was at ``at`` (now)."""
-        require(actor, Action.READ_HISTORY)
+        require(actor, Action.WATCH)
         moment = now_ms() if at is None else at
         if moment < record.created_at:
             raise InvalidInput("at: the session did not exist yet")

@@ -114,7 +114,9 @@ class QuestionBank:
         question = await self.get(question_id)
         with storage_errors():
             try:
-                await self._store.attach_question(session.id, question, now_ms())
+                await self._store.attach_question(
+                    session.id, question, now_ms(), actor.participant_id
+                )
             except SessionGone:
                 raise SessionDeleted(f"session {session.id} was deleted") from None
         body = json.loads(question.body)

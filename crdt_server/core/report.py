@@ -14,6 +14,7 @@ from .permissions import Action, require
 from .questions import QuestionBank
 from .runs import Runs
 from .sessions import SessionCore, interview_status
+from .timeline import history_events
 
 
 class Reports:
@@ -40,29 +41,13 @@ class Reports:
         gradings = await self._grader.history(record.id)  # whole, as the server kept them
         found = await self._questions.of_session(record.id)
         names = {p.id: p.name for p in state.participants}
-        created = {"at": record.created_at, "type": "created", "userId": record.creator_id}
-        events: list[dict[str, Any]] = [created]
-        events += [
-            {"at": p.joined_at, "type": "joined", "userId": p.id} for p in state.participants
-        ]
-        events += [
-            {"at": p.at, "type": "online" if p.online else "left", "userId": p.participant_id}
-            for p in await self._sessions.presence(record)
-        ]
-        if record.started_at is not None:
-            events.append({"at": record.started_at, "type": "started", "userId": None})
+        presence = await self._sessions.presence(record)
+        events = history_events(record, state.participants, presence, gradings)
         events += [
             {"at": run.get("at"), "type": "ran", "userId": run.get("userId"),
              "exitCode": run.get("exitCode")}
             for run in runs if isinstance(run, dict)
         ]  # fmt: skip
-        events += [
-            {"at": g.get("at"), "type": "tested", "userId": g.get("userId"),
-             "status": g.get("status"), "score": g.get("score")}
-            for g in gradings
-        ]  # fmt: skip
-        if record.ended_at is not None:
-            events.append({"at": record.ended_at, "type": "ended", "userId": None})
         for event in events:
             who = event["userId"]
             event["user"] = names.get(who) if isinstance(who, str) else None
@@ -86,5 +71,5 @@ class Reports:
             "notes": await self._notes.read(actor, record.id),
             "scorecards": await self._notes.scorecards(actor, record.id),
             "events": events,
-            "playback": None,  # the playback issue adds its link
+            "playback": f"/demo/playback/?session={record.id}",
         }

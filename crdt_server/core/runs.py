@@ -9,13 +9,14 @@ caller; grading hidden tests will be another.
 
 from __future__ import annotations
 
+import json
 import secrets
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
 from execution import Executor, RunResult
-from storage import HistoryStore, SessionRecord, StorageError
+from storage import HistoryStore, SessionEvent, SessionRecord, StorageError
 
 from ..clock import now_ms
 from ..document import YDoc, runs_array
@@ -139,6 +140,11 @@ class Runs:
         room = await self._rooms.get(record.id)  # the room may have been reloaded meanwhile
         with room_refusals():
             room.edit(lambda doc: _append(doc, run.as_document()), actor)
+        # on playback's timeline too, where no client can write
+        ran = {"runId": run.id, "language": language, "exitCode": result.exit_code}
+        self._rooms.log.event(
+            SessionEvent(record.id, started, "ran", actor.participant_id, json.dumps(ran))
+        )
         await self._rooms.log.flush()
         try:  # after the result is in the document: the event reports a change made
             await self._webhooks.emit(

@@ -461,6 +461,17 @@ class SessionCore:
         assert self.tokens is not None
         return {role: self.tokens.invite(record, role) for role in INVITE_ROLES}
 
+    def playback_link(
+        self, actor: Actor, record: SessionRecord, minutes: int
+    ) -> tuple[str, int] | None:
+        """A read-only playback token for a reviewer, and when it expires (Unix ms, within
+        ``minutes`` and never past the session); None on an open server, where anyone may."""
+        require(actor, Action.MANAGE)
+        if self.tokens is None or actor.role is None:
+            return None
+        until = min(now_ms() + minutes * 60_000, record.expires_at) // 1000 * 1000
+        return self.tokens.share(record, until), until
+
     async def rotate_invite(self, actor: Actor, record: SessionRecord, role: Role) -> str:
         """A new invite for ``role``; the old one stops working at once."""
         require(actor, Action.MANAGE)

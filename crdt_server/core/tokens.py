@@ -4,7 +4,8 @@ Two kinds, told apart by their claims. A **participant** token (``pid``) is boun
 participant: its role is read from storage on every use, so a role change applies at once
 and removing the participant revokes it. An **invite** (``inv``, the invite's generation)
 lets its bearer join as a candidate or an observer; rotating the invite bumps the session's
-generation, which revokes every older invite. No token outlives its session.
+generation, which revokes every older invite. A **playback link** (``shr``) lets a reviewer
+watch the session again, read-only, until it expires. No token outlives its session.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ class Claims:
     role: Role
     participant_id: str | None  # a participant token
     invite: int | None  # an invite: the generation it was issued for
+    share: bool = False  # a playback link
 
 
 def new_secret() -> str:
@@ -41,9 +43,16 @@ class Tokens:
     def __init__(self, secret: str) -> None:
         self._secret = secret
 
-    def _sign(self, session: SessionRecord, claims: dict[str, object]) -> str:
-        payload = {"sid": session.id, "exp": session.expires_at // 1000, **claims}
+    def _sign(
+        self, session: SessionRecord, claims: dict[str, object], until: int | None = None
+    ) -> str:
+        expires = session.expires_at if until is None else min(until, session.expires_at)
+        payload = {"sid": session.id, "exp": expires // 1000, **claims}
         return jwt.encode(payload, self._secret, algorithm=_ALGORITHM)
+
+    def share(self, session: SessionRecord, until: int) -> str:
+        """A playback link valid until ``until`` (Unix ms; never past the session)."""
+        return self._sign(session, {"role": Role.REVIEWER.value, "shr": 1}, until)
 
     def participant(self, session: SessionRecord, participant: ParticipantRecord) -> str:
         return self._sign(session, {"role": participant.role, "pid": participant.id})
@@ -65,8 +74,10 @@ class Tokens:
             raise Unauthorized("the token is not valid") from None
         try:
             role = Role(payload["role"])
-            pid, inv = payload.get("pid"), payload.get("inv")
-            if not isinstance(payload["sid"], str) or (pid is None) == (inv is None):
+            pid, inv, share = payload.get("pid"), payload.get("inv"), payload.get("shr")
+            if not isinstance(payload["sid"], str) or [pid, inv, share].count(None) != 2:
+                raise ValueError
+            if (share is not None) != (role is Role.REVIEWER) or share not in (None, 1):
                 raise ValueError
             if pid is not None and not isinstance(pid, str):
                 raise ValueError
@@ -74,4 +85,4 @@ class Tokens:
                 raise ValueError
         except (KeyError, ValueError):
             raise Unauthorized("the token is not valid") from None
-        return Claims(payload["sid"], role, pid, inv)
+        return Claims(payload["sid"], role, pid, inv, share is not None)
