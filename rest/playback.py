@@ -89,7 +89,7 @@ class TimelineParticipant(Model):
     role: str
     """interviewer, candidate or observer."""
     edits: int
-    """Changes of theirs in the log (one author's changes within one group commit, 50 ms,
+    """Their changes to the code in the log (one author's changes within one group commit, 50 ms,
     are kept as one)."""
     chars: int
     """Characters they inserted into the code."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 import html
 from datetime import UTC, datetime
 from typing import Any, Literal
+from urllib.parse import quote
 
 from aiohttp import web
 
@@ -93,7 +94,9 @@ async def report(request: web.Request) -> web.StreamResponse:
         return await _pdf(request.app[PDF_TURN], data)
     if wants == "html" or (not wants and "text/html" in accept):
         pdf = request.rel_url.update_query(format="pdf")
-        page = web.Response(text=render(data, str(pdf)), content_type="text/html")
+        token = request.query.get("token")  # the page's own: the player takes it too
+        player = data["playback"] + (f"&token={quote(token)}" if token else "")
+        page = web.Response(text=render(data, str(pdf), player), content_type="text/html")
         page.headers["Content-Security-Policy"] = _PAGE_POLICY
         return page
     return respond(ReportEnvelope(data=Report.model_validate(data)))
@@ -124,8 +127,9 @@ def _e(value: object) -> str:
     return html.escape("" if value is None else str(value))
 
 
-def render(data: dict[str, Any], pdf_href: str) -> str:
-    """The report as one self-contained page; ``pdf_href``: the same report as a PDF."""
+def render(data: dict[str, Any], pdf_href: str, playback_href: str) -> str:
+    """The report as one self-contained page; ``pdf_href``: the same report as a PDF,
+    ``playback_href``: the player on this session."""
     people = "".join(
         f"<tr><td>{_e(p['name'])}</td><td>{_e(p['role'])}</td><td>{_time(p['joinedAt'])}</td></tr>"
         for p in data["participants"]
@@ -168,7 +172,8 @@ table{{border-collapse:collapse;width:100%}}td,th{{border:1px solid #ddd;padding
 text-align:left;vertical-align:top}}pre{{background:#f6f6f6;padding:.6rem;overflow:auto;margin:0}}
 </style></head><body>
 <h1>Interview report</h1>
-<p><a id="pdf" href="{_e(pdf_href)}">Download as PDF</a></p>
+<p><a id="pdf" href="{_e(pdf_href)}">Download as PDF</a> ·
+<a id="playback" href="{_e(playback_href)}">Watch it again</a></p>
 <p id="summary">Session <code>{_e(data["sessionId"])}</code>, {_e(data["status"])}.
 Started {_time(data["startedAt"])}, ended {_time(data["endedAt"])}.
 Question: <b id="question">{_e(title)}</b>.</p>

@@ -149,16 +149,16 @@ class PlaybackStore(Protocol):
         """A session's events, oldest first, at most ``limit``."""
 
     async def edit_totals(self, session_id: str) -> list[tuple[str | None, int, int]]:
-        """``(author, entries, characters inserted)`` per author of the log (its entry 0,
-        the document as created, left out)."""
+        """``(author, entries, characters inserted)`` per author of the log's entries that
+        changed the code (entry 0, the document as created, left out)."""
 
     async def idle_gaps(self, session_id: str, min_ms: int, limit: int) -> list[tuple[int, int]]:
-        """``(from, to)`` of each pause of at least ``min_ms`` between two entries, oldest
-        first, at most ``limit``."""
+        """``(from, to)`` of each pause of at least ``min_ms`` between two changes of the
+        code, oldest first, at most ``limit``."""
 
     async def bursts(self, session_id: str, gap_ms: int, limit: int) -> list[Burst]:
-        """Each author's runs of entries no more than ``gap_ms`` apart, by start, at most
-        ``limit``."""
+        """Each author's runs of changes to the code no more than ``gap_ms`` apart, by start,
+        at most ``limit``."""
 
 
 class HistoryStore(Protocol):

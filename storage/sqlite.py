@@ -576,7 +576,7 @@ class SQLiteStorage:
     async def edit_totals(self, session_id: str) -> list[tuple[str | None, int, int]]:
         rows = await self._fetchall(
             "SELECT author, count(*), sum(inserted) FROM edit_log WHERE session_id = ?"
-            " AND seq > 0 GROUP BY author",
+            " AND seq > 0 AND (inserted > 0 OR deleted > 0) GROUP BY author",
             (session_id,),
         )
         return [(author, int(entries), int(chars)) for author, entries, chars in rows]
@@ -584,7 +584,8 @@ class SQLiteStorage:
     async def idle_gaps(self, session_id: str, min_ms: int, limit: int) -> list[tuple[int, int]]:
         rows = await self._fetchall(
             "SELECT before, at FROM (SELECT at, lag(at) OVER (ORDER BY seq) AS before"
-            " FROM edit_log WHERE session_id = ? AND seq > 0) WHERE at - before >= ?"
+            " FROM edit_log WHERE session_id = ? AND seq > 0 AND (inserted > 0 OR deleted > 0))"
+            " WHERE at - before >= ?"
             " ORDER BY at LIMIT ?",
             (session_id, min_ms, limit),
         )
@@ -598,7 +599,7 @@ class SQLiteStorage:
             " SELECT author, at, sum(fresh) OVER (PARTITION BY author ORDER BY seq) AS burst"
             " FROM (SELECT seq, author, at, CASE WHEN at - lag(at) OVER"
             " (PARTITION BY author ORDER BY seq) <= ? THEN 0 ELSE 1 END AS fresh"
-            " FROM edit_log WHERE session_id = ? AND seq > 0))"
+            " FROM edit_log WHERE session_id = ? AND seq > 0 AND (inserted > 0 OR deleted > 0)))"
             " GROUP BY author, burst ORDER BY min(at) LIMIT ?",
             (gap_ms, session_id, limit),
         )

@@ -7,6 +7,7 @@
 #   editor.worker.js     Monaco's editor worker, its own bundle (started from memory: see configureWorkers in editor.js)
 #   codicon.ttf          Monaco's icon font, through esbuild's file loader
 #   index.html           copied from src/
+#   playback.html        the player (/demo/playback/): the same bundle in its playback mode
 # Usage: bash examples/monaco/build.sh     (then reload http://127.0.0.1:8000/demo/)
 set -euo pipefail
 
@@ -27,6 +28,7 @@ common=(--bundle --minify --target=es2020 --legal-comments=none --log-level=warn
 "$esbuild" node_modules/monaco-editor/esm/vs/editor/editor.worker.js "${common[@]}" \
   --format=iife --outfile="$out/editor.worker.js"
 cp src/index.html "$out/index.html"
+cp src/playback.html "$out/playback.html"
 
 # the licences of what the bundles contain, instead of comments inside them
 {

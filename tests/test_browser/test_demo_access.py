@@ -5,29 +5,20 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import aiohttp
 import pytest
 from server_process import ServerProcess
 from support.browser_driver import Browser
+from support.tokens import TEST_API_KEY
 from support.waiting import wait_until
 
 pytestmark = pytest.mark.browser
 
-KEY = "demo-key"
+KEY = TEST_API_KEY
 SYNCED = "window.demo?.provider.synced === true"
 VALUE = "window.demo.model.getValue()"
-
-
-@pytest.fixture
-async def secured(tmp_path: Path) -> AsyncIterator[ServerProcess]:
-    args = ["--db", str(tmp_path / "b.db"), "--api-keys", KEY, "--log-level", "warning"]
-    async with ServerProcess(args) as process:
-        yield process
-        assert await process.stop() == 0, process.log
 
 
 async def create(http: aiohttp.ClientSession, server: ServerProcess) -> dict[str, Any]:

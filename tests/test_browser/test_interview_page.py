@@ -8,7 +8,6 @@ from __future__ import annotations
 import asyncio
 import json
 import signal
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -16,11 +15,11 @@ import aiohttp
 import pytest
 from server_process import ServerProcess, create_session
 from support.browser_driver import Browser
-from support.tokens import bearer
+from support.tokens import TEST_API_KEY, bearer
 
 pytestmark = pytest.mark.browser
 
-KEY = "interview-key"
+KEY = TEST_API_KEY
 SYNCED = "window.demo?.provider.synced === true"
 HIDDEN_INPUT = "hidden-input-31337\n"
 HIDDEN_OUTPUT = "73313-tupni-neddih\n"
@@ -49,14 +48,6 @@ QUESTION = {
     "solution": {"python": f"print(input()[::-1])  # {SOLUTION_SECRET}\n"},
     "rubric": [{"competency": "correctness", "levels": ["no", "yes"]}],
 }
-
-
-@pytest.fixture
-async def secured(tmp_path: Path) -> AsyncIterator[ServerProcess]:
-    args = ["--db", str(tmp_path / "i.db"), "--api-keys", KEY, "--log-level", "warning"]
-    async with ServerProcess(args) as process:
-        yield process
-        assert await process.stop() == 0, process.log
 
 
 async def new_interview(http: aiohttp.ClientSession, server: ServerProcess) -> dict[str, Any]:

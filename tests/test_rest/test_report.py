@@ -85,6 +85,8 @@ async def test_the_report_holds_the_whole_interview_for_interviewers_only(
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in text and "<script>" not in text
     assert "Sum &lt;b&gt;bold&lt;/b&gt;" in text and "Accepted" in text
     assert f'href="/api/v1/sessions/{sid}/report?format=pdf"' in text
+    assert f'href="/demo/playback/?session={sid}"' in text  # the player, for the same reader
+    assert report["playback"] == f"/demo/playback/?session={sid}"
 
     pdf = await api.get(url + "?format=pdf", headers=bearer(tokens["interviewer"]))
     assert pdf.content_type == "application/pdf"

@@ -21,6 +21,7 @@ import { InterviewClock, InterviewerControls, QuestionPane } from './interview.j
 import { Notes } from './notes.js'
 import { Output } from './output.js'
 import { ScorecardForm } from './scorecard.js'
+import { playerFailed, startPlayer } from './player.js'
 import { SessionApi, createOrJoin, listParticipants } from './session.js'
 import { throttle } from './throttle.js'
 
@@ -158,6 +159,14 @@ async function start () {
   })
   const awareness = provider.awareness
   awareness.setLocalStateField('user', { id: me.id, name: me.name, color: me.color })
+  // whether this page has the focus, for playback's timeline (the candidate left the editor)
+  const reportFocus = (focused) => awareness.setLocalStateField('focused', focused)
+  window.addEventListener('blur', () => reportFocus(false))
+  window.addEventListener('focus', () => reportFocus(true))
+  document.addEventListener('visibilitychange', () => {
+    reportFocus(document.visibilityState === 'visible' && document.hasFocus())
+  })
+  reportFocus(document.hasFocus())
   const binding = new MonacoBinding(ytext, model, new Set([editor]), awareness)
   const cursors = new RemoteCursors(editor, ytext, awareness)
   editor.onDidChangeCursorPosition(({ position }) => {
@@ -280,8 +289,12 @@ async function start () {
   }
 }
 
-start().catch((err) => {
-  console.error(err)
-  setStatus('closed')
-  showBanner(err.status ? `Could not open the session: ${err.message}.` : `Could not start: ${err.message}`)
-})
+if (document.body.dataset.page === 'playback') {
+  startPlayer().catch(playerFailed)
+} else {
+  start().catch((err) => {
+    console.error(err)
+    setStatus('closed')
+    showBanner(err.status ? `Could not open the session: ${err.message}.` : `Could not start: ${err.message}`)
+  })
+}
