@@ -4,10 +4,12 @@ Two people type into one document for an hour (a change every 180 ms, now one of
 the other, inserting near the end of a line and sometimes deleting); the changes are stored
 with their times and authors as the server's own log keeps them. Then a real server
 (``python -m crdt_server``, a subprocess on loopback) answers ``GET /state?at=`` for random
-moments: the first answer builds the checkpoints (one every 100 changes), the next ones replay
-from the nearest checkpoint. Every answer is checked against the text recorded while typing.
+moments, each replayed from the nearest checkpoint (one every 100 changes). Every answer is
+checked against the text recorded while typing. By default a socket keeps the session loaded,
+so its checkpoints are built in the background before the first scrub, as during an interview;
+with ``--cold`` the first answer builds them. ``GET /timeline`` is timed too.
 
-    .venv/bin/python bench/playback_scrub.py [--changes 20000] [--moments 50]
+    .venv/bin/python bench/playback_scrub.py [--changes 20000] [--moments 50] [--cold]
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import argparse
 import asyncio
 import random
 import re
+import sqlite3
 import statistics
 import sys
 import tempfile
@@ -92,14 +95,27 @@ async def start_server(db: Path) -> tuple[asyncio.subprocess.Process, str]:
             return proc, match.group(1).decode()
 
 
-async def main(changes: int, moments: int) -> None:
+def checkpoints(db: Path) -> int:
+    with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as read:
+        return int(read.execute("SELECT count(*) FROM edit_checkpoints").fetchone()[0])
+
+
+async def main(changes: int, moments: int, cold: bool) -> None:
     updates, texts = interview(changes)
     with tempfile.TemporaryDirectory() as tmp:
         db = Path(tmp) / "scrub.db"
         await store_interview(db, updates)
         proc, url = await start_server(db)
+        background = None
         try:
             async with aiohttp.ClientSession() as http:
+                if not cold:  # a socket loads the session: its checkpoints are built meanwhile
+                    began = time.perf_counter()
+                    socket = await http.ws_connect(f"{url.replace('http', 'ws', 1)}/ws/sessions/"
+                                                   f"{SESSION}")  # fmt: skip
+                    while checkpoints(db) < changes // 100:
+                        await asyncio.sleep(0.2)
+                    background = time.perf_counter() - began
 
                 async def scrub(at: int, expected: str) -> float:
                     began = time.perf_counter()
@@ -114,19 +130,32 @@ async def main(changes: int, moments: int) -> None:
                 first = await scrub(*texts[len(texts) // 2])
                 random.seed(7)
                 times = [await scrub(*random.choice(texts)) for _ in range(moments)]
+                timeline: list[float] = []
+                for _ in range(10):
+                    began = time.perf_counter()
+                    async with http.get(f"{url}/api/v1/sessions/{SESSION}/timeline") as r:
+                        assert (await r.json())["data"]["participants"][0]["edits"] > 0
+                    timeline.append((time.perf_counter() - began) * 1000)
+                if not cold:
+                    await socket.close()
         finally:
             proc.terminate()
             await proc.wait()
     times.sort()
     print(f"{changes} changes over 60 minutes, {moments} random moments, each answer checked")
-    print(f"first answer (builds {changes // 100} checkpoints): {first:.0f} ms")
+    if background is not None:
+        print(f"checkpoints built in the background: {changes // 100} in {background:.1f} s")
+    built = "" if background is not None else f" (builds {changes // 100} checkpoints)"
+    print(f"first answer{built}: {first:.0f} ms")
     print(f"then: median {statistics.median(times):.1f} ms, p95 "
           f"{times[int(len(times) * 0.95) - 1]:.1f} ms, max {times[-1]:.1f} ms")  # fmt: skip
+    print(f"timeline: median {statistics.median(timeline):.1f} ms of 10")
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--changes", type=int, default=20_000)
     parser.add_argument("--moments", type=int, default=50)
+    parser.add_argument("--cold", action="store_true", help="no socket: the first answer builds")
     options = parser.parse_args()
-    asyncio.run(main(options.changes, options.moments))
+    asyncio.run(main(options.changes, options.moments, options.cold))

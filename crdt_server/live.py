@@ -130,6 +130,7 @@ class Live:
         self.webhooks.start()
         self.log.start()
         self.rooms.start()
+        self.playback.start()
         self._expiry = asyncio.create_task(self._expire_forever(), name="expiry")
         # Start-up does not wait for the sandbox probe; runs do.
         self._probe = asyncio.create_task(self.executor.start(), name="sandbox-probe")
@@ -151,6 +152,7 @@ class Live:
             self._expiry.cancel()
         tasks = [task for task in (self._expiry, self._probe) if task is not None]
         await asyncio.gather(*tasks, return_exceptions=True)
+        await self.playback.stop()
         await self.executor.stop()
         await self.rooms.close()
         await self.log.stop()

@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator
 from aiohttp import web
 
 from crdt_server.live import Live
+from crdt_server.one_at_a_time import OneAtATime
 from crdt_server.origins import OriginPolicy
 from crdt_server.settings import Settings
 from crdt_server.ws import add_websocket_routes
@@ -37,7 +38,6 @@ from .guard import guard_middleware, quiet_server_software, server_header
 from .home import add_home_route
 from .keys import LIVE, PDF_TURN, SETTINGS, STARTED_AT, STORAGE
 from .metrics import add_metrics_route, metrics_middleware
-from .one_at_a_time import OneAtATime
 from .openapi import add_docs_routes
 from .request_log import context_middleware
 from .routing import Operation, register

@@ -100,7 +100,8 @@ MESSAGES: dict[str, dict[str, Any]] = {
     "awareness": _binary(
         "awareness",
         "y-websocket awareness",
-        "varUint 1, then an awareness update: the cursors, selections and names of clients.",
+        "varUint 1, then an awareness update: the cursors, selections and names of clients "
+        "(a state's top-level `focused`, true or false, is followed for the playback timeline).",
     ),
     "codeChange": _message(
         "code_change",

@@ -6,8 +6,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from crdt_server.keys import LIVE, SETTINGS, STORAGE
-
-from .one_at_a_time import OneAtATime
+from crdt_server.one_at_a_time import OneAtATime
 
 STARTED_AT = web.AppKey("started_at", float)
 #: One report PDF is built at a time: the worker processes also check room loads.

@@ -21,13 +21,13 @@ from crdt_server.core.errors import (
     Unauthorized,
     Unavailable,
 )
+from crdt_server.one_at_a_time import OneAtATime
 from crdt_server.protocol import RoomReset
 from crdt_server.workers import WORKERS, TooCostly
 
 from .auth import grant
 from .keys import LIVE, PDF_TURN
 from .models import Model, respond
-from .one_at_a_time import OneAtATime
 from .report_pdf import render_pdf
 from .routing import Operation
 

@@ -3,14 +3,16 @@
 The log is read from storage in pages and replayed in a worker process
 (:func:`crdt_server.playback.replay`); its raw entries stream out as they are read, so a
 client can replay them itself at any speed. Every :data:`CHECKPOINT_EVERY` entries a
-checkpoint (the document and who wrote what) is kept, built from the one before by the first
-request that needs it, so a moment is replayed from the nearest checkpoint: a bounded tail.
+checkpoint (the document and who wrote what) is kept, built from the one before in the
+background while the session is loaded (and by a request that finds one missing), so a moment
+is replayed from the nearest checkpoint: a bounded tail.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import weakref
 from collections.abc import AsyncIterator
 from typing import Any
@@ -27,6 +29,8 @@ from .errors import InvalidInput, Unavailable
 from .permissions import Action, require
 from .sessions import storage_errors
 
+log = logging.getLogger(__name__)
+
 #: Entries read from storage at a time.
 PAGE = 1000
 #: Entries between checkpoints: a replay applies at most this many (about 0.2 ms each).
@@ -36,6 +40,9 @@ CHECKPOINT_EVERY = 100
 MAX_TAIL = 100 * CHECKPOINT_EVERY
 #: How long one replay may take in its worker.
 REPLAY_DEADLINE_S = 20.0
+#: How often the checkpoints of the sessions being typed in are caught up in the background,
+#: so a reviewer's first scrub replays a bounded tail too.
+KEEP_UP_EVERY_S = 5.0
 _FOREVER = 2**62
 
 
@@ -49,6 +56,27 @@ class Playback:
         self._building: weakref.WeakValueDictionary[str, asyncio.Lock] = (
             weakref.WeakValueDictionary()
         )
+        self._keeper: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self._keeper = asyncio.create_task(self._keep_up(), name="playback-checkpoints")
+
+    async def stop(self) -> None:
+        if self._keeper is not None:
+            self._keeper.cancel()
+            await asyncio.gather(self._keeper, return_exceptions=True)
+            self._keeper = None
+
+    async def _keep_up(self) -> None:
+        """Build the checkpoints of every loaded session as its log grows (in workers, one
+        replay at a time), rather than at a reviewer's first request."""
+        while True:
+            await asyncio.sleep(KEEP_UP_EVERY_S)
+            for session_id in list(self._rooms.rooms):
+                try:
+                    await self._catch_up(session_id)
+                except Unavailable as exc:  # storage or the workers: try again next time
+                    log.warning("playback checkpoints of %s: %s", session_id, exc.message)
 
     async def _replay(
         self, start: Checkpoint | None, entries: list[tuple[int, Edit]]

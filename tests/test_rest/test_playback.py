@@ -150,7 +150,7 @@ async def test_playback_survives_compaction_a_restart_and_kill_9(
             await node.connect(ws, sid, {"userId": "typist-1"})
             await node.wait_synced()
             text = ""
-            for word in ("alpha ", "beta ", "gamma ", "delta ", "eps ", "zeta ", "eta ", "theta "):
+            for word in ("alpha ", "beta ", "gamma ", "delta ", "eps ", "zeta ", "eta ", PASTE):
                 await node.insert(len(text), word)
                 text += word
                 texts.append((await committed(http, first, sid, text), text))
@@ -161,6 +161,11 @@ async def test_playback_survives_compaction_a_restart_and_kill_9(
                 shown = (await response.json())["data"]
             assert shown["code"] == text
             assert shown["authorship"] == [["typist-1", len(text)]]
+        async with http.get(f"{second.url}/api/v1/sessions/{sid}/timeline") as response:
+            timeline = (await response.json())["data"]
+        typist = next(p for p in timeline["participants"] if p["id"] == "typist-1")
+        assert typist["chars"] == len(texts[-1][1]) and typist["pastes"] == 1
+        assert [e["chars"] for e in timeline["events"] if e["type"] == "paste"] == [len(PASTE)]
         assert await second.stop() == 0
 
 
@@ -206,3 +211,27 @@ async def test_moments_are_replayed_from_the_nearest_checkpoint_and_agree_with_a
     for entry in await lines(api, sid, {}):
         doc.apply_update(base64.b64decode(entry["update"]))
     assert str(doc.get("code", type=Text)) == moments[-1][1]
+
+
+async def test_checkpoints_are_built_in_the_background_while_a_session_is_typed_in(
+    make_client: ClientFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(playback, "CHECKPOINT_EVERY", 4)
+    monkeypatch.setattr(playback, "KEEP_UP_EVERY_S", 0.05)
+    api = await make_client()
+    sid = (await (await api.post("/api/v1/sessions", json={})).json())["data"]["id"]
+    ws = str(api.make_url("/ws/sessions")).replace("http", "ws", 1)
+    async with NodeClient.start() as node:
+        await node.connect(ws, sid)
+        await node.wait_synced()
+        text = ""
+        for n in range(12):
+            await node.insert(len(text), f"<{n}>")
+            text += f"<{n}>"
+            await committed_apart(api, sid, text)
+
+        async def caught_up() -> bool:  # no request for a moment has been made
+            newest = await api.app[STORAGE].checkpoint_before(sid, None)
+            return newest is not None and newest.seq >= 12 - 4
+
+        await wait_until(caught_up, what="checkpoints built in the background")

@@ -7,7 +7,7 @@ import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from crdt_server.core.errors import Unavailable
+from .core.errors import Unavailable
 
 
 class OneAtATime:
