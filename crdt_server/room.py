@@ -388,6 +388,7 @@ class Room:
             raise Unintegrable(f"the update depends on what the document lacks: {lacking}")
         self.fits(len(update))
         self._has_room_for(stats, clocks)
+        self._new_language = None  # set by this update only
         try:
             self.doc.apply_update(update)
             if stats.objects:
@@ -492,6 +493,7 @@ class Room:
             updates.append(event.update)
 
         self._writable()
+        self._new_language = None  # set by this edit only
         subscription = self.doc.observe(collect)
         try:
             with self.doc.transaction(origin=actor.label):

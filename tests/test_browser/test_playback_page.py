@@ -4,10 +4,13 @@ participant and the paste, run and focus markers on the bar."""
 
 from __future__ import annotations
 
+import time
+from pathlib import Path
 from typing import Any
 
 import aiohttp
 import pytest
+from pycrdt import Doc, Text
 from server_process import ServerProcess
 from support.browser_driver import Browser
 from support.node_client import NodeClient
@@ -15,6 +18,8 @@ from support.tokens import TEST_API_KEY, bearer
 from support.waiting import wait_until
 
 from crdt_server.clock import now_ms
+from crdt_server.document import seed_update
+from storage import Edit, ParticipantRecord, PendingUpdate, SessionRecord, SQLiteStorage
 
 pytestmark = pytest.mark.browser
 
@@ -119,3 +124,62 @@ async def test_an_expired_or_forged_playback_link_says_so(
     await browser.open("review", f"{secured.url}/demo/playback/?session={sid}&token=forged")
     await browser.wait("review", "document.body.dataset.ready === 'failed'")
     assert "expired or is not valid" in await browser.text("review", "#banner")
+
+
+async def recorded_interview(db: Path) -> tuple[str, list[tuple[int, str]]]:
+    """A 45-minute interview already in storage: three bursts of typing, 15 s each, with 20
+    minutes of nothing between them. Returns its id and the text after each change."""
+    sid, began = "0bb1e570", now_ms() - 2 * 3_600_000
+    doc: Doc[Any] = Doc()
+    text = doc.get("code", type=Text)
+    updates, texts = [], []
+    for burst in range(3):
+        for n in range(100):
+            at = began + 60_000 + burst * 20 * 60_000 + n * 150
+            before = doc.get_state()
+            word = f"{burst}{n % 10}" + ("\n" if n % 10 == 9 else " ")
+            text += word
+            data = doc.get_update(before)
+            updates.append(PendingUpdate(sid, data, at, (Edit(at, "cy", len(word), 0, data),)))
+            texts.append((at, str(text)))
+    store = SQLiteStorage(str(db))
+    await store.open()
+    try:
+        owner = ParticipantRecord("ada", "Ada", "interviewer", "hsl(210, 70%, 50%)", began, False)
+        await store.create_session(
+            SessionRecord(sid, began, began, 2**62, "ada"), owner, seed_update("", "python")
+        )
+        await store.add_participant(
+            sid, ParticipantRecord("cy", "Cy", "candidate", "hsl(30, 80%, 50%)", began, False), 10
+        )
+        await store.append_updates(updates)
+    finally:
+        await store.close()
+    return sid, texts
+
+
+async def test_a_long_interview_plays_at_32x_skipping_its_idle_time(
+    tmp_path: Path, browser: Browser
+) -> None:
+    db = tmp_path / "recorded.db"
+    sid, texts = await recorded_interview(db)
+    async with ServerProcess(["--db", str(db), "--log-level", "warning"]) as server:
+        await browser.open("review", f"{server.url}/demo/playback/?session={sid}")
+        await browser.wait("review", READY, 30)
+        kinds = await browser.eval(
+            "review", "[...document.querySelectorAll('#markers .marker')].map(m => m.dataset.type)"
+        )
+        assert kinds.count("idle") == 2  # the two 20-minute pauses
+        at, middle = texts[150]  # in the second burst, 21 minutes in
+        await browser.eval("review", f"window.player.seek({at})")
+        await browser.wait("review", f"{SHOWN} === {middle!r}")
+        await browser.screenshot("review", "playback-long-interview")
+
+        # 45 minutes at 32x would take 84 s; with the idle time skipped, the typing's 45 s
+        await browser.eval("review", "window.player.seek(window.player.start)")
+        await browser.select("review", "#speed", "32")
+        began = time.monotonic()
+        await browser.click("review", "#play")
+        await browser.wait("review", f"{SHOWN} === {texts[-1][1]!r} && !window.player.playing", 30)
+        assert time.monotonic() - began < 20
+        assert await server.stop() == 0

@@ -295,8 +295,10 @@ export async function startPlayer () {
     if (!playing) return
     let next = t + (now - last) * Number(speed.value)
     last = now
-    const ahead = replay.nextAfter(t)
-    if ($('skip-idle').checked && ahead !== null && ahead - next > IDLE_SKIP_MS) next = ahead - LEAD_IN_MS
+    const ahead = replay.nextAfter(t) // null: nothing more happens; the rest is idle too
+    if ($('skip-idle').checked && (ahead ?? end) - next > IDLE_SKIP_MS) {
+      next = ahead === null ? end : ahead - LEAD_IN_MS
+    }
     if (next >= end) {
       seek(end)
       return pause()
