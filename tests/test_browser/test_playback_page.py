@@ -13,9 +13,9 @@ import pytest
 from pycrdt import Doc, Text
 from server_process import ServerProcess
 from support.browser_driver import Browser
+from support.moments import held_at
 from support.node_client import NodeClient
 from support.tokens import TEST_API_KEY, bearer
-from support.waiting import wait_until
 
 from crdt_server.clock import now_ms
 from crdt_server.document import seed_update
@@ -33,14 +33,11 @@ TYPED = "def solve(n): return n"
 async def holds(http: aiohttp.ClientSession, url: str, headers: dict[str, str], text: str) -> int:
     """Once the server holds ``text``: a moment it did."""
 
-    async def check() -> bool:
+    async def code() -> str:
         async with http.get(url, headers=headers) as response:
-            return bool((await response.json())["data"]["code"] == text)
+            return str((await response.json())["data"]["code"])
 
-    await wait_until(check, what=f"the server holding {text[-20:]!r}")
-    at = now_ms()
-    await wait_until(lambda: now_ms() > at, interval=0.001, what="the next millisecond")
-    return at
+    return await held_at(code, text)
 
 
 async def test_a_reviewer_scrubs_a_finished_interview_to_its_middle_and_sees_that_text(

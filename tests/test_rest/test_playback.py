@@ -16,6 +16,7 @@ from envelope import assert_error
 from pycrdt import Doc, Text
 from server_process import ServerProcess, create_session
 from support.app_client import Client, ClientFactory
+from support.moments import moment
 from support.node_client import NodeClient
 from support.tokens import bearer
 from support.waiting import wait_until
@@ -26,20 +27,6 @@ from rest.keys import LIVE, STORAGE
 
 API_KEY = "playback-key-77"
 PASTE = "x = 1  # pasted\n" * 20  # 320 characters in one update
-
-
-async def moment(api: Client, sid: str, headers: dict[str, str], text: str) -> int:
-    """Once the server holds ``text``: a time at which it did, and no later change can share
-    (changes are timed to the millisecond)."""
-
-    async def holds() -> bool:
-        body = await (await api.get(f"/api/v1/sessions/{sid}", headers=headers)).json()
-        return bool(body["data"]["code"] == text)
-
-    await wait_until(holds, what=f"the server holding {text[:20]!r}...")
-    at = now_ms()
-    await wait_until(lambda: now_ms() > at, interval=0.001, what="the next millisecond")
-    return at
 
 
 async def committed_apart(api: Client, sid: str, text: str) -> int:

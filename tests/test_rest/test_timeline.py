@@ -11,6 +11,7 @@ import pytest
 from envelope import assert_error
 from json_ws import JsonWs
 from support.app_client import Client, ClientFactory
+from support.moments import moment
 from support.node_client import NodeClient
 from support.tokens import bearer
 from support.waiting import wait_until
@@ -30,19 +31,6 @@ QUESTION = {
     "tests": [{"name": "one", "stdin": "1\n", "expectedStdout": "1\n"}],
 }
 PASTE = "print('pasted')\n" * 16  # 256 characters in one update: past the 200 of a paste
-
-
-async def moment(api: Client, sid: str, headers: dict[str, str], text: str) -> int:
-    """Once the server holds ``text``: a time at which it did (no later change shares it)."""
-
-    async def holds() -> bool:
-        body = await (await api.get(f"/api/v1/sessions/{sid}", headers=headers)).json()
-        return bool(body["data"]["code"] == text)
-
-    await wait_until(holds, what=f"the server holding {text[:20]!r}...")
-    at = now_ms()
-    await wait_until(lambda: now_ms() > at, interval=0.001, what="the next millisecond")
-    return at
 
 
 async def interview(api: Client) -> dict[str, Any]:
