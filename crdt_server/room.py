@@ -460,8 +460,10 @@ class Room:
             if change.state == NULL_STATE:
                 self._focused.pop(change.client_id, None)
                 continue
-            focused = focus_of(change.state)
             before = self._focused.get(change.client_id)
+            if before is not None and before is ('"focused":false' not in change.state):
+                continue  # as it was (a cursor moved): not parsed again
+            focused = focus_of(change.state)
             if focused is None or focused == before or sender is None:
                 continue
             self._focused[change.client_id] = focused

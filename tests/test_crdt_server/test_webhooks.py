@@ -194,9 +194,18 @@ async def test_a_participant_online_when_the_server_is_killed_is_reported_left_a
             await first.proc.wait()
         await browser.destroy()
         async with ServerProcess(args):
-            await wait_until(lambda: len(receiver.accepted) == 3, what="left, after the restart")
-    assert receiver.types() == ["session.created", "participant.joined", "participant.left"]
-    assert receiver.events()[2]["data"]["participant"]["id"] == data["creatorId"]
+            await wait_until(
+                lambda: "participant.left" in receiver.types(), what="left, after the restart"
+            )
+    # at least once: an event the kill caught after its delivery, before it was marked
+    # delivered, comes again after the restart (with its id); each is counted once
+    once = list({event["id"]: event for event in receiver.events()}.values())
+    assert [e["type"] for e in once] == [
+        "session.created",
+        "participant.joined",
+        "participant.left",
+    ]
+    assert once[2]["data"]["participant"]["id"] == data["creatorId"]
 
 
 async def test_an_interview_started_ended_and_one_ended_by_its_expiry_are_events(
