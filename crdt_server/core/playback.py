@@ -43,6 +43,10 @@ REPLAY_DEADLINE_S = 20.0
 #: How often the checkpoints of the sessions being typed in are caught up in the background,
 #: so a reviewer's first scrub replays a bounded tail too.
 KEEP_UP_EVERY_S = 5.0
+#: A loaded session is caught up once it ended or nothing changed in it for this long (a
+#: replay costs about ten times the live apply: during typing it would double the CPU of a
+#: busy server, bench/compare.sh fanout).
+QUIET_MS = 10_000
 _FOREVER = 2**62
 
 
@@ -68,11 +72,14 @@ class Playback:
             self._keeper = None
 
     async def _keep_up(self) -> None:
-        """Build the checkpoints of every loaded session as its log grows (in workers, one
-        replay at a time), rather than at a reviewer's first request."""
+        """Build the checkpoints of every loaded session that ended or went quiet (in workers,
+        one replay at a time), rather than at a reviewer's first request."""
         while True:
             await asyncio.sleep(KEEP_UP_EVERY_S)
-            for session_id in list(self._rooms.rooms):
+            quiet_since = now_ms() - QUIET_MS
+            for session_id, room in list(self._rooms.rooms.items()):
+                if not room.ended and room.changed_at > quiet_since:
+                    continue  # being typed in: its replay would compete with the typing
                 try:
                     await self._catch_up(session_id)
                 except Unavailable as exc:  # storage or the workers: try again next time

@@ -200,11 +200,12 @@ async def test_moments_are_replayed_from_the_nearest_checkpoint_and_agree_with_a
     assert str(doc.get("code", type=Text)) == moments[-1][1]
 
 
-async def test_checkpoints_are_built_in_the_background_while_a_session_is_typed_in(
+async def test_checkpoints_are_built_in_the_background_once_a_session_goes_quiet(
     make_client: ClientFactory, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(playback, "CHECKPOINT_EVERY", 4)
     monkeypatch.setattr(playback, "KEEP_UP_EVERY_S", 0.05)
+    monkeypatch.setattr(playback, "QUIET_MS", 200)
     api = await make_client()
     sid = (await (await api.post("/api/v1/sessions", json={})).json())["data"]["id"]
     ws = str(api.make_url("/ws/sessions")).replace("http", "ws", 1)
