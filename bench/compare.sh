@@ -17,7 +17,7 @@ trap 'rm -rf "$scratch"' EXIT
 export TARGET_NAME="${TARGET_NAME:-codeinterview}"
 # ybench is one address standing for hundreds of users: the per-address quotas are raised for
 # it (per-socket and per-session limits stay at their defaults, as every user meets them).
-per_address="--requests-per-second 100000 --max-sockets-per-client 100000 --max-sessions-per-client-per-hour 1000000 --client-loop-share 1"
+per_address="--requests-per-second 100000 --max-sockets-per-client 100000 --max-connections-per-client 100000 --max-sessions-per-client-per-hour 1000000 --client-loop-share 1"
 export TARGET_CMD="rm -f '$scratch'/bench.db*; exec '$root/.venv/bin/python' -m crdt_server --host 127.0.0.1 --port {port} --db '$scratch/bench.db' --log-level warning $per_address"
 export TARGET_URL='ws://127.0.0.1:{port}/ws/sessions/{room}'
 export TARGET_CREATE_URL='http://127.0.0.1:{port}/api/v1/sessions'
