@@ -145,6 +145,9 @@ class _LingeringClose:
     def is_closing(self) -> bool:
         return self._closing or self._transport.is_closing()
 
+    def get_write_buffer_size(self) -> int:  # asked before every frame sent: no __getattr__
+        return self._transport.get_write_buffer_size()
+
     def write(self, data: bytes | bytearray | memoryview) -> None:
         if not self._closing:
             self._transport.write(data)

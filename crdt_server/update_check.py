@@ -94,6 +94,9 @@ class UpdateStats:
     #: (client, clock, length) of every Item that is neither text nor deleted nor a format:
     #: values, binaries, embeds, types, subdocuments (which must not land in the code text).
     objects: tuple[tuple[int, int, int], ...] = ()
+    #: Characters (code points) and UTF-8 bytes of its string items: what it types.
+    text_chars: int = 0
+    text_bytes: int = 0
 
 
 def check_update(update: bytes, *, max_depth: int = 64) -> UpdateStats:
@@ -121,6 +124,8 @@ def check_update(update: bytes, *, max_depth: int = 64) -> UpdateStats:
         tuple(reader.refs),
         tuple(reader.deleted_to),
         tuple(reader.objects),
+        reader.text_chars,
+        reader.text_bytes,
     )
 
 
@@ -188,6 +193,8 @@ class _Reader:
         "refs",
         "deleted_to",
         "objects",
+        "text_chars",
+        "text_bytes",
     )
 
     def __init__(self, data: bytes, max_depth: int) -> None:
@@ -202,6 +209,8 @@ class _Reader:
         self.refs: list[tuple[int, int]] = []
         self.deleted_to: list[tuple[int, int]] = []
         self.objects: list[tuple[int, int, int]] = []
+        self.text_chars = 0
+        self.text_bytes = 0
 
     def fail(self, what: str) -> NoReturn:
         raise UpdateRejected(f"invalid Yjs update at byte {self.pos}: {what}")
@@ -268,10 +277,13 @@ class _Reader:
             self.fail("text item of length 0")
         start = self.pos
         self.skip(size, "text")
+        self.text_bytes += size
         if _is_ascii(self.data, start, size):  # most code: no need to decode it
+            self.text_chars += size
             return size
         self.pos = start
         text = self._decode(size, "text")
+        self.text_chars += len(text)
         # characters past U+FFFF take two units; in valid UTF-8 they are led by F0..F4
         astral = sum(self.data.count(lead, start, start + size) for lead in _ASTRAL)
         if astral:

@@ -209,7 +209,7 @@ def test_updates_pycrdt_writes_pass() -> None:
         check_update(data)
 
 
-def test_stats_count_clients_structs_content_and_deleted_ranges() -> None:
+def test_stats_count_clients_structs_content_typed_text_and_deleted_ranges() -> None:
     data = update(
         (7, 0, [text("héllo"), after(4, string("!"), (7, 4)), b"\x00" + uint(3)]),
         (8, 5, [b"\x0a" + uint(2), any_item(b"\x77" + string("ab"), b"\x7d\x05")]),
@@ -226,6 +226,8 @@ def test_stats_count_clients_structs_content_and_deleted_ranges() -> None:
         refs=((7, 4),),
         deleted_to=((7, 5), (8, 7)),
         objects=((8, 7, 2),),  # the two values; text and Skip are not objects
+        text_chars=len("héllo!"),
+        text_bytes=len("héllo!".encode()),
     )
 
 
