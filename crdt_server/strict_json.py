@@ -32,11 +32,16 @@ def _finite(text: str) -> float:
     return value
 
 
+#: One decoder for every call: ``json.loads`` with hooks builds a new one each time, which
+#: cost as much as the parse of an awareness state (ten a second per cursor).
+_DECODER = json.JSONDecoder(parse_constant=_constant, parse_float=_finite)
+
+
 def loads(raw: str | bytes) -> Any:
     """Parse ``raw``; raises JsonRejected for invalid, too deep, non-finite or unencodable JSON."""
     try:
         text = raw.decode("utf-8") if isinstance(raw, bytes) else raw
-        value = json.loads(text, parse_constant=_constant, parse_float=_finite)
+        value = _DECODER.decode(text)
     except RecursionError:
         raise JsonRejected("JSON nested too deeply") from None
     except JsonRejected:
