@@ -44,6 +44,19 @@ class Writer:
         pass
 
 
+def typing_room() -> tuple[CountingLog, Room, Writer, Text, list[bytes]]:
+    """A room with one writer, and the text it types in (its updates collected)."""
+    log = CountingLog()
+    room = Room("0123abcd", Doc(), log)  # type: ignore[arg-type]
+    writer = Writer(1)
+    room.peers[writer.id] = writer
+    source: Doc[Text] = Doc()
+    text = source.get("code", type=Text)
+    updates: list[bytes] = []
+    source.observe(lambda event: updates.append(event.update))
+    return log, room, writer, text, updates
+
+
 def delta_counts(event: TextEvent) -> tuple[int, int]:
     inserted = deleted = 0
     for op in event.delta:  # type: ignore[attr-defined]
@@ -55,14 +68,8 @@ def delta_counts(event: TextEvent) -> tuple[int, int]:
 
 
 def test_typed_and_deleted_counts_match_the_text_delta_for_random_edits() -> None:
-    log = CountingLog()
-    room = Room("0123abcd", Doc(), log)  # type: ignore[arg-type]
-    writer = Writer(1)
-    room.peers[writer.id] = writer
-    source: Doc[Text] = Doc()
-    text = source.get("code", type=Text)
-    updates: list[bytes] = []
-    source.observe(lambda event: updates.append(event.update))
+    log, room, writer, text, updates = typing_room()
+    source = text.doc
     truth: list[tuple[int, int]] = []
     watch = text.observe(lambda event: truth.append(delta_counts(event)))
     rng = random.Random(7)
@@ -86,16 +93,9 @@ def test_typed_and_deleted_counts_match_the_text_delta_for_random_edits() -> Non
 
 
 def test_an_update_sent_again_types_nothing_and_a_pasted_one_is_flagged_once() -> None:
-    log = CountingLog()
-    room = Room("0123abcd", Doc(), log)  # type: ignore[arg-type]
+    log, room, writer, text, updates = typing_room()
     events: list[str] = []
     room._timeline_event = lambda kind, *_: events.append(kind)  # type: ignore[method-assign]
-    writer = Writer(1)
-    room.peers[writer.id] = writer
-    source: Doc[Text] = Doc()
-    text = source.get("code", type=Text)
-    updates: list[bytes] = []
-    source.observe(lambda event: updates.append(event.update))
     text += "x = 1\n" * 50  # 300 characters at once: a paste
     frame = protocol.sync_update(updates[-1])
     room.receive(writer, frame)
