@@ -81,7 +81,8 @@ async def test_a_merge_into_a_costly_document_runs_off_the_loop_and_its_load_is_
             await client.ws.close()
             return None
 
-        writer = await wait_until(all_applied, what="the builder's updates", timeout=30)
+        # each poll syncs a fresh client with the whole costly document: slow on a busy machine
+        writer = await wait_until(all_applied, what="the builder's updates", timeout=60)
         json_client = await JsonWs.connect(http, ws_url(server.url, sid, "?protocol=json"))
         seen = (await json_client.expect("code_change"))["data"]["code"]
         await writer.edit(0, "Q")

@@ -8,6 +8,7 @@ import pytest
 from json_ws import JsonWs
 from raw_client import RawClient
 from support.app_client import Client
+from support.waiting import wait_until
 
 from crdt_server import protocol
 from crdt_server.awareness import encode_update
@@ -48,8 +49,12 @@ async def test_a_hostile_event_gets_an_error_event_and_the_socket_stays(
         error = await client.expect("error")
         assert error["data"]["code"] in ("INVALID_JSON", "INVALID_EVENT")
         await client.send("code_change", {"code": "keep\nmore\n"})  # still served
-        session = await (await api.get(f"/api/v1/sessions/{sid}")).json()
-        assert session["data"]["code"] == "keep\nmore\n"
+
+        async def served() -> bool:  # the socket and REST are two connections: no order
+            session = await (await api.get(f"/api/v1/sessions/{sid}")).json()
+            return bool(session["data"]["code"] == "keep\nmore\n")
+
+        await wait_until(served, what="the change sent after the hostile event")
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
     await client.close()
 
