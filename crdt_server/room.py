@@ -496,7 +496,7 @@ class Room:
 
         self._writable()
         self._new_language = None  # set by this edit only
-        before = len(self._code_text)
+        before = len(self._code_text)  # one transaction: one update, typed from here
         subscription = self.doc.observe(collect)
         try:
             with self.doc.transaction(origin=actor.label):
@@ -521,7 +521,6 @@ class Room:
                 self.pairs.add(stats.pair_halves)  # a server edit's new text
                 self.broadcast(protocol.sync_update(update), exclude=None)
                 self._accepted(update, actor, self._typed(before, stats, fresh=True))
-                before = len(self._code_text)
                 changed = True
         return changed
 

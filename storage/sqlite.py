@@ -232,12 +232,10 @@ def _append(
         "UPDATE sessions SET updated_at = max(updated_at, ?) WHERE id = ?",
         [(at, sid) for sid, at in latest.items()],
     )
-    kept = [row for row in pending if row[0] in latest]
-    if kept:
-        conn.executemany(
-            "INSERT INTO webhook_pending (session_id, due_at) VALUES (?, ?) ON CONFLICT DO NOTHING",
-            kept,
-        )
+    conn.executemany(
+        "INSERT INTO webhook_pending (session_id, due_at) VALUES (?, ?) ON CONFLICT DO NOTHING",
+        [row for row in pending if row[0] in latest],
+    )
     _write_events(conn, [e for e in outbox if e.session_id in latest])
     return {sid: Appended(first[sid], following[sid] - 1) for sid in latest}
 

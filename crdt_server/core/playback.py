@@ -22,6 +22,7 @@ from storage import Checkpoint, Edit, PlaybackStore, SessionRecord
 from ..clock import now_ms
 from ..playback import replay
 from ..protocol import RoomReset
+from ..room import Room
 from ..rooms import RoomManager
 from ..workers import WORKERS, TooCostly
 from .actor import Actor
@@ -61,6 +62,8 @@ class Playback:
             weakref.WeakValueDictionary()
         )
         self._keeper: asyncio.Task[None] | None = None
+        # the version each loaded room was last caught up at: a quiet room is looked at once
+        self._caught_up: weakref.WeakKeyDictionary[Room, int] = weakref.WeakKeyDictionary()
 
     def start(self) -> None:
         self._keeper = asyncio.create_task(self._keep_up(), name="playback-checkpoints")
@@ -78,12 +81,17 @@ class Playback:
             await asyncio.sleep(KEEP_UP_EVERY_S)
             quiet_since = now_ms() - QUIET_MS
             for session_id, room in list(self._rooms.rooms.items()):
+                if self._caught_up.get(room) == room.version:
+                    continue  # nothing changed since: no need to read its log again
                 if not room.ended and room.changed_at > quiet_since:
                     continue  # being typed in: its replay would compete with the typing
+                version = room.version
                 try:
                     await self._catch_up(session_id)
                 except Unavailable as exc:  # storage or the workers: try again next time
                     log.warning("playback checkpoints of %s: %s", session_id, exc.message)
+                else:
+                    self._caught_up[room] = version
 
     async def _replay(
         self, start: Checkpoint | None, entries: list[tuple[int, Edit]]
