@@ -21,7 +21,7 @@ from aiohttp import web
 
 from rest import create_app
 from rest.request_log import AccessLogger, access_logger
-from storage import StorageError
+from storage import StorageError, describe
 
 from .cli import parse_cli
 from .gate import ACCEPT_BURST, ConnectionGate, total_for
@@ -54,7 +54,7 @@ async def serve(settings: Settings) -> int:
     try:
         await runner.setup()
     except StorageError as exc:  # a bad path, a disk error: say so, no traceback
-        log.error("cannot open the database %s: %s", settings.db_path, exc)
+        log.error("cannot open the database %s: %s", describe(settings.db_path), exc)
         await runner.cleanup()
         return 1
     assert runner.server is not None

@@ -23,7 +23,8 @@ class Settings(BaseSettings):
     host: str = Field("127.0.0.1", description="Interface to listen on.")
     port: int = Field(8000, ge=0, le=65535, description="TCP port; 0 picks a free port.")
     db_path: str = Field(
-        "codeinterview.db", description="SQLite database file; ':memory:' keeps nothing."
+        "codeinterview.db",
+        description="SQLite database file (':memory:' keeps nothing), or a postgresql:// URL.",
     )
     log_level: str = Field("info", description="Logging level: debug, info, warning, error.")
     log_format: Literal["text", "json"] = Field(

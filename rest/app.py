@@ -17,7 +17,7 @@ from crdt_server.origins import OriginPolicy
 from crdt_server.settings import Settings
 from crdt_server.ws import add_websocket_routes
 from execution import ExecutionLimits, Executor
-from storage import SQLiteStorage, Storage
+from storage import Storage, storage_for
 
 from . import (
     execute,
@@ -108,7 +108,7 @@ def create_app(
     )
     app.on_response_prepare.append(server_header)
     app[SETTINGS] = settings
-    app[STORAGE] = storage = storage or SQLiteStorage(settings.db_path)
+    app[STORAGE] = storage = storage or storage_for(settings.db_path)
     app[STARTED_AT] = time.monotonic()
     app[PDF_TURN] = OneAtATime(
         report.PDF_LINE, "too many reports are being built; try again shortly"

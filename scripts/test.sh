@@ -13,6 +13,7 @@ bash scripts/install-node-test-deps.sh
 bash scripts/install-execution.sh
 bash scripts/install-browser-test-deps.sh
 bash scripts/install-deploy-test-deps.sh
+bash scripts/install-scaleout-test-deps.sh
 
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .

@@ -11,6 +11,7 @@ from .base import (
     Storage,
     WebhookStore,
 )
+from .engine import describe, storage_for
 from .errors import (
     DuplicateSessionId,
     ParticipantExists,
@@ -19,6 +20,7 @@ from .errors import (
     StorageError,
     StorageUnavailable,
 )
+from .postgres import PostgresStorage
 from .records import (
     Appended,
     Burst,
@@ -57,6 +59,7 @@ __all__ = [
     "ParticipantExists",
     "ParticipantRecord",
     "PendingUpdate",
+    "PostgresStorage",
     "QuestionFilter",
     "QuestionRecord",
     "QuestionStore",
@@ -72,4 +75,6 @@ __all__ = [
     "StorageUnavailable",
     "StoredDocument",
     "WebhookStore",
+    "describe",
+    "storage_for",
 ]

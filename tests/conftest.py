@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -10,6 +10,7 @@ import aiohttp
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 from support.app_client import Client, ClientFactory, SettingsFactory
+from support.postgres import PrivatePostgres
 
 from crdt_server.settings import Settings
 from rest import create_app
@@ -57,3 +58,21 @@ async def http() -> AsyncIterator[aiohttp.ClientSession]:
     """A plain HTTP and WebSocket client session, closed after the test."""
     async with aiohttp.ClientSession() as session:
         yield session
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[PrivatePostgres]:
+    """One private PostgreSQL server for the whole run, started when a test first asks."""
+    server = PrivatePostgres()
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def database(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A ``--db`` value naming a fresh database, once on each engine."""
+    if request.param == "sqlite":
+        return str(tmp_path / "test.db")
+    server: PrivatePostgres = request.getfixturevalue("postgres")
+    return server.database()

@@ -1,12 +1,10 @@
-"""Nothing typed is lost: graceful restarts, kill -9, compaction, reconnecting clients."""
+"""Nothing typed is lost: graceful restarts, kill -9, compaction, reconnecting clients (the
+restarts and kills on each engine: SQLite, and PostgreSQL as a server the process outlives)."""
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import signal
-import sqlite3
-from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -17,6 +15,7 @@ from pycrdt import Doc, Text
 from server_process import ServerProcess, create_session, free_port, read_session
 from support.app_client import ClientFactory
 from support.node_client import NodeClient
+from support.stored import committed_updates
 from support.waiting import wait_until
 
 from crdt_server.document import read_code
@@ -25,19 +24,14 @@ from rest.keys import LIVE, STORAGE
 pytestmark = pytest.mark.node
 
 
-def server(db: Path, port: int) -> ServerProcess:
-    return ServerProcess(["--db", str(db), "--port", str(port), "--room-grace-seconds", "0.5"])
+def server(db: str, port: int) -> ServerProcess:
+    return ServerProcess(["--db", db, "--port", str(port), "--room-grace-seconds", "0.5"])
 
 
-def committed_code(db: Path, session_id: str) -> str:
-    """The session's code as committed to the database file, read beside the running server."""
-    with contextlib.closing(sqlite3.connect(f"file:{db}?mode=ro", uri=True)) as conn:
-        snapshot = "SELECT state FROM doc_snapshots WHERE session_id = ?"
-        log = "SELECT data FROM doc_log WHERE session_id = ? ORDER BY seq"
-        rows = conn.execute(snapshot, (session_id,)).fetchall()
-        rows += conn.execute(log, (session_id,)).fetchall()
+async def committed_code(db: str, session_id: str) -> str:
+    """The session's code as committed to the database, read beside the running server."""
     doc: Doc[Any] = Doc()
-    for (update,) in rows:
+    for update in await committed_updates(db, session_id):
         doc.apply_update(update)
     return read_code(doc)
 
@@ -47,9 +41,9 @@ async def session_code(http: aiohttp.ClientSession, server: ServerProcess, sid: 
 
 
 async def test_a_graceful_restart_keeps_the_text_and_reconnecting_clients_duplicate_nothing(
-    tmp_path: Path, http: aiohttp.ClientSession
+    database: str, http: aiohttp.ClientSession
 ) -> None:
-    port, db = free_port(), tmp_path / "g.db"
+    port, db = free_port(), database
     async with server(db, port) as first, NodeClient.start() as node:
         sid = await create_session(http, first, code="start\n")
         await node.connect(f"ws://127.0.0.1:{port}/ws/sessions", sid)
@@ -74,9 +68,9 @@ async def test_a_graceful_restart_keeps_the_text_and_reconnecting_clients_duplic
 
 
 async def test_after_kill_9_committed_edits_survive_and_clients_push_unsaved_ones_back(
-    tmp_path: Path, http: aiohttp.ClientSession
+    database: str, http: aiohttp.ClientSession
 ) -> None:
-    port, db = free_port(), tmp_path / "k.db"
+    port, db = free_port(), database
     async with NodeClient.start() as typist:
         async with server(db, port) as first:
             sid = await create_session(http, first)
@@ -88,11 +82,11 @@ async def test_after_kill_9_committed_edits_survive_and_clients_push_unsaved_one
                 return await session_code(http, first, sid) == "committed line\n"
 
             await wait_until(committed, timeout=5, what="the first edit")
-            await wait_until(
-                lambda: committed_code(db, sid) == "committed line\n",
-                timeout=5,
-                what="the first edit in the database file",
-            )
+
+            async def in_the_database() -> bool:
+                return await committed_code(db, sid) == "committed line\n"
+
+            await wait_until(in_the_database, timeout=5, what="the first edit in the database")
             await typist.insert(15, "unsaved line\n")
             await first.stop(signal.SIGKILL)
         async with server(db, port) as second, NodeClient.start() as fresh:
@@ -111,9 +105,9 @@ async def test_after_kill_9_committed_edits_survive_and_clients_push_unsaved_one
 
 
 async def test_a_kill_9_mid_typing_loses_nothing_that_a_client_still_holds(
-    tmp_path: Path, http: aiohttp.ClientSession
+    database: str, http: aiohttp.ClientSession
 ) -> None:
-    port, db = free_port(), tmp_path / "m.db"
+    port, db = free_port(), database
     async with NodeClient.start() as node:
         async with server(db, port) as first:
             sid = await create_session(http, first)
@@ -124,11 +118,11 @@ async def test_a_kill_9_mid_typing_loses_nothing_that_a_client_still_holds(
                 asyncio.create_task(node.random_edits(150, seed=i, max_delay_ms=4, client=n))
                 for i, n in enumerate(("a", "b"))
             ]
-            await wait_until(
-                lambda: len(committed_code(db, sid)) >= 10,
-                timeout=10,
-                what="some of the typing in the database file",
-            )
+
+            async def some_typed() -> bool:
+                return len(await committed_code(db, sid)) >= 10
+
+            await wait_until(some_typed, timeout=10, what="some of the typing in the database")
             assert not all(task.done() for task in typing), "the typing ended before the kill"
             await first.stop(signal.SIGKILL)
             await asyncio.gather(*typing)
