@@ -9,7 +9,7 @@ removed and the removal is broadcast immediately (no 30 s ghost cursors).
 from __future__ import annotations
 
 import json
-from collections.abc import Hashable, Iterable
+from collections.abc import Callable, Hashable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -225,6 +225,18 @@ class Awareness:
             return None, []
         changes = [Change(client_id, NULL_STATE) for client_id, _, _ in removed]
         return awareness_message(encode_update(removed)), changes
+
+    def owners(self) -> list[Hashable]:
+        """Every connection (or remote owner) that introduced a state still kept."""
+        return list(self._owned)
+
+    def updates_by_owner(self, which: Callable[[Hashable], bool]) -> dict[Any, bytes]:
+        """One awareness update per owner ``which`` picks, holding the live states it set."""
+        picked: dict[Any, list[tuple[int, int, str]]] = {}
+        for client_id, entry in self.entries.items():
+            if entry.owner is not None and entry.state != NULL_STATE and which(entry.owner):
+                picked.setdefault(entry.owner, []).append((client_id, entry.clock, entry.state))
+        return {owner: encode_update(entries) for owner, entries in picked.items()}
 
     def live_states(self) -> dict[int, Any]:
         """Decoded live states, for tests and the JSON bridge."""

@@ -31,6 +31,7 @@ from .origins import OriginPolicy
 from .presence import Presence
 from .protocol import RoomReset
 from .proxies import TrustedProxies
+from .relay import Relay
 from .rooms import RoomManager
 from .settings import Settings
 from .turns import LoopShares
@@ -65,6 +66,13 @@ class Live:
             limits=Limits.from_settings(settings),
             metrics=self.metrics,
         )
+        self.relay: Relay | None = None
+        if settings.redis_url:
+            self.relay = Relay(
+                settings.redis_url, self.rooms, storage, check_s=settings.relay_check_seconds
+            )
+            self.rooms.relay = self.relay
+            self.log.on_commit = self.relay.committed
         self.metrics.count_rooms(lambda: len(self.rooms.rooms))
         self.webhooks.code_of = self._current_code
         self.presence = Presence(storage, self.rooms, self.webhooks)
@@ -126,7 +134,11 @@ class Live:
             )
         else:
             log.info("auth: token (%d API keys)", len(self.settings.api_key_list()))
-        await self.presence.reset()
+        if self.relay is None:
+            await self.presence.reset()
+        else:  # the others' participants are online: not this process's to reset
+            self.relay.start()
+            log.info("sharing sessions with other processes through Redis")
         self.webhooks.start()
         self.log.start()
         self.rooms.start()
@@ -156,6 +168,8 @@ class Live:
         await self.executor.stop()
         await self.rooms.close()
         await self.log.stop()
+        if self.relay is not None:
+            await self.relay.stop()
         await self.webhooks.stop()  # last: the flushes above may have stored events
 
     async def _expire_forever(self) -> None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from typing import Any, Protocol, TypeVar
 
 from pycrdt import MapEvent, TransactionEvent, merge_updates
@@ -145,6 +145,9 @@ class Room:
         self._new_language: str | None = None  # what the update being applied set it to
         self._focused: dict[int, bool] = {}  # awareness client id: its editor has focus
         self._event_counts: dict[tuple[str, str | None], int] = {}  # timeline events queued
+        #: Awareness this process's connections set, shared with the other processes (the
+        #: message, and the connection that sent it; None: the server); None: one process.
+        self.on_awareness: Callable[[bytes, int | None], None] | None = None
 
     # ------------------------------------------------------------ views
     def _usable(self) -> None:
@@ -260,11 +263,17 @@ class Room:
     def empty(self) -> bool:
         return not self.peers and not self.listeners
 
-    def _drop_awareness(self, owner: int) -> None:
+    def _drop_awareness(self, owner: Hashable, *, share: bool = True) -> None:
         removal, changes = self.awareness.remove_owned_by(owner)
         if removal is not None:
             self.broadcast(removal, exclude=None, awareness=True)
             self._awareness_changed(changes, None)
+            if share and isinstance(owner, int):
+                self._share_awareness(removal, owner)
+
+    def _share_awareness(self, message: bytes, owner: int | None) -> None:
+        if self.on_awareness is not None:
+            self.on_awareness(message, owner)
 
     # ------------------------------------------------------------ broadcast
     def broadcast(self, message: bytes, exclude: Peer | None, *, awareness: bool = False) -> None:
@@ -437,12 +446,73 @@ class Room:
         message = rewritten or frame or protocol.awareness_message(update)
         self.broadcast(message, exclude=None, awareness=True)
         self._awareness_changed(changes, connection)
+        self._share_awareness(message, connection)
 
     def set_awareness(self, owner: int, client_id: int, state: dict[str, Any] | None) -> None:
         """Publish an awareness state on behalf of a connection that is not a Yjs client."""
         message, change = self.awareness.set_local(client_id, state, owner)
         self.broadcast(message, exclude=None, awareness=True)
         self._awareness_changed([change], owner)
+        self._share_awareness(message, owner)
+
+    # ------------------------------------------------------------ other processes
+    def apply_remote_awareness(self, update: bytes, owner: Hashable) -> None:
+        """Awareness a connection of another process set (``owner`` names both): applied
+        and forwarded to this process's peers, not shared again. Raises ProtocolError past
+        the room's bounds, as a local connection's would."""
+        changes, rewritten = self.awareness.apply(update, owner)
+        if changes:
+            message = rewritten or protocol.awareness_message(update)
+            self.broadcast(message, exclude=None, awareness=True)
+            self._awareness_changed(changes, None)
+
+    def drop_remote_awareness(self, gone: Callable[[Hashable], bool]) -> None:
+        """Remove the states of the remote owners ``gone`` says are gone (their process died)."""
+        for owner in [owner for owner in self.awareness.owners() if gone(owner)]:
+            self._drop_awareness(owner, share=False)
+
+    def owned_awareness(self) -> dict[int, bytes]:
+        """The live states this process's connections set, as one awareness update per
+        connection (what a process loading the room asks the others for)."""
+        return self.awareness.updates_by_owner(lambda owner: isinstance(owner, int))
+
+    def apply_remote(self, update: bytes, author: str | None) -> bool:
+        """An update another process accepted and committed: applied and forwarded to this
+        process's peers, never logged again (storage has it). Returns False when the room
+        held it already; raises Unintegrable when it needs an entry this room lacks."""
+        self._usable()
+        if update == EMPTY_UPDATE:
+            return False
+        try:
+            stats = check_update(update)
+        except UpdateRejected as exc:
+            raise ProtocolError(str(exc)) from None
+        clocks = self._state_clocks()
+        fresh = any(end > clocks.get(client, 0) for client, _, end in stats.runs)
+        if not fresh and not stats.deleted_ranges:
+            return False  # an entry this room made, or one a catch-up brought already
+        lacking = missing(stats, clocks)
+        if lacking is not None:
+            raise Unintegrable(f"a relayed update depends on what the document lacks: {lacking}")
+        try:
+            self.doc.apply_update(update)
+        except BaseException as exc:
+            if isinstance(exc, Exception) or _is_panic(exc):
+                self._break()
+                raise RoomReset("a relayed update could not be applied; reset") from exc
+            raise
+        self._new_language = None  # the timeline's language events are the origin's to record
+        self.size += len(update)
+        self.pairs.add(stats.pair_halves)
+        for client, _, end in stats.runs:
+            clocks[client] = max(clocks.get(client, 0), end)
+        self.broadcast(protocol.sync_update(update), exclude=None)
+        self.version += 1
+        self.changed_at = now_ms()
+        actor = Actor(Via.RELAY, author)
+        for listener in list(self.listeners.values()):
+            listener.document_changed(actor)
+        return True
 
     def _awareness_changed(self, changes: list[Change], connection: int | None) -> None:
         self._follow_focus(changes, connection)

@@ -11,7 +11,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Coroutine
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from pycrdt import Doc
 
@@ -28,7 +28,7 @@ from .clock import now_ms
 from .close_codes import CloseCode, close_for
 from .connection import Peer
 from .core.actor import Role
-from .core.errors import SessionError
+from .core.errors import SessionDeleted, SessionError, SessionExpired
 from .document import YDoc
 from .limits import Limits
 from .logs import job_context
@@ -40,6 +40,9 @@ from .update_check import UpdateRejected, check_update
 from .update_log import UpdateLog
 from .workers import WORK_FOR, WORKERS, TooCostly
 
+if TYPE_CHECKING:
+    from .relay import Relay
+
 log = logging.getLogger(__name__)
 
 #: How long a deleted session's id is remembered, so that a socket admitted just before
@@ -49,6 +52,11 @@ GONE_FOR_S = 300.0
 
 class RoomStore(DocumentStore, HistoryStore, Protocol):
     """What rooms persist: their documents and the timed history of their code."""
+
+
+def participant_fields(record: ParticipantRecord) -> dict[str, Any]:
+    """A participant record as JSON fields (what another process rebuilds it from)."""
+    return {name: getattr(record, name) for name in ParticipantRecord.__dataclass_fields__}
 
 
 def stored_parts(stored: StoredDocument) -> list[bytes]:
@@ -131,6 +139,7 @@ class RoomManager:
         self._tasks: set[asyncio.Task[None]] = set()
         self._history_task: asyncio.Task[None] | None = None
         self.trimmer = memory.Trimmer()  # unloaded documents' pages, back to the system
+        self.relay: Relay | None = None  # the other processes sharing these sessions, if any
 
     def snapshot_of(self, session_id: str) -> bytes | None:
         """The full state of a loaded document (the update log's compaction source)."""
@@ -199,6 +208,16 @@ class RoomManager:
         # client that asked first (whose line in the workers it would otherwise wait in)
         WORK_FOR.set(f"session:{session_id}")  # this task's own context
         await self.log.flush()  # updates of an earlier incarnation must be in storage first
+        if self.relay is None:
+            return await self._build(session_id)
+        await self.relay.follow(session_id)  # before the read: nothing committed is missed
+        try:
+            return await self._build(session_id)
+        except BaseException:
+            await self.relay.unfollow(session_id)
+            raise
+
+    async def _build(self, session_id: str) -> Room:
         stored = await self.storage.load_document(session_id)
         pairs = PairHalves()
         doc, damaged = await load_doc(stored, session_id, self.limits, pairs)
@@ -213,6 +232,8 @@ class RoomManager:
         self._refuse_gone(session_id)  # deleted while we loaded: nobody may get this room
         self.rooms[session_id] = room
         self.log.track(session_id, len(stored.updates), stored.tail_bytes, stored.last_seq)
+        if self.relay is not None:
+            self.relay.loaded(room, stored.last_seq)
         self._schedule_unload(room)
         log.info("room %s loaded (%d logged updates)", session_id, len(stored.updates))
         return room
@@ -272,6 +293,8 @@ class RoomManager:
             return
         del self.rooms[room.session_id]
         self.log.forget(room.session_id)
+        if self.relay is not None:
+            await self.relay.unfollow(room.session_id)
         log.info("room %s unloaded", room.session_id)
         self.trimmer.request()
 
@@ -287,6 +310,8 @@ class RoomManager:
         if self.rooms.get(room.session_id) is room:
             del self.rooms[room.session_id]
             self.log.forget(room.session_id)
+            if self.relay is not None:
+                self._spawn(room.session_id, self.relay.unfollow(room.session_id))
         if room.unload_timer is not None:
             room.unload_timer.cancel()
             room.unload_timer = None
@@ -301,10 +326,19 @@ class RoomManager:
         task.add_done_callback(self._tasks.discard)
 
     def participant_changed(
-        self, session_id: str, participant_id: str, record: ParticipantRecord | None
+        self,
+        session_id: str,
+        participant_id: str,
+        record: ParticipantRecord | None,
+        *,
+        share: bool = True,
     ) -> None:
         """Apply a participant's new record (a new role) to its open sockets at once; a
-        removed participant's sockets are closed (4401: its token no longer works)."""
+        removed participant's sockets are closed (4401: its token no longer works). On
+        every process (``share`` False: the news came from another one)."""
+        if share and self.relay is not None:
+            details = None if record is None else participant_fields(record)
+            self.relay.control(session_id, op="participant", id=participant_id, record=details)
         room = self.rooms.get(session_id)
         if room is None:
             return
@@ -321,8 +355,11 @@ class RoomManager:
             else:
                 connection.rebind(record)
 
-    def invite_rotated(self, session_id: str, role: Role) -> None:
-        """Close the sockets that came in on the rotated invite (they have no participant)."""
+    def invite_rotated(self, session_id: str, role: Role, *, share: bool = True) -> None:
+        """Close the sockets that came in on the rotated invite (they have no participant),
+        on every process."""
+        if share and self.relay is not None:
+            self.relay.control(session_id, op="invite", role=str(role))
         room = self.rooms.get(session_id)
         for connection in [] if room is None else room.connections():
             actor = connection.actor
@@ -331,9 +368,14 @@ class RoomManager:
                 self._spawn(session_id, rotated)
 
     # ------------------------------------------------------------ deletion
-    async def discard(self, session_id: str, why: SessionError) -> None:
-        """Close a deleted or expired session's sockets and drop its room unsaved; a load
-        in flight and a socket admitted just before are refused with ``why``."""
+    async def discard(self, session_id: str, why: SessionError, *, share: bool = True) -> None:
+        """Close a deleted or expired session's sockets and drop its room unsaved, on every
+        process; a load in flight and a socket admitted just before are refused with ``why``."""
+        if self.relay is not None:
+            if share:
+                gone = "expired" if isinstance(why, SessionExpired) else "deleted"
+                self.relay.control(session_id, op="gone", why=gone)
+            await self.relay.unfollow(session_id)
         now = time.monotonic()
         while self._gone and next(iter(self._gone.values()))[0] < now - GONE_FOR_S:
             del self._gone[next(iter(self._gone))]
@@ -349,6 +391,39 @@ class RoomManager:
         room.peers.clear()
         room.listeners.clear()
         self.trimmer.request()
+
+    def mark_ended(self, room: Room) -> None:
+        """The interview ended: no update of anyone's applies, on any process."""
+        room.ended = True
+        if self.relay is not None:
+            self.relay.control(room.session_id, op="ended")
+
+    def notes_changed(self, session_id: str, view: dict[str, Any], *, share: bool = True) -> None:
+        """Pass new notes to the room's listeners that may read them, on every process."""
+        if share and self.relay is not None:
+            self.relay.control(session_id, op="notes", notes=view)
+        room = self.rooms.get(session_id)
+        if room is not None:
+            room.notes_changed(view)
+
+    def remote_control(self, session_id: str, what: dict[str, Any]) -> None:
+        """Another process's news of a session (see :meth:`Relay.control`); anything
+        malformed is ignored (it came from a process of ours, but over the network)."""
+        op, room = what.get("op"), self.rooms.get(session_id)
+        if op == "gone":
+            why = SessionExpired("session expired") if what.get("why") == "expired" else None
+            gone = why or SessionDeleted("session deleted")
+            self._spawn(session_id, self.discard(session_id, gone, share=False))
+        elif op == "ended" and room is not None:
+            room.ended = True
+        elif op == "participant" and isinstance(what.get("id"), str):
+            fields = what.get("record")
+            record = ParticipantRecord(**fields) if isinstance(fields, dict) else None
+            self.participant_changed(session_id, what["id"], record, share=False)
+        elif op == "invite" and what.get("role") in tuple(Role):
+            self.invite_rotated(session_id, Role(what["role"]), share=False)
+        elif op == "notes" and isinstance(what.get("notes"), dict):
+            self.notes_changed(session_id, what["notes"], share=False)
 
     def revive(self, session_id: str) -> None:
         """A session was created with this id: it is not gone any more."""

@@ -26,6 +26,18 @@ class Settings(BaseSettings):
         "codeinterview.db",
         description="SQLite database file (':memory:' keeps nothing), or a postgresql:// URL.",
     )
+    redis_url: str = Field(
+        "",
+        description="redis:// URL of the Redis several processes share rooms through (with a "
+        "postgresql:// --db); empty: this process serves its sessions alone.",
+    )
+    relay_check_seconds: float = Field(
+        1.0,
+        gt=0,
+        le=60,
+        description="With --redis-url: how often each loaded room's log head is read from the "
+        "database, so an update whose Redis message was lost is caught up.",
+    )
     log_level: str = Field("info", description="Logging level: debug, info, warning, error.")
     log_format: Literal["text", "json"] = Field(
         "text", description="text: one readable line per record; json: one JSON object per line."

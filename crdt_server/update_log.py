@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from pycrdt import merge_updates
 
@@ -130,17 +130,37 @@ SnapshotSource = Callable[[str], bytes | None]
 
 @dataclass(slots=True)
 class _Tail:
-    """A loaded document's log tail, and the entry up to which it holds every one."""
+    """A loaded document's log tail, and the entry up to which it holds every one.
+
+    Entries are numbered per session by storage, whichever process commits them; the ones
+    this room holds past ``folded`` with a hole before them (another process's, relayed
+    ahead of one still missing) wait in ``ahead`` as (first, last) ranges."""
 
     updates: int = 0
     size: int = 0
     folded: int = 0
+    ahead: list[tuple[int, int]] = field(default_factory=list)
 
     def committed(self, span: Appended, size: int) -> None:
         self.updates += span.last - span.first + 1
         self.size += size
-        if span.first == self.folded + 1:  # no entry by anyone else in between
-            self.folded = span.last
+        self.saw(span.first, span.last)
+
+    def saw(self, first: int, last: int) -> None:
+        """Entries ``first..last`` are in the room's document."""
+        if last <= self.folded:
+            return
+        self.ahead.append((first, last))
+        self.ahead.sort()
+        while self.ahead and self.ahead[0][0] <= self.folded + 1:
+            self.folded = max(self.folded, self.ahead.pop(0)[1])
+
+    def holds(self, seq: int) -> bool:
+        return seq <= self.folded or any(first <= seq <= last for first, last in self.ahead)
+
+
+#: Called after each commit with a session's entries as numbered: (session, first, entries).
+CommitHook = Callable[[str, int, list[PendingUpdate]], None]
 
 
 class UpdateLog:
@@ -171,6 +191,7 @@ class UpdateLog:
         self._lock = asyncio.Lock()
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self.on_commit: CommitHook | None = None  # the cross-process relay, when there is one
 
     # ------------------------------------------------------------ lifecycle
     def start(self) -> None:
@@ -205,6 +226,28 @@ class UpdateLog:
     def forget(self, session_id: str) -> None:
         self._tails.pop(session_id, None)
         self._unfoldable.discard(session_id)
+
+    def saw(self, session_id: str, first: int, last: int) -> None:
+        """Entries another process committed are in the loaded document now (what it may
+        fold up to when compacting)."""
+        tail = self._tails.get(session_id)
+        if tail is not None:
+            tail.saw(first, last)
+
+    def holds(self, session_id: str, seq: int) -> bool:
+        """Whether the loaded document holds entry ``seq`` (False when it is not loaded)."""
+        tail = self._tails.get(session_id)
+        return tail is not None and tail.holds(seq)
+
+    def folded(self, session_id: str) -> int | None:
+        """The entry up to which the loaded document holds every one (None: not loaded)."""
+        tail = self._tails.get(session_id)
+        return None if tail is None else tail.folded
+
+    def has_gap(self, session_id: str) -> bool:
+        """The loaded document holds entries past one it lacks."""
+        tail = self._tails.get(session_id)
+        return tail is not None and bool(tail.ahead)
 
     def append(
         self,
@@ -278,6 +321,9 @@ class UpdateLog:
                 tail = self._tails.get(session_id)
                 if tail is not None:
                     tail.committed(span, sizes[session_id])
+                if self.on_commit is not None:
+                    entries = [update for update in group if update.session_id == session_id]
+                    self.on_commit(session_id, span.first, entries)
         return True
 
     async def _commit_events(self) -> bool:

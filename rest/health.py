@@ -7,11 +7,14 @@ from __future__ import annotations
 import time
 from functools import cache
 from importlib.metadata import PackageNotFoundError, version
+from typing import Literal
 
 from aiohttp import web
+from redis.exceptions import RedisError
 
 from crdt_server.clock import now_ms
 from crdt_server.core.errors import Draining, Unavailable
+from crdt_server.relay import Relay
 from storage import StorageError
 
 from .keys import LIVE, STARTED_AT, STORAGE
@@ -32,16 +35,29 @@ async def health(request: web.Request) -> web.StreamResponse:
         await request.app[STORAGE].ping()
     except StorageError as exc:
         raise Unavailable(f"database unavailable: {exc}") from None
+    redis = await redis_state(request.app[LIVE].relay)
     uptime = int((time.monotonic() - request.app[STARTED_AT]) * 1000)
     return respond(
         Health(
-            status="ok",
+            status="degraded" if redis == "unavailable" else "ok",
             timestamp=now_ms(),
             version=service_version(),
             uptime_ms=uptime,
             database="ok",
+            redis=redis,
         )
     )
+
+
+async def redis_state(relay: Relay | None) -> Literal["ok", "unavailable", "off"]:
+    """Whether Redis answers and this process listens to it (off: no Redis configured)."""
+    if relay is None:
+        return "off"
+    try:
+        await relay.ping()
+    except (RedisError, OSError):
+        return "unavailable"
+    return "ok" if relay.up else "unavailable"
 
 
 async def livez(request: web.Request) -> web.StreamResponse:
@@ -57,7 +73,8 @@ async def readyz(request: web.Request) -> web.StreamResponse:
         await request.app[STORAGE].ping()
     except StorageError as exc:
         raise Unavailable(f"database unavailable: {exc}") from None
-    return web.json_response({"status": "ok", "database": "ok"})
+    redis = await redis_state(request.app[LIVE].relay)
+    return web.json_response({"status": "ok", "database": "ok", "redis": redis})
 
 
 def add_probe_routes(app: web.Application) -> None:

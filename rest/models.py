@@ -407,8 +407,9 @@ class LanguageList(Model):
 
 
 class Health(Model):
-    status: Literal["ok"]
-    """ok while the database answers."""
+    status: Literal["ok", "degraded"]
+    """ok while the database answers; degraded while Redis does not (the process serves on,
+    and other processes' changes reach its rooms through the database, a second later)."""
     timestamp: int
     """The server's clock (Unix ms)."""
     version: str
@@ -417,6 +418,8 @@ class Health(Model):
     """Time since start-up."""
     database: Literal["ok"]
     """ok while the database answers."""
+    redis: Literal["ok", "unavailable", "off"]
+    """off: this process shares rooms with no other (no --redis-url)."""
 
 
 class ErrorEnvelope(Model):

@@ -119,6 +119,13 @@ class DocumentStore(Protocol):
         so are their ``outbox`` events and ``pending`` code changes (session, due time).
         """
 
+    async def document_since(self, session_id: str, after_seq: int) -> StoredDocument:
+        """What another process added after entry ``after_seq``: the entries after it, and
+        the snapshot too when compaction folded some of them (else ``snapshot`` is None)."""
+
+    async def log_heads(self, session_ids: Sequence[str]) -> dict[str, tuple[int, bool]]:
+        """``(newest entry, ended)`` of each of these sessions; deleted ones are missing."""
+
     async def compact(self, session_id: str, snapshot: bytes, upto: int) -> None:
         """Make ``snapshot`` (which folds every entry up to ``upto``) the document's snapshot
         and delete those entries; entries after ``upto`` stay. A snapshot folding more than

@@ -512,6 +512,44 @@ class PostgresStorage:
             ended=ended is not None and ended[0] is not None,
         )
 
+    async def document_since(self, session_id: str, after_seq: int) -> StoredDocument:
+        with _driver_errors():
+            async with self.pool.acquire() as conn:
+                async with conn.transaction(isolation="repeatable_read", readonly=True):
+                    row = await conn.fetchrow(
+                        "SELECT upto, CASE WHEN upto > $2 THEN state END FROM doc_snapshots"
+                        " WHERE session_id = $1",
+                        session_id,
+                        after_seq,
+                    )
+                    upto = int(row[0]) if row else 0
+                    tail = await conn.fetch(
+                        "SELECT seq, data FROM doc_log WHERE session_id = $1 AND seq > $2"
+                        " ORDER BY seq",
+                        session_id,
+                        max(upto, after_seq),
+                    )
+                    ended = await conn.fetchval(
+                        "SELECT ended_at IS NOT NULL FROM sessions WHERE id = $1", session_id
+                    )
+        return StoredDocument(
+            None if row is None or row[1] is None else bytes(row[1]),
+            [bytes(data) for _, data in tail],
+            upto=upto,
+            last_seq=int(tail[-1][0]) if tail else max(upto, after_seq),
+            ended=bool(ended),
+        )
+
+    async def log_heads(self, session_ids: Sequence[str]) -> dict[str, tuple[int, bool]]:
+        rows = await self._fetch(
+            "SELECT s.id, greatest("
+            " coalesce((SELECT max(seq) FROM doc_log WHERE session_id = s.id), 0),"
+            " coalesce((SELECT upto FROM doc_snapshots WHERE session_id = s.id), 0)),"
+            " s.ended_at IS NOT NULL FROM sessions s WHERE s.id = ANY($1::text[])",
+            list(session_ids),
+        )
+        return {str(sid): (int(last), bool(ended)) for sid, last, ended in rows}
+
     async def append_updates(
         self,
         updates: Sequence[PendingUpdate],

@@ -204,6 +204,30 @@ def _append_edits(conn: sqlite3.Connection, updates: Sequence[PendingUpdate]) ->
     )
 
 
+def _read_since(conn: sqlite3.Connection, session_id: str, after_seq: int) -> StoredDocument:
+    """:meth:`SQLiteStorage.document_since` in one read transaction."""
+    conn.execute("BEGIN")
+    try:
+        row = conn.execute(
+            "SELECT state, upto FROM doc_snapshots WHERE session_id = ?", (session_id,)
+        ).fetchone()
+        upto = int(row[1]) if row else 0
+        tail = conn.execute(
+            "SELECT seq, data FROM doc_log WHERE session_id = ? AND seq > ? ORDER BY seq",
+            (session_id, max(upto, after_seq)),
+        ).fetchall()
+        ended = conn.execute("SELECT ended_at FROM sessions WHERE id = ?", (session_id,)).fetchone()
+    finally:
+        conn.execute("COMMIT")
+    return StoredDocument(
+        bytes(row[0]) if row and upto > after_seq else None,
+        [bytes(data) for _, data in tail],
+        upto=upto,
+        last_seq=int(tail[-1][0]) if tail else max(upto, after_seq),
+        ended=ended is not None and ended[0] is not None,
+    )
+
+
 def _append(
     conn: sqlite3.Connection,
     updates: Sequence[PendingUpdate],
@@ -569,6 +593,21 @@ class SQLiteStorage:
             last_seq=int(tail[-1][0]) if tail else upto,
             ended=ended is not None and ended[0] is not None,
         )
+
+    async def document_since(self, session_id: str, after_seq: int) -> StoredDocument:
+        async with self._lock:
+            with _driver_errors():
+                return await _in_thread(self.db, _read_since, session_id, after_seq)
+
+    async def log_heads(self, session_ids: Sequence[str]) -> dict[str, tuple[int, bool]]:
+        rows = await self._fetchall(
+            "SELECT s.id, max(coalesce((SELECT max(seq) FROM doc_log WHERE session_id = s.id),"
+            " 0), coalesce((SELECT upto FROM doc_snapshots WHERE session_id = s.id), 0)),"
+            " s.ended_at IS NOT NULL FROM sessions s"
+            " WHERE s.id IN (SELECT value FROM json_each(?))",
+            (json.dumps(list(session_ids)),),
+        )
+        return {str(sid): (int(last), bool(ended)) for sid, last, ended in rows}
 
     async def start_session(
         self, session_id: str, at: int, duration_ms: int | None, outbox: Sequence[OutboxEvent] = ()

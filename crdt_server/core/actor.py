@@ -26,6 +26,7 @@ class Via(StrEnum):
     REST = "rest"  # an HTTP request
     RUN = "run"  # a code run recording its result
     SYSTEM = "system"  # the server itself (seeding, restores)
+    RELAY = "relay"  # another server process: its client's change, committed and relayed
 
 
 @dataclass(frozen=True, slots=True)

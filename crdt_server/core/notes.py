@@ -70,9 +70,7 @@ class Notes:
         if record is None:
             raise VersionUnknown("the notes changed since that version: read them again and merge")
         view = notes_view(record)
-        room = self._rooms.rooms.get(session_id)
-        if room is not None:
-            room.notes_changed(view)
+        self._rooms.notes_changed(session_id, view)
         return view
 
     async def submit_scorecard(

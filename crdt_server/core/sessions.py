@@ -383,7 +383,7 @@ class SessionCore:
         room = await self._rooms.get(record.id)
         with room_refusals():
             room.edit(lambda doc: _show_interview(doc, ended), actor)
-        room.ended = True  # from here no update of anyone's applies
+        self._rooms.mark_ended(room)  # from here no update of anyone's applies
         await self._rooms.log.flush()
         data = {"sessionId": record.id, "startedAt": record.started_at, "endedAt": at,
                 "reason": reason}  # fmt: skip

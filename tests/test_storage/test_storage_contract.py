@@ -337,3 +337,24 @@ async def test_presence_changes_are_logged_bounded_and_a_crash_leaves_everyone_l
     assert not (await store.get_participant("0123abcd", "owner")).is_online  # type: ignore[union-attr]
     assert await store.delete_session("0123abcd")
     assert await count_rows(store, "presence_log") == 0
+
+
+async def test_what_another_process_added_is_read_after_a_given_entry(store: Storage) -> None:
+    _, updates = typed_updates(8)
+    await store.create_session(session(), person(), updates[0])
+    await store.append_updates([PendingUpdate("0123abcd", u, 2) for u in updates[1:6]])
+    since = await store.document_since("0123abcd", 3)
+    assert since.snapshot is None and since.updates == updates[4:6] and since.last_seq == 5
+    folded: Doc[Any] = Doc()
+    for update in updates[:5]:
+        folded.apply_update(update)
+    await store.compact("0123abcd", folded.get_update(), 4)
+    since = await store.document_since("0123abcd", 2)  # entries 3 and 4 are folded away
+    assert since.snapshot == folded.get_update() and since.updates == [updates[5]]
+    assert (since.upto, since.last_seq) == (4, 5)
+    assert (await store.document_since("0123abcd", 5)).updates == []
+    assert (await store.document_since("0123abcd", 5)).last_seq == 5
+    await store.create_session(session("feed0123"), person(), b"")
+    await store.end_session("feed0123", 9)
+    heads = await store.log_heads(["0123abcd", "feed0123", "nosuch00"])
+    assert heads == {"0123abcd": (5, False), "feed0123": (0, True)}

@@ -1,0 +1,20 @@
+"""Helpers for tests that run several server processes sharing sessions."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+import aiohttp
+from server_process import ServerProcess, read_session
+
+#: ``await cluster(n, *flags)``: n processes on one database and one Redis.
+Cluster = Callable[..., Awaitable[list[ServerProcess]]]
+
+
+def ws_url(server: ServerProcess) -> str:
+    return f"ws://127.0.0.1:{server.port}/ws/sessions"
+
+
+async def code_on(http: aiohttp.ClientSession, server: ServerProcess, session_id: str) -> str:
+    """The session's code as one process's REST API reads it."""
+    return str((await read_session(http, server, session_id))["code"])
