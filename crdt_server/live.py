@@ -71,11 +71,13 @@ class Live:
             self.relay = Relay(
                 settings.redis_url, self.rooms, storage, check_s=settings.relay_check_seconds
             )
-            self.rooms.relay = self.relay
+            self.rooms.share_with(self.relay)
             self.log.on_commit = self.relay.committed
         self.metrics.count_rooms(lambda: len(self.rooms.rooms))
         self.webhooks.code_of = self._current_code
         self.presence = Presence(storage, self.rooms, self.webhooks)
+        if self.relay is not None:
+            self.presence.share_with(self.relay)
         self.sessions = SessionCore(settings, storage, self.rooms, self.webhooks)
         self.questions = QuestionBank(storage, self.rooms)
         self.access = Access(
@@ -167,6 +169,7 @@ class Live:
         await self.playback.stop()
         await self.executor.stop()
         await self.rooms.close()
+        await self.presence.stop()
         await self.log.stop()
         if self.relay is not None:
             await self.relay.stop()

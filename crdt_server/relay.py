@@ -64,6 +64,9 @@ HOLE_GRACE_S = 0.2
 OUTBOX = 10_000
 
 _DOC, _AWARENESS, _HELLO, _CONTROL, _BEAT = b"d", b"a", b"h", b"c", b"b"
+
+#: Another process's news of a session: ``handler(session, process, fields)``.
+ControlHandler = Callable[[str, bytes, dict[str, Any]], None]
 _NO_OWNER = 2**64 - 1
 _NO_AUTHOR = 0xFFFF
 
@@ -134,6 +137,11 @@ class Relay:
         self._outbox: asyncio.Queue[tuple[str, bytes]] = asyncio.Queue(OUTBOX)
         self._tasks: list[asyncio.Task[None]] = []
         self._jobs: set[asyncio.Task[None]] = set()
+        self._handlers: dict[str, ControlHandler] = {}
+        #: Called with a session whose room another process loaded (say what you have).
+        self.hello_hooks: list[Callable[[str], None]] = []
+        #: Called with a process given up for dead.
+        self.gone_hooks: list[Callable[[bytes], None]] = []
         self.up = False  # subscribed and listening (for /health)
         self.dropped = 0  # messages not published (Redis down, or the outbox full)
 
@@ -147,6 +155,10 @@ class Relay:
         ]
 
     async def stop(self) -> None:
+        """Publish what is queued (the last commits: a second at most), then stop."""
+        if self._tasks:
+            with suppress(TimeoutError):
+                await asyncio.wait_for(self._outbox.join(), 1)
         for task in [*self._tasks, *self._jobs]:
             task.cancel()
         await asyncio.gather(*self._tasks, *self._jobs, return_exceptions=True)
@@ -186,7 +198,16 @@ class Relay:
         room.on_awareness = lambda message, owner: self._share_awareness(room, message, owner)
         early, entry.early = entry.early, []
         for kind, sender, body in early:
-            self._dispatch(room.session_id, kind, sender, body)
+            try:
+                self._dispatch(room.session_id, kind, sender, body)
+            except Exception:
+                log.exception("relay: a message for %s could not be handled", room.session_id)
+        self._announce(room)
+
+    def _announce(self, room: Room) -> None:
+        """Send the states this process's connections set, and ask the others for theirs."""
+        for owner, update in room.owned_awareness().items():
+            self._share_awareness(room, protocol.awareness_message(update), owner)
         self._send(room.session_id, _HELLO, b"")
 
     async def unfollow(self, session_id: str) -> None:
@@ -204,10 +225,14 @@ class Relay:
         carried = sum(len(entry.data) for entry in entries) <= CARRIED_BYTES
         self._send(session_id, _DOC, _doc_message(first, entries, carried))
 
-    def control(self, session_id: str, **what: Any) -> None:
+    def control(self, session_id: str, op: str, **fields: Any) -> None:
         """Tell the processes with the room loaded what happened to it (deleted, ended,
-        a participant changed, an invite rotated)."""
-        self._send(session_id, _CONTROL, json.dumps(what).encode())
+        a participant changed, ...): their handler of ``op`` gets ``fields``."""
+        self._send(session_id, _CONTROL, json.dumps({"op": op, **fields}).encode())
+
+    def on_control(self, op: str, handler: ControlHandler) -> None:
+        """Handle another process's ``op`` news: ``handler(session, process, fields)``."""
+        self._handlers[op] = handler
 
     def _share_awareness(self, room: Room, message: bytes, owner: int | None) -> None:
         connection = _NO_OWNER if owner is None else owner
@@ -236,6 +261,8 @@ class Relay:
                 if down_since is None:
                     down_since = time.monotonic()
                     log.warning("relay: Redis is unreachable; messages are dropped meanwhile")
+            finally:
+                self._outbox.task_done()
 
     async def _beat(self) -> None:
         while True:
@@ -249,6 +276,8 @@ class Relay:
                     for entry in self._following.values():
                         if entry.room is not None:
                             entry.room.drop_remote_awareness(_owned_by(process))
+                    for hook in self.gone_hooks:
+                        hook(process)
             await asyncio.sleep(BEAT_S)
 
     # ------------------------------------------------------------ incoming
@@ -283,8 +312,10 @@ class Relay:
         if not self.up:
             log.info("relay: subscribed to Redis (%d rooms)", len(channels))
         self.up = True
-        for session_id in list(self._following):  # what was missed while we were away
+        for session_id, entry in list(self._following.items()):  # what was missed meanwhile
             self._catch_up_later(session_id, 0)
+            if entry.room is not None:  # cursors: ours to them, theirs to us
+                self._announce(entry.room)
 
     def _received(self, message: dict[str, Any]) -> None:
         channel = message["channel"].decode()
@@ -311,8 +342,8 @@ class Relay:
             return
         try:
             self._dispatch(session_id, kind, sender, body)
-        except (struct.error, ValueError, UnicodeDecodeError):
-            log.warning("relay: a malformed message on %s was ignored", channel)
+        except Exception:  # one bad message must not stop the listener
+            log.exception("relay: a message on %s could not be handled", channel)
 
     def _dispatch(self, session_id: str, kind: bytes, sender: bytes, body: bytes) -> None:
         entry = self._following.get(session_id)
@@ -328,11 +359,16 @@ class Relay:
                 room.apply_remote_awareness(update, _remote_owner(sender, connection))
             except ProtocolError as exc:
                 log.warning("relay: awareness for %s refused: %s", session_id, exc)
-        elif kind == _HELLO:
+        elif kind == _HELLO:  # a process loaded the room (or came back): what we have
             for owner, update in room.owned_awareness().items():
                 self._share_awareness(room, protocol.awareness_message(update), owner)
+            for hook in self.hello_hooks:
+                hook(session_id)
         elif kind == _CONTROL:
-            self._rooms.remote_control(session_id, json.loads(body))
+            what = json.loads(body)
+            handler = self._handlers.get(what.pop("op", None)) if isinstance(what, dict) else None
+            if handler is not None:
+                handler(session_id, sender, what)
 
     def _apply_doc(
         self, room: Room, first: int, count: int, entries: list[tuple[str | None, bytes]] | None
@@ -421,8 +457,10 @@ class Relay:
                 if entry is None:
                     continue  # unloaded meanwhile
                 room = entry.room
+                if head is None and "gone" in self._handlers:
+                    self._handlers["gone"](session_id, self.id, {"why": "deleted"})
+                    continue
                 if head is None:
-                    self._rooms.remote_control(session_id, {"op": "gone", "why": "deleted"})
                     continue
                 last, ended = head
                 folded = journal.folded(session_id)

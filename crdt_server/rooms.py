@@ -338,7 +338,7 @@ class RoomManager:
         every process (``share`` False: the news came from another one)."""
         if share and self.relay is not None:
             details = None if record is None else participant_fields(record)
-            self.relay.control(session_id, op="participant", id=participant_id, record=details)
+            self.relay.control(session_id, "participant", id=participant_id, record=details)
         room = self.rooms.get(session_id)
         if room is None:
             return
@@ -359,7 +359,7 @@ class RoomManager:
         """Close the sockets that came in on the rotated invite (they have no participant),
         on every process."""
         if share and self.relay is not None:
-            self.relay.control(session_id, op="invite", role=str(role))
+            self.relay.control(session_id, "invite", role=str(role))
         room = self.rooms.get(session_id)
         for connection in [] if room is None else room.connections():
             actor = connection.actor
@@ -374,7 +374,7 @@ class RoomManager:
         if self.relay is not None:
             if share:
                 gone = "expired" if isinstance(why, SessionExpired) else "deleted"
-                self.relay.control(session_id, op="gone", why=gone)
+                self.relay.control(session_id, "gone", why=gone)
             await self.relay.unfollow(session_id)
         now = time.monotonic()
         while self._gone and next(iter(self._gone.values()))[0] < now - GONE_FOR_S:
@@ -396,33 +396,48 @@ class RoomManager:
         """The interview ended: no update of anyone's applies, on any process."""
         room.ended = True
         if self.relay is not None:
-            self.relay.control(room.session_id, op="ended")
+            self.relay.control(room.session_id, "ended")
 
     def notes_changed(self, session_id: str, view: dict[str, Any], *, share: bool = True) -> None:
         """Pass new notes to the room's listeners that may read them, on every process."""
         if share and self.relay is not None:
-            self.relay.control(session_id, op="notes", notes=view)
+            self.relay.control(session_id, "notes", notes=view)
         room = self.rooms.get(session_id)
         if room is not None:
             room.notes_changed(view)
 
-    def remote_control(self, session_id: str, what: dict[str, Any]) -> None:
-        """Another process's news of a session (see :meth:`Relay.control`); anything
-        malformed is ignored (it came from a process of ours, but over the network)."""
-        op, room = what.get("op"), self.rooms.get(session_id)
-        if op == "gone":
-            why = SessionExpired("session expired") if what.get("why") == "expired" else None
-            gone = why or SessionDeleted("session deleted")
-            self._spawn(session_id, self.discard(session_id, gone, share=False))
-        elif op == "ended" and room is not None:
+    def share_with(self, relay: Relay) -> None:
+        """Share these rooms with other processes: what happens to a session here is told
+        to them, and what they tell is applied here."""
+        self.relay = relay
+        relay.on_control("gone", self._remote_gone)
+        relay.on_control("ended", self._remote_ended)
+        relay.on_control("participant", self._remote_participant)
+        relay.on_control("invite", self._remote_invite)
+        relay.on_control("notes", self._remote_notes)
+
+    def _remote_gone(self, session_id: str, _process: bytes, what: dict[str, Any]) -> None:
+        why = SessionExpired("session expired") if what.get("why") == "expired" else None
+        gone = why or SessionDeleted("session deleted")
+        self._spawn(session_id, self.discard(session_id, gone, share=False))
+
+    def _remote_ended(self, session_id: str, _process: bytes, _what: dict[str, Any]) -> None:
+        room = self.rooms.get(session_id)
+        if room is not None:
             room.ended = True
-        elif op == "participant" and isinstance(what.get("id"), str):
-            fields = what.get("record")
-            record = ParticipantRecord(**fields) if isinstance(fields, dict) else None
+
+    def _remote_participant(self, session_id: str, _process: bytes, what: dict[str, Any]) -> None:
+        fields = what.get("record")
+        record = ParticipantRecord(**fields) if isinstance(fields, dict) else None
+        if isinstance(what.get("id"), str):
             self.participant_changed(session_id, what["id"], record, share=False)
-        elif op == "invite" and what.get("role") in tuple(Role):
+
+    def _remote_invite(self, session_id: str, _process: bytes, what: dict[str, Any]) -> None:
+        if what.get("role") in tuple(Role):
             self.invite_rotated(session_id, Role(what["role"]), share=False)
-        elif op == "notes" and isinstance(what.get("notes"), dict):
+
+    def _remote_notes(self, session_id: str, _process: bytes, what: dict[str, Any]) -> None:
+        if isinstance(what.get("notes"), dict):
             self.notes_changed(session_id, what["notes"], share=False)
 
     def revive(self, session_id: str) -> None:

@@ -35,6 +35,9 @@ PRESENCE_KEPT = 500
 #: Timeline events kept per session, kind and participant: a client toggling its focus in a
 #: loop fills only its own quota, never another's.
 EVENTS_KEPT = 500
+#: How long a webhook event handed out for delivery is held from every other deliverer: far
+#: longer than a delivery's timeout, so a process that died mid-delivery is retried after it.
+CLAIM_MS = 60_000
 
 
 class SessionStore(Protocol):
@@ -90,6 +93,18 @@ class SessionStore(Protocol):
     ) -> ParticipantRecord | None:
         """``at``: when ``is_online`` changed, logged with it (the newest
         :data:`PRESENCE_KEPT` changes of a session are kept)."""
+
+    async def flip_online(
+        self,
+        session_id: str,
+        participant_id: str,
+        online: bool,
+        at: int,
+        outbox: Sequence[OutboxEvent] = (),
+    ) -> ParticipantRecord | None:
+        """Mark a participant online or offline, logged at ``at`` with ``outbox``, only if
+        that changes it; returns the record when it did (None: it was so already, or there
+        is no such participant). Processes deciding together change it once."""
 
     async def delete_participant(self, session_id: str, participant_id: str) -> bool: ...
     async def online_participants(self) -> list[tuple[str, ParticipantRecord]]:
@@ -183,7 +198,9 @@ class WebhookStore(Protocol):
 
     async def enqueue_events(self, events: Sequence[OutboxEvent]) -> None: ...
     async def due_events(self, endpoint: str, now: int, limit: int) -> list[OutboxEvent]:
-        """The endpoint's events due by ``now``, oldest first (none given up)."""
+        """The endpoint's events due by ``now``, oldest first (none given up), claimed for
+        :data:`CLAIM_MS`: until it ends (or the delivery is recorded) nobody, on this process
+        or another, is handed them again."""
 
     async def event_delivered(self, endpoint: str, event_id: str) -> None: ...
     async def event_failed(

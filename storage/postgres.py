@@ -22,7 +22,7 @@ import asyncpg
 if TYPE_CHECKING:
     from asyncpg.pool import PoolConnectionProxy
 
-from .base import EVENTS_KEPT, PRESENCE_KEPT
+from .base import CLAIM_MS, EVENTS_KEPT, PRESENCE_KEPT
 from .errors import (
     DuplicateSessionId,
     ParticipantExists,
@@ -453,6 +453,27 @@ class PostgresStorage:
                     await _log_presence(conn, session_id, participant_id, is_online, at)
         return _participant(row) if row else None
 
+    async def flip_online(
+        self,
+        session_id: str,
+        participant_id: str,
+        online: bool,
+        at: int,
+        outbox: Sequence[OutboxEvent] = (),
+    ) -> ParticipantRecord | None:
+        async with self._tx() as conn:
+            row = await conn.fetchrow(
+                f"UPDATE participants SET is_online = $3 WHERE session_id = $1 AND id = $2"
+                f" AND is_online != $3 RETURNING {_PARTICIPANT_COLUMNS}",
+                session_id,
+                participant_id,
+                online,
+            )
+            if row is not None:
+                await _write_events(conn, outbox)
+                await _log_presence(conn, session_id, participant_id, online, at)
+        return _participant(row) if row else None
+
     async def delete_participant(self, session_id: str, participant_id: str) -> bool:
         status = await self._execute(
             "DELETE FROM participants WHERE session_id = $1 AND id = $2",
@@ -716,15 +737,19 @@ class PostgresStorage:
             await _write_events(conn, events)
 
     async def due_events(self, endpoint: str, now: int, limit: int) -> list[OutboxEvent]:
-        rows = await self._fetch(
-            "SELECT endpoint, id, type, session_id, body, created_at, attempts, first_failed_at"
-            " FROM webhook_outbox WHERE endpoint = $1 AND NOT given_up AND next_at <= $2"
-            " ORDER BY created_at, ord LIMIT $3",
+        rows = await self._fetch(  # SKIP LOCKED: two processes claiming at once split them
+            "UPDATE webhook_outbox o SET next_at = $4 FROM (SELECT endpoint, id FROM"
+            " webhook_outbox WHERE endpoint = $1 AND NOT given_up AND next_at <= $2"
+            " ORDER BY created_at, ord LIMIT $3 FOR UPDATE SKIP LOCKED) AS due"
+            " WHERE o.endpoint = due.endpoint AND o.id = due.id RETURNING o.created_at, o.ord,"
+            " o.endpoint, o.id, o.type, o.session_id, o.body, o.created_at, o.attempts,"
+            " o.first_failed_at",
             endpoint,
             now,
             limit,
+            now + CLAIM_MS,
         )
-        return [OutboxEvent(*row) for row in rows]
+        return [OutboxEvent(*row[2:]) for row in sorted(rows, key=lambda row: (row[0], row[1]))]
 
     async def event_delivered(self, endpoint: str, event_id: str) -> None:
         await self._execute(

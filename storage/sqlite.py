@@ -20,7 +20,7 @@ from typing import Any, TypeVar, cast
 
 import aiosqlite
 
-from .base import EVENTS_KEPT, PRESENCE_KEPT
+from .base import CLAIM_MS, EVENTS_KEPT, PRESENCE_KEPT
 from .errors import (
     DuplicateSessionId,
     ParticipantExists,
@@ -531,6 +531,26 @@ class SQLiteStorage:
                     await _log_presence(db, session_id, participant_id, is_online, at)
         return _participant(row) if row else None
 
+    async def flip_online(
+        self,
+        session_id: str,
+        participant_id: str,
+        online: bool,
+        at: int,
+        outbox: Sequence[OutboxEvent] = (),
+    ) -> ParticipantRecord | None:
+        async with self._tx() as db:
+            row = await _row(
+                db,
+                f"UPDATE participants SET is_online = ? WHERE session_id = ? AND id = ?"
+                f" AND is_online != ? RETURNING {_PARTICIPANT_COLUMNS}",
+                (int(online), session_id, participant_id, int(online)),
+            )
+            if row is not None:
+                await _insert_events(db, outbox)
+                await _log_presence(db, session_id, participant_id, online, at)
+        return _participant(row) if row else None
+
     async def delete_participant(self, session_id: str, participant_id: str) -> bool:
         async with self._tx() as db:
             cursor = await db.execute(
@@ -749,13 +769,16 @@ class SQLiteStorage:
             await _insert_events(db, events)
 
     async def due_events(self, endpoint: str, now: int, limit: int) -> list[OutboxEvent]:
-        rows = await self._fetchall(
-            "SELECT endpoint, id, type, session_id, body, created_at, attempts, first_failed_at"
-            " FROM webhook_outbox WHERE endpoint = ? AND given_up = 0 AND next_at <= ?"
-            " ORDER BY created_at, rowid LIMIT ?",
-            (endpoint, now, limit),
-        )
-        return [OutboxEvent(*row) for row in rows]
+        async with self._tx() as db:
+            rows = await _rows(
+                db,
+                "UPDATE webhook_outbox SET next_at = ? WHERE rowid IN (SELECT rowid FROM"
+                " webhook_outbox WHERE endpoint = ? AND given_up = 0 AND next_at <= ?"
+                " ORDER BY created_at, rowid LIMIT ?) RETURNING created_at, rowid, endpoint, id,"
+                " type, session_id, body, created_at, attempts, first_failed_at",
+                (now + CLAIM_MS, endpoint, now, limit),
+            )
+        return [OutboxEvent(*row[2:]) for row in sorted(rows, key=lambda row: row[:2])]
 
     async def event_delivered(self, endpoint: str, event_id: str) -> None:
         async with self._tx() as db:

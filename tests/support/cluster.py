@@ -7,6 +7,8 @@ from collections.abc import Awaitable, Callable
 import aiohttp
 from server_process import ServerProcess, read_session
 
+from support.node_client import NodeClient
+
 #: ``await cluster(n, *flags)``: n processes on one database and one Redis.
 Cluster = Callable[..., Awaitable[list[ServerProcess]]]
 
@@ -18,3 +20,9 @@ def ws_url(server: ServerProcess) -> str:
 async def code_on(http: aiohttp.ClientSession, server: ServerProcess, session_id: str) -> str:
     """The session's code as one process's REST API reads it."""
     return str((await read_session(http, server, session_id))["code"])
+
+
+async def names_seen(node: NodeClient, client: str) -> set[str]:
+    """The names in the awareness states one provider sees."""
+    states = await node.awareness(client=client)
+    return {str(state.get("user", {}).get("name")) for state in states.values() if state}

@@ -3,85 +3,22 @@ the site file as shipped, and the systemd unit as systemd reads it."""
 
 from __future__ import annotations
 
-import asyncio
 import re
-import shutil
 import subprocess
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import aiohttp
 import pytest
-from server_process import ServerProcess, free_port
+from server_process import ServerProcess
+from support.nginx import Nginx
 from support.node_client import NodeClient
 from support.waiting import wait_until
 
 REPO = Path(__file__).resolve().parents[2]
 DEPLOY = REPO / "deploy"
-NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
+SITE = DEPLOY / "nginx" / "codeinterview.conf"
 UNIT_PYTHON = "/opt/codeinterview/.venv/bin/python"
-
-
-class Nginx:
-    """Debian's nginx with a private prefix, the shipped site, and its ports rewritten."""
-
-    def __init__(self, root: Path, upstream_port: int) -> None:
-        self.root = root
-        self.port = free_port()
-        site = (DEPLOY / "nginx" / "codeinterview.conf").read_text()
-        site = site.replace("server 127.0.0.1:8000;", f"server 127.0.0.1:{upstream_port};")
-        site = re.sub(r"listen 80;", f"listen 127.0.0.1:{self.port};", site)
-        site = re.sub(r"listen \[::\]:80;\n", "", site)
-        assert f"127.0.0.1:{self.port}" in site and f":{upstream_port};" in site
-        (root / "logs").mkdir(parents=True)
-        (root / "site.conf").write_text(site)
-        (root / "nginx.conf").write_text(
-            f"""
-daemon off;
-pid {root}/nginx.pid;
-error_log {root}/logs/error.log info;
-events {{ worker_connections 256; }}
-http {{
-    access_log {root}/logs/access.log;
-    client_body_temp_path {root}/body;
-    proxy_temp_path {root}/proxy;
-    fastcgi_temp_path {root}/fastcgi;
-    uwsgi_temp_path {root}/uwsgi;
-    scgi_temp_path {root}/scgi;
-    include {root}/site.conf;
-}}
-"""
-        )
-        self.proc: asyncio.subprocess.Process | None = None
-
-    async def __aenter__(self) -> Nginx:
-        self.proc = await asyncio.create_subprocess_exec(
-            NGINX, "-p", str(self.root), "-c", str(self.root / "nginx.conf"),
-            stderr=asyncio.subprocess.PIPE,
-        )  # fmt: skip
-
-        async def answers() -> bool:
-            assert self.proc is not None
-            if self.proc.returncode is not None:
-                raise RuntimeError((self.root / "logs" / "error.log").read_text())
-            try:
-                _, writer = await asyncio.open_connection("127.0.0.1", self.port)
-            except OSError:
-                return False
-            writer.close()
-            return True
-
-        await wait_until(answers, what="nginx listening")
-        return self
-
-    async def __aexit__(self, *_: object) -> None:
-        if self.proc is not None and self.proc.returncode is None:
-            self.proc.terminate()
-            await asyncio.wait_for(self.proc.wait(), 10)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
 
 
 def from_address(address: str) -> aiohttp.ClientSession:
@@ -95,7 +32,10 @@ async def proxied(tmp_path: Path) -> AsyncIterator[tuple[ServerProcess, Nginx]]:
         "--db", str(tmp_path / "d.db"), "--trusted-proxies", "127.0.0.1",
         "--requests-per-second", "2", "--log-format", "json",
     ]  # fmt: skip
-    async with ServerProcess(args) as server, Nginx(tmp_path / "nginx", server.port) as nginx:
+    async with (
+        ServerProcess(args) as server,
+        Nginx(tmp_path / "nginx", SITE, [server.port]) as nginx,
+    ):
         yield server, nginx
 
 

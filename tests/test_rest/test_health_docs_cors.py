@@ -25,6 +25,7 @@ async def test_health_reports_version_uptime_and_database(api: Client) -> None:
     assert response.status == 200
     body = await response.json()
     assert body["status"] == "ok" and body["database"] == "ok"
+    assert body["redis"] == "off"  # one process: nothing shared
     assert isinstance(body["timestamp"], int) and body["uptimeMs"] >= 0 and body["version"]
 
 

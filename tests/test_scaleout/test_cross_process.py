@@ -9,7 +9,7 @@ import asyncio
 import aiohttp
 import pytest
 from server_process import create_session
-from support.cluster import Cluster, code_on, ws_url
+from support.cluster import Cluster, code_on, names_seen, ws_url
 from support.node_client import NodeClient
 from support.waiting import wait_until
 
@@ -67,12 +67,6 @@ async def test_a_rest_write_on_a_process_without_the_room_reaches_the_providers(
         ) as response:
             assert response.status == 200, await response.text()
         await node.wait_text("typed on the first\nwritten on the second\n", timeout=10)
-
-
-async def names_seen(node: NodeClient, client: str) -> set[str]:
-    """The names in the awareness states one provider sees."""
-    states = await node.awareness(client=client)
-    return {str(state.get("user", {}).get("name")) for state in states.values() if state}
 
 
 async def test_cursors_cross_processes_and_vanish_when_their_socket_closes(

@@ -358,3 +358,13 @@ async def test_what_another_process_added_is_read_after_a_given_entry(store: Sto
     await store.end_session("feed0123", 9)
     heads = await store.log_heads(["0123abcd", "feed0123", "nosuch00"])
     assert heads == {"0123abcd": (5, False), "feed0123": (0, True)}
+
+
+async def test_a_presence_flip_changes_a_participant_once(store: Storage) -> None:
+    await store.create_session(session(), person(), b"")  # the owner is created online
+    assert await store.flip_online("0123abcd", "owner", True, 5) is None  # online already
+    record = await store.flip_online("0123abcd", "owner", False, 6)
+    assert record is not None and not record.is_online
+    assert await store.flip_online("0123abcd", "owner", False, 7) is None
+    assert await store.flip_online("0123abcd", "nobody", True, 8) is None
+    assert await store.list_presence("0123abcd") == [PresenceRecord(6, "owner", False)]

@@ -14,6 +14,7 @@ from storage import (
     SessionRecord,
     SQLiteStorage,
 )
+from storage.base import CLAIM_MS
 
 ENDPOINT = "http://127.0.0.1:9/hooks"
 
@@ -77,7 +78,8 @@ async def test_code_change_events_go_with_their_updates_and_pending_ones_become_
     assert due == [("0123abcd", 100)]
     await store.code_changes_sent(due, [event("window-end")])
     await store.code_changes_sent(due, [event("sent-twice")])  # taken already: nothing
-    assert await ids(store) == ["first", "window-end"]
+    # "first" was handed out above, and is held until its claim ends
+    assert await ids(store, 10**12 + CLAIM_MS) == ["first", "window-end"]
     assert await store.due_code_changes(10**12) == []
 
 
@@ -85,7 +87,7 @@ async def test_a_failed_delivery_waits_for_its_retry_and_a_given_up_one_is_never
     store: SQLiteStorage,
 ) -> None:
     await store.enqueue_events([event("a", at=1), event("b", at=2)])
-    first = (await store.due_events(ENDPOINT, 10, 10))[0]
+    first = (await store.due_events(ENDPOINT, 10, 1))[0]
     retried = replace(first, attempts=1, first_failed_at=10)
     await store.event_failed(retried, next_at=50, error="answered 503", give_up=False)
     assert await ids(store, 49) == ["b"]
@@ -94,3 +96,13 @@ async def test_a_failed_delivery_waits_for_its_retry_and_a_given_up_one_is_never
     await store.event_failed(again, next_at=90, error="answered 503", give_up=True)
     await store.event_delivered(ENDPOINT, "b")
     assert await ids(store) == []
+
+
+async def test_an_event_handed_out_is_held_from_other_deliverers_until_its_claim_ends(
+    store: SQLiteStorage,
+) -> None:
+    # several processes deliver from one outbox: an event goes to one of them
+    await store.enqueue_events([event("a", at=1), event("b", at=2)])
+    assert await ids(store, 10) == ["a", "b"]
+    assert await ids(store, 11) == []  # claimed by the first
+    assert await ids(store, 10 + CLAIM_MS) == ["a", "b"]  # that deliverer died: retried
