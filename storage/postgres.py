@@ -582,12 +582,16 @@ class PostgresStorage:
         if not updates:
             return {}
         async with self._tx() as conn:
+            sessions = sorted({update.session_id for update in updates})
+            # the lock first, the newest numbers after it: a statement reads what was
+            # committed when it began, and waiting for the lock does not make it read again
+            await conn.execute(_LOCK_SESSIONS, sessions)
             found = await conn.fetch(
                 "SELECT s.id, greatest("
                 " coalesce((SELECT max(seq) FROM doc_log WHERE session_id = s.id), 0),"
                 " coalesce((SELECT upto FROM doc_snapshots WHERE session_id = s.id), 0))"
-                " FROM sessions s WHERE s.id = ANY($1::text[]) ORDER BY s.id FOR NO KEY UPDATE",
-                sorted({update.session_id for update in updates}),
+                " FROM sessions s WHERE s.id = ANY($1::text[])",
+                sessions,
             )
             # the number each session's next entry gets; sessions deleted meanwhile get none
             following = {str(sid): int(last) + 1 for sid, last in found}
