@@ -39,7 +39,9 @@ def _bindir() -> Path:
 class PrivatePostgres:
     """``start()`` runs initdb and the server; ``database()`` hands out a fresh database."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, durable: bool = False) -> None:
+        """``durable``: fsync as a production server does (benchmarks); tests skip it."""
+        self.durable = durable
         self.bindir = _bindir()
         self.port = free_port()
         self.root = Path(tempfile.mkdtemp(prefix="pg-test-"))
@@ -67,7 +69,8 @@ class PrivatePostgres:
             self._proc = subprocess.Popen(
                 [str(self.bindir / "postgres"), "-D", str(self.data), "-p", str(self.port),
                  "-c", "listen_addresses=127.0.0.1", "-c", f"unix_socket_directories={self.root}",
-                 "-c", "fsync=off", "-c", "full_page_writes=off", "-c", "max_connections=200"],
+                 *([] if self.durable else ["-c", "fsync=off", "-c", "full_page_writes=off"]),
+                 "-c", "max_connections=200"],
                 stdout=subprocess.DEVNULL, stderr=log, **self._owner(),
             )  # fmt: skip
         self._wait_ready()
@@ -89,6 +92,12 @@ class PrivatePostgres:
         log = (self.root / "server.log").read_text(errors="replace")
         self.stop()
         raise RuntimeError(f"the private PostgreSQL did not start:\n{log}")
+
+    @property
+    def pid(self) -> int:
+        """The postmaster's (its backends are its children)."""
+        assert self._proc is not None
+        return self._proc.pid
 
     def url(self, database: str = "postgres") -> str:
         return f"postgresql://postgres@127.0.0.1:{self.port}/{database}"

@@ -8,6 +8,7 @@ import asyncio
 
 import aiohttp
 import pytest
+from json_ws import JsonWs
 from server_process import create_session
 from support.cluster import Cluster, code_on, names_seen, ws_url
 from support.node_client import NodeClient
@@ -98,3 +99,22 @@ async def test_cursors_cross_processes_and_vanish_when_their_socket_closes(
             return not await cy_sees_ada()
 
         await wait_until(ada_gone, timeout=10, what="Ada's cursor to vanish on the other process")
+
+
+async def test_a_json_client_on_one_process_follows_a_provider_on_another(
+    cluster: Cluster, http: aiohttp.ClientSession
+) -> None:
+    first, second = await cluster(2)
+    sid = await create_session(http, first, code="")
+    watcher = await JsonWs.connect(http, f"{ws_url(second)}/{sid}?protocol=json")
+    await watcher.expect("code_change")  # the code as it is, first
+    async with NodeClient.start() as node:
+        await node.connect(ws_url(first), sid)
+        await node.wait_synced()
+        await node.insert(0, "typed on the first process")
+        await watcher.expect(
+            "code_change", lambda d: d["code"] == "typed on the first process", timeout=10
+        )
+        await watcher.send("code_change", {"code": "typed on the first process, and answered"})
+        await node.wait_text("typed on the first process, and answered", timeout=10)
+    await watcher.ws.close()
