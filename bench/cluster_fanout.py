@@ -80,29 +80,33 @@ class Config:
     hocuspocus: bool = False
     postgres: bool = False
     redis: bool = False
-    commit_ms: int = 50
+    commit_ms: int | None = None  # --commit-interval-ms; None: the server's default
 
 
 CONFIGS = [
     Config("ours-sqlite-1", "ours, 1 process, SQLite (the default)", 1),
     Config("ours-pg-1", "ours, 1 process, PostgreSQL", 1, postgres=True),
     Config(
-        "ours-pg-1-c1",
-        "ours, 1 process, PostgreSQL, 1 ms commit window",
+        "ours-pg-1-c0",
+        "ours, 1 process, PostgreSQL, no commit window",
         1,
         postgres=True,
-        commit_ms=1,
+        commit_ms=0,
     ),  # fmt: skip
     Config(
-        "ours-pg-redis-2", "ours, 2 processes, PostgreSQL + Redis", 2, postgres=True, redis=True
-    ),  # fmt: skip
-    Config(
-        "ours-pg-redis-2-c1",
-        "ours, 2 processes, PostgreSQL + Redis, 1 ms commit window",
+        "ours-pg-redis-2",
+        "ours, 2 processes, PostgreSQL + Redis (no commit window)",
         2,
         postgres=True,
         redis=True,
-        commit_ms=1,
+    ),  # fmt: skip
+    Config(
+        "ours-pg-redis-2-c50",
+        "ours, 2 processes, PostgreSQL + Redis, 50 ms commit window",
+        2,
+        postgres=True,
+        redis=True,
+        commit_ms=50,
     ),  # fmt: skip
     Config("hocuspocus-1", "Hocuspocus, 1 process", 1, hocuspocus=True),
     Config(
@@ -191,8 +195,9 @@ async def servers(
             commands.append(f"env {env} node {shlex.quote(str(script))}")
         else:
             args = [sys.executable, "-m", "crdt_server", "--port", str(port), "--db", database,
-                    "--log-level", "warning", "--commit-interval-ms", str(config.commit_ms),
-                    *PER_ADDRESS]  # fmt: skip
+                    "--log-level", "warning", *PER_ADDRESS]  # fmt: skip
+            if config.commit_ms is not None:
+                args += ["--commit-interval-ms", str(config.commit_ms)]
             if config.redis and redis is not None:
                 args += ["--redis-url", redis.url]
             commands.append(shlex.join(args))
@@ -258,6 +263,8 @@ async def run_once(
         "ops": metrics["ops_sent"],
         "other": (result.get("host") or {}).get("other_busy_cores") or 0.0,
     }
+    if not result.get("ok"):
+        print(f"{config.name}: not ok: {result.get('issues')}", file=sys.stderr)
     ops = max(1, metrics["ops_sent"])
     if pg and config.postgres:
         row["pg_us_per_update"] = 1e6 * (after[pg.pid] - before[pg.pid]) / CLK_TCK / ops

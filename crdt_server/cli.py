@@ -40,6 +40,15 @@ def build_parser(defaults: Settings) -> argparse.ArgumentParser:
     return parser
 
 
+def _explicit(defaults: Settings, argv: Sequence[str] | None) -> dict[str, Any]:
+    """The settings the command line names (parsed again, with no defaults)."""
+    parser = build_parser(defaults)
+    for action in parser._actions:
+        if action.dest != "help":
+            action.default = argparse.SUPPRESS
+    return vars(parser.parse_args(argv))
+
+
 def _boolean(text: str) -> bool:
     lowered = text.strip().lower()
     if lowered in ("1", "true", "yes", "on"):
@@ -57,9 +66,13 @@ def parse_cli(argv: Sequence[str] | None = None) -> Settings:
     except ValidationError as exc:
         parser.error(_describe(exc, env=True))
     parser = build_parser(defaults)
-    args = parser.parse_args(argv)
+    parser.parse_args(argv)  # --help, and bad values, with the defaults shown
+    # only what the environment or the command line gave: a default that follows another
+    # setting (the commit window with --redis-url) is left to Settings
+    given = {name: getattr(defaults, name) for name in defaults.model_fields_set}
+    given.update(_explicit(defaults, argv))
     try:
-        settings = Settings.model_validate(vars(args))
+        settings = Settings.model_validate(given)
     except ValidationError as exc:
         parser.error(_describe(exc, env=False))
     try:

@@ -7,9 +7,9 @@ flags on top. Nothing else in the project reads ``os.environ``.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 ENV_PREFIX = "CODEINTERVIEW_"
@@ -162,7 +162,12 @@ class Settings(BaseSettings):
         description="How long an empty room stays loaded before it is flushed and unloaded.",
     )
     commit_interval_ms: int = Field(
-        50, ge=1, le=100, description="Group-commit window for the update log."
+        50,
+        ge=0,
+        le=100,
+        description="Group-commit window for the update log; 0: commit what queued while the "
+        "last commit ran as soon as it is done. With --redis-url the default is 0: the other "
+        "processes get an update only once it is committed.",
     )
     compact_after_updates: int = Field(
         500, ge=1, description="Compact a document's log into its snapshot past this many updates."
@@ -290,6 +295,15 @@ class Settings(BaseSettings):
         description="DANGER: run code WITHOUT the sandbox when bubblewrap is unusable. "
         "Only for a developer's own laptop.",
     )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_window_when_shared(cls, values: Any) -> Any:
+        """Processes sharing rooms deliver each other's updates once committed: a window
+        would be added to every delivery across processes (bench/cluster_fanout.py)."""
+        if isinstance(values, dict) and values.get("redis_url"):
+            values.setdefault("commit_interval_ms", 0)
+        return values
 
     def allowed_host_list(self) -> list[str]:
         """The Host names served; by default the loopback names and the bound host."""

@@ -210,7 +210,8 @@ class UpdateLog:
     async def _run(self) -> None:
         while True:
             await self._wake.wait()
-            await asyncio.sleep(self._interval)  # the group-commit window
+            # the group-commit window; none (0): what queued during the last commit goes now
+            await asyncio.sleep(self._interval)
             # shielded: stopping cancels this task, never a commit halfway (its batch
             # would be gone); stop() then waits for it through the lock
             if not await asyncio.shield(self.flush()):

@@ -182,6 +182,17 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX session_events_by_kind ON session_events (session_id, kind, participant_id);
     """,
+    # 2: each session's newest log and playback entry numbers, kept on its row, so a group
+    # commit numbers its entries in the statement that locks the row (one round trip)
+    """
+    ALTER TABLE sessions ADD COLUMN log_seq BIGINT NOT NULL DEFAULT 0;
+    ALTER TABLE sessions ADD COLUMN edit_seq BIGINT NOT NULL DEFAULT 0;
+    UPDATE sessions s SET
+        log_seq = greatest(
+            coalesce((SELECT max(seq) FROM doc_log WHERE session_id = s.id), 0),
+            coalesce((SELECT upto FROM doc_snapshots WHERE session_id = s.id), 0)),
+        edit_seq = coalesce((SELECT max(seq) FROM edit_log WHERE session_id = s.id), 0);
+    """,
 )
 
 LATEST = len(MIGRATIONS)

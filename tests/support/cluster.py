@@ -26,3 +26,13 @@ async def names_seen(node: NodeClient, client: str) -> set[str]:
     """The names in the awareness states one provider sees."""
     states = await node.awareness(client=client)
     return {str(state.get("user", {}).get("name")) for state in states.values() if state}
+
+
+async def one_provider_each(
+    node: NodeClient, servers: list[ServerProcess], session_id: str, names: list[str]
+) -> None:
+    """Provider ``names[i]`` on ``servers[i]``, each synced."""
+    for name, server in zip(names, servers, strict=True):
+        await node.connect(ws_url(server), session_id, client=name)
+    for name in names:
+        await node.wait_synced(client=name)

@@ -37,7 +37,7 @@ class Nginx:
 daemon off;
 pid {root}/nginx.pid;
 error_log {root}/logs/error.log info;
-events {{ worker_connections 256; }}
+events {{ worker_connections 4096; }}
 http {{
     access_log {root}/logs/access.log;
     client_body_temp_path {root}/body;

@@ -11,7 +11,7 @@ import aiohttp
 import pytest
 from json_ws import JsonWs
 from server_process import ServerProcess, create_session
-from support.cluster import Cluster, names_seen, ws_url
+from support.cluster import Cluster, names_seen, one_provider_each, ws_url
 from support.node_client import NodeClient
 from support.waiting import wait_until
 
@@ -49,10 +49,7 @@ async def test_an_expired_session_closes_its_sockets_on_every_process(
                                   "0.5")  # fmt: skip
     sid = await create_session(http, first)
     async with NodeClient.start() as node:
-        await node.connect(ws_url(first), sid, client="a")
-        await node.connect(ws_url(second), sid, client="b")
-        for client in ("a", "b"):
-            await node.wait_synced(client=client)
+        await one_provider_each(node, [first, second], sid, ["a", "b"])
         for client in ("a", "b"):  # whichever process deleted it, both close their sockets
             closed = await node.wait_event("closed", client=client, timeout=15)
             assert closed["code"] == 4410, closed
@@ -64,10 +61,7 @@ async def test_ending_the_interview_on_one_process_freezes_the_room_on_the_other
     first, second = await cluster(2)
     sid = await create_session(http, first)
     async with NodeClient.start() as node:
-        await node.connect(ws_url(first), sid, client="a")
-        await node.connect(ws_url(second), sid, client="b")
-        for client in ("a", "b"):
-            await node.wait_synced(client=client)
+        await one_provider_each(node, [first, second], sid, ["a", "b"])
         await node.insert(0, "before the end\n", client="b")
         await node.wait_text("before the end\n", client="a")
         async with http.post(f"{first.url}/api/v1/sessions/{sid}/end") as response:
@@ -94,10 +88,7 @@ async def test_a_dead_process_takes_its_clients_cursors_with_it(
     first, second = await cluster(2)
     sid = await create_session(http, first)
     async with NodeClient.start() as node:
-        await node.connect(ws_url(first), sid, client="ada")
-        await node.connect(ws_url(second), sid, client="cy")
-        for client in ("ada", "cy"):
-            await node.wait_synced(client=client)
+        await one_provider_each(node, [first, second], sid, ["ada", "cy"])
         await node.awareness_set({"user": {"name": "Cy"}}, client="cy")
 
         async def ada_sees_cy() -> bool:

@@ -11,7 +11,7 @@ from contextlib import AsyncExitStack
 import aiohttp
 import pytest
 from server_process import create_session
-from support.cluster import Cluster, code_on, ws_url
+from support.cluster import Cluster, code_on, one_provider_each, ws_url
 from support.failover import FailoverProxy
 from support.node_client import NodeClient
 from support.redis_server import PrivateRedis
@@ -67,10 +67,7 @@ async def test_redis_lost_mid_burst_degrades_health_and_converges_without_reconn
     first, second = await cluster(2)
     sid = await create_session(http, first)
     async with NodeClient.start() as node:
-        await node.connect(ws_url(first), sid, client="a")
-        await node.connect(ws_url(second), sid, client="b")
-        for client in ("a", "b"):
-            await node.wait_synced(client=client)
+        await one_provider_each(node, [first, second], sid, ["a", "b"])
         mark = node.mark()
         typing = [asyncio.create_task(type_tokens(node, c, 200, pause=0.02)) for c in ("a", "b")]
         await wait_until(lambda: "<b:30>" in _last_text(node, "a"), timeout=20, what="b's typing")
