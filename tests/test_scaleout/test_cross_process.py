@@ -118,3 +118,23 @@ async def test_a_json_client_on_one_process_follows_a_provider_on_another(
         await watcher.send("code_change", {"code": "typed on the first process, and answered"})
         await node.wait_text("typed on the first process, and answered", timeout=10)
     await watcher.ws.close()
+
+
+@pytest.mark.sandbox
+async def test_a_run_on_one_process_shows_in_the_room_on_another(
+    cluster: Cluster, http: aiohttp.ClientSession
+) -> None:
+    first, second = await cluster(2)
+    sid = await create_session(http, first, code="print(6 * 7)\n", language="python")
+    async with NodeClient.start() as node:
+        await node.connect(ws_url(second), sid)  # the room is loaded on the second process
+        await node.wait_synced()
+        async with http.post(f"{first.url}/api/v1/sessions/{sid}/execute", json={}) as response:
+            assert response.status == 200, await response.text()
+
+        async def runs_on_the_second() -> list[dict[str, object]]:
+            async with http.get(f"{second.url}/api/v1/sessions/{sid}/runs") as response:
+                return list((await response.json())["data"])
+
+        runs = await wait_until(runs_on_the_second, timeout=20, what="the run, on the second")
+        assert runs[-1]["stdout"] == "42\n", runs
