@@ -110,6 +110,7 @@ class _Following:
     room: Room | None = None
     early: list[tuple[bytes, bytes, bytes]] = field(default_factory=list)
     catching_up: bool = False
+    again: bool = False  # asked to catch up while it was: once more when done
 
 
 class Relay:
@@ -138,6 +139,7 @@ class Relay:
         self._tasks: list[asyncio.Task[None]] = []
         self._jobs: set[asyncio.Task[None]] = set()
         self._handlers: dict[str, ControlHandler] = {}
+        self._subscribed: set[str] = set()  # channels Redis confirmed
         #: Called with a session whose room another process loaded (say what you have).
         self.hello_hooks: list[Callable[[str], None]] = []
         #: Called with a process given up for dead.
@@ -235,6 +237,9 @@ class Relay:
         self._handlers[op] = handler
 
     def _share_awareness(self, room: Room, message: bytes, owner: int | None) -> None:
+        if self._outbox.qsize() > OUTBOX // 2:
+            self.dropped += 1  # cursors give way first: updates and news keep their room
+            return
         connection = _NO_OWNER if owner is None else owner
         self._send(room.session_id, _AWARENESS, struct.pack(">Q", connection) + message)
 
@@ -304,6 +309,7 @@ class Relay:
             delay = min(delay * 2, 5.0)
 
     async def _subscribe_all(self) -> None:
+        self._subscribed.clear()
         self._pubsub = self._redis.pubsub()
         await self._pubsub.subscribe(PROCESSES_CHANNEL)
         channels = [SESSION_CHANNEL + sid for sid in self._following]
@@ -320,9 +326,13 @@ class Relay:
     def _received(self, message: dict[str, Any]) -> None:
         channel = message["channel"].decode()
         if message["type"] == "subscribe":
+            self._subscribed.add(channel)
             entry = self._following.get(channel.removeprefix(SESSION_CHANNEL))
             if entry is not None and not entry.subscribed.done():
                 entry.subscribed.set_result(None)
+            return
+        if message["type"] == "unsubscribe":
+            self._subscribed.discard(channel)
             return
         if message["type"] != "message":
             return
@@ -394,10 +404,22 @@ class Relay:
         if journal.has_gap(session_id):
             self._catch_up_later(session_id, HOLE_GRACE_S)
 
+    async def _resubscribe(self) -> None:
+        """Subscribe the followed sessions Redis has not confirmed (a subscribe that failed,
+        or one that crossed an unsubscribe or a reconnect)."""
+        missing = [SESSION_CHANNEL + sid for sid in self._following]
+        missing = [channel for channel in missing if channel not in self._subscribed]
+        if missing and self.up and self._pubsub is not None:
+            with suppress(RedisError, OSError):
+                await self._pubsub.subscribe(*missing)
+
     # ------------------------------------------------------------ catching up
     def _catch_up_later(self, session_id: str, delay: float) -> None:
         entry = self._following.get(session_id)
-        if entry is None or entry.catching_up:
+        if entry is None:
+            return
+        if entry.catching_up:
+            entry.again = True  # what it was asked for may have come after its read
             return
         entry.catching_up = True
         task = asyncio.create_task(self._catch_up(session_id, entry, delay))
@@ -422,7 +444,11 @@ class Relay:
                 return
             if room is not self._rooms.rooms.get(session_id):
                 return
-            parts = ([stored.snapshot] if stored.snapshot else []) + stored.updates
+            first = max(stored.upto, after) + 1  # the tail is numbered on from there
+            parts = [update for n, update in enumerate(stored.updates)
+                     if not journal.holds(session_id, first + n)]  # fmt: skip
+            if stored.snapshot:
+                parts.insert(0, stored.snapshot)
             try:
                 for update in parts:
                     room.apply_remote(update, None)
@@ -436,12 +462,16 @@ class Relay:
                 room.ended = True
         finally:
             entry.catching_up = False
+            if entry.again and self._following.get(session_id) is entry:
+                entry.again = False
+                self._catch_up_later(session_id, 0)
 
     async def _check(self) -> None:
         """Read every loaded room's log head; a room behind it catches up, a deleted
         session's room is closed."""
         while True:
             await asyncio.sleep(self._check_s)
+            await self._resubscribe()
             loaded = [sid for sid, entry in self._following.items() if entry.room is not None]
             if not loaded:
                 continue

@@ -502,7 +502,8 @@ class Room:
                 raise RoomReset("a relayed update could not be applied; reset") from exc
             raise
         self._new_language = None  # the timeline's language events are the origin's to record
-        self.size += len(update)
+        if fresh:  # one this room held already (deletions again, a snapshot) adds nothing
+            self.size += len(update)
         self.pairs.add(stats.pair_halves)
         for client, _, end in stats.runs:
             clocks[client] = max(clocks.get(client, 0), end)

@@ -466,6 +466,8 @@ class PostgresStorage:
         changes["is_online"] = is_online
         sets = {k: v for k, v in changes.items() if v is not None}
         async with self._tx() as conn:
+            if not await _lock_session(conn, session_id):  # before the participant's row
+                return None
             if sets:
                 assignments = ", ".join(f"{col} = ${i}" for i, col in enumerate(sets, start=3))
                 row = await conn.fetchrow(
@@ -497,6 +499,10 @@ class PostgresStorage:
         outbox: Sequence[OutboxEvent] = (),
     ) -> ParticipantRecord | None:
         async with self._tx() as conn:
+            # the session's row first, as deleting the session takes it (then the
+            # participants): taken the other way round, the two would deadlock
+            if not await _lock_session(conn, session_id):
+                return None
             row = await conn.fetchrow(
                 f"UPDATE participants SET is_online = $3 WHERE session_id = $1 AND id = $2"
                 f" AND is_online != $3 RETURNING {_PARTICIPANT_COLUMNS}",
