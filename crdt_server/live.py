@@ -69,7 +69,11 @@ class Live:
         self.relay: Relay | None = None
         if settings.redis_url:
             self.relay = Relay(
-                settings.redis_url, self.rooms, storage, check_s=settings.relay_check_seconds
+                settings.redis_url,
+                self.rooms,
+                storage,
+                self.metrics,
+                check_s=settings.relay_check_seconds,
             )
             self.rooms.share_with(self.relay)
             self.log.on_commit = self.relay.committed

@@ -107,6 +107,12 @@ class Metrics:
             "Runs admitted and not finished (running or queued).",
             registry=registry,
         )
+        self.relay_dropped = Counter(
+            "codeinterview_relay_dropped",
+            "Messages to the other processes not published (Redis down, or the outbox full); "
+            "their rooms catch up from the database.",
+            registry=registry,
+        )
         self.rate_limited = Counter(
             "codeinterview_rate_limited",
             "Refusals because a client passed one of its bounds, by transport.",

@@ -27,6 +27,12 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
+#: With other processes: how long a participant's last socket here has gone before they are
+#: recorded as left, so that a socket of theirs opening elsewhere (a reconnect through the
+#: load balancer) is heard of first and they do not leave and join again.
+DEPART_GRACE_S = 0.5
+
+
 class _Turn:
     """One participant's settles, one at a time (``users``: those holding or awaiting it)."""
 
@@ -88,6 +94,13 @@ class Presence:
             return
         self._sockets.pop(key, None)
         self._tell(session_id, user_id, 0)
+        if self._relay is None:
+            await self._settle(session_id, user_id)
+        else:  # another process's count of them may still be on its way (a failover)
+            self._spawn(self._settle_after(DEPART_GRACE_S, session_id, user_id))
+
+    async def _settle_after(self, delay: float, session_id: str, user_id: str) -> None:
+        await asyncio.sleep(delay)
         await self._settle(session_id, user_id)
 
     async def _settle(self, session_id: str, user_id: str) -> None:

@@ -39,6 +39,7 @@ from redis.exceptions import RedisError
 from storage import DocumentStore, PendingUpdate, StorageError
 
 from . import protocol
+from .metrics import Metrics
 from .protocol import ProtocolError, RoomReset, Unintegrable
 
 if TYPE_CHECKING:
@@ -62,6 +63,9 @@ CARRIED_BYTES = 256 * 1024
 HOLE_GRACE_S = 0.2
 #: Messages waiting to be published; past it they are dropped (the others catch up).
 OUTBOX = 10_000
+#: Messages kept for a room while it loads; past it they are dropped, and the room catches
+#: up from the database once loaded.
+EARLY_KEPT = 1_000
 
 _DOC, _AWARENESS, _HELLO, _CONTROL, _BEAT = b"d", b"a", b"h", b"c", b"b"
 
@@ -109,6 +113,7 @@ class _Following:
     subscribed: asyncio.Future[None]
     room: Room | None = None
     early: list[tuple[bytes, bytes, bytes]] = field(default_factory=list)
+    overflowed: bool = False  # more arrived than ``early`` keeps: catch up once loaded
     catching_up: bool = False
     again: bool = False  # asked to catch up while it was: once more when done
 
@@ -121,10 +126,10 @@ class Relay:
         url: str,
         rooms: RoomManager,
         storage: DocumentStore,
+        metrics: Metrics,
         *,
         check_s: float = 1.0,
     ) -> None:
-        self.url = url
         self.id = os.urandom(8)  # this process, in every message it sends
         self._rooms = rooms
         self._storage = storage
@@ -145,7 +150,7 @@ class Relay:
         #: Called with a process given up for dead.
         self.gone_hooks: list[Callable[[bytes], None]] = []
         self.up = False  # subscribed and listening (for /health)
-        self.dropped = 0  # messages not published (Redis down, or the outbox full)
+        self._dropped = metrics.relay_dropped  # not published (Redis down, outbox full)
 
     # ------------------------------------------------------------ lifecycle
     def start(self) -> None:
@@ -205,6 +210,8 @@ class Relay:
             except Exception:
                 log.exception("relay: a message for %s could not be handled", room.session_id)
         self._announce(room)
+        if entry.overflowed:
+            self._catch_up_later(room.session_id, 0)
 
     def _announce(self, room: Room) -> None:
         """Send the states this process's connections set, and ask the others for theirs."""
@@ -238,7 +245,7 @@ class Relay:
 
     def _share_awareness(self, room: Room, message: bytes, owner: int | None) -> None:
         if self._outbox.qsize() > OUTBOX // 2:
-            self.dropped += 1  # cursors give way first: updates and news keep their room
+            self._dropped.inc()  # cursors give way first: updates and news keep their room
             return
         connection = _NO_OWNER if owner is None else owner
         self._send(room.session_id, _AWARENESS, struct.pack(">Q", connection) + message)
@@ -250,7 +257,7 @@ class Relay:
         try:
             self._outbox.put_nowait((channel, payload))
         except asyncio.QueueFull:
-            self.dropped += 1
+            self._dropped.inc()
 
     async def _publish(self) -> None:
         down_since: float | None = None
@@ -262,7 +269,7 @@ class Relay:
                     log.warning("relay: publishing again (Redis is back)")
                     down_since = None
             except (RedisError, OSError):
-                self.dropped += 1  # the others catch up from the database
+                self._dropped.inc()  # the others catch up from the database
                 if down_since is None:
                     down_since = time.monotonic()
                     log.warning("relay: Redis is unreachable; messages are dropped meanwhile")
@@ -348,7 +355,10 @@ class Relay:
         if entry is None:
             return
         if entry.room is None:
-            entry.early.append((kind, sender, body))
+            if len(entry.early) < EARLY_KEPT:
+                entry.early.append((kind, sender, body))
+            else:  # a long load under a flood: the database has the updates
+                entry.overflowed = True
             return
         try:
             self._dispatch(session_id, kind, sender, body)

@@ -549,30 +549,8 @@ class PostgresStorage:
 
     # ------------------------------------------------------------ documents
     async def load_document(self, session_id: str) -> StoredDocument:
-        """The snapshot and the tail after it, read in one snapshot of the database."""
-        with _driver_errors():
-            async with self.pool.acquire() as conn:
-                async with conn.transaction(isolation="repeatable_read", readonly=True):
-                    row = await conn.fetchrow(
-                        "SELECT state, upto FROM doc_snapshots WHERE session_id = $1", session_id
-                    )
-                    upto = int(row[1]) if row else 0
-                    tail = await conn.fetch(
-                        "SELECT seq, data FROM doc_log WHERE session_id = $1 AND seq > $2"
-                        " ORDER BY seq",
-                        session_id,
-                        upto,
-                    )
-                    ended = await conn.fetchrow(
-                        "SELECT ended_at FROM sessions WHERE id = $1", session_id
-                    )
-        return StoredDocument(
-            bytes(row[0]) if row else None,
-            [bytes(data) for _, data in tail],
-            upto=upto,
-            last_seq=int(tail[-1][0]) if tail else upto,
-            ended=ended is not None and ended[0] is not None,
-        )
+        """The snapshot and the whole tail after it, read in one snapshot of the database."""
+        return await self.document_since(session_id, -1)
 
     async def document_since(self, session_id: str, after_seq: int) -> StoredDocument:
         with _driver_errors():

@@ -167,16 +167,19 @@ def _driver_errors() -> Iterator[None]:
         raise StorageUnavailable(f"database error: {exc}") from exc
 
 
+#: Each named session's newest log entry (a snapshot's, when compaction folded them all) and
+#: whether it ended, in one query (``?``: the ids as a JSON array); sessions gone are missing.
+_HEADS = (
+    "SELECT s.id, max(coalesce((SELECT max(seq) FROM doc_log WHERE session_id = s.id), 0),"
+    " coalesce((SELECT upto FROM doc_snapshots WHERE session_id = s.id), 0)),"
+    " s.ended_at IS NOT NULL FROM sessions s WHERE s.id IN (SELECT value FROM json_each(?))"
+)
+
+
 def _last_seqs(conn: sqlite3.Connection, session_ids: Iterable[str]) -> dict[str, int]:
-    """The newest sequence number of each session's log, in one query; sessions that are
-    gone are missing."""
-    rows = conn.execute(
-        "SELECT s.id, max(coalesce((SELECT max(seq) FROM doc_log WHERE session_id = s.id),"
-        " 0), coalesce((SELECT upto FROM doc_snapshots WHERE session_id = s.id), 0))"
-        " FROM sessions s WHERE s.id IN (SELECT value FROM json_each(?))",
-        (json.dumps(list(session_ids)),),
-    )
-    return {str(sid): int(last) for sid, last in rows}
+    """The newest sequence number of each session's log; sessions that are gone are missing."""
+    rows = conn.execute(_HEADS, (json.dumps(list(session_ids)),))
+    return {str(sid): int(last) for sid, last, _ in rows}
 
 
 def _append_edits(conn: sqlite3.Connection, updates: Sequence[PendingUpdate]) -> None:
@@ -584,35 +587,8 @@ class SQLiteStorage:
 
     # ------------------------------------------------------------ documents
     async def load_document(self, session_id: str) -> StoredDocument:
-        async with self._lock:
-            with _driver_errors():
-                db = self.db
-                await db.execute("BEGIN")  # one consistent read of snapshot and tail
-                try:
-                    row = await _row(
-                        db,
-                        "SELECT state, upto FROM doc_snapshots WHERE session_id = ?",
-                        (session_id,),
-                    )
-                    upto = int(row[1]) if row else 0
-                    tail = await _rows(
-                        db,
-                        "SELECT seq, data FROM doc_log WHERE session_id = ? AND seq > ?"
-                        " ORDER BY seq",
-                        (session_id, upto),
-                    )
-                    ended = await _row(
-                        db, "SELECT ended_at FROM sessions WHERE id = ?", (session_id,)
-                    )
-                finally:
-                    await db.execute("COMMIT")
-        return StoredDocument(
-            bytes(row[0]) if row else None,
-            [bytes(data) for _, data in tail],
-            upto=upto,
-            last_seq=int(tail[-1][0]) if tail else upto,
-            ended=ended is not None and ended[0] is not None,
-        )
+        """The snapshot and the whole tail after it, in one read transaction."""
+        return await self.document_since(session_id, -1)
 
     async def document_since(self, session_id: str, after_seq: int) -> StoredDocument:
         async with self._lock:
@@ -620,13 +596,7 @@ class SQLiteStorage:
                 return await _in_thread(self.db, _read_since, session_id, after_seq)
 
     async def log_heads(self, session_ids: Sequence[str]) -> dict[str, tuple[int, bool]]:
-        rows = await self._fetchall(
-            "SELECT s.id, max(coalesce((SELECT max(seq) FROM doc_log WHERE session_id = s.id),"
-            " 0), coalesce((SELECT upto FROM doc_snapshots WHERE session_id = s.id), 0)),"
-            " s.ended_at IS NOT NULL FROM sessions s"
-            " WHERE s.id IN (SELECT value FROM json_each(?))",
-            (json.dumps(list(session_ids)),),
-        )
+        rows = await self._fetchall(_HEADS, (json.dumps(list(session_ids)),))
         return {str(sid): (int(last), bool(ended)) for sid, last, ended in rows}
 
     async def start_session(

@@ -10,8 +10,9 @@ import aiohttp
 import pytest
 from json_ws import JsonWs
 from server_process import create_session
-from support.cluster import Cluster, code_on, names_seen, ws_url
+from support.cluster import Cluster, code_on, names_seen, one_provider_each, ws_url
 from support.node_client import NodeClient
+from support.typed_tokens import converged
 from support.waiting import wait_until
 
 pytestmark = pytest.mark.node
@@ -24,20 +25,13 @@ async def test_providers_on_three_processes_converge_with_a_fresh_joiner_and_res
     sid = await create_session(http, servers[0], code="start\n")
     names = ["a", "b", "c"]
     async with NodeClient.start() as node:
-        for name, server in zip(names, servers, strict=True):
-            await node.connect(ws_url(server), sid, client=name)
-            await node.wait_synced(client=name)
+        await one_provider_each(node, servers, sid, names)
         typing = [
             node.random_edits(120, seed=i, max_delay_ms=5, client=name)
             for i, name in enumerate(names)
         ]
         await asyncio.gather(*typing)
-
-        async def converged() -> str | None:
-            texts = {await node.text(client=name) for name in names}
-            return texts.pop() if len(texts) == 1 else None
-
-        text = await wait_until(converged, timeout=30, what="three processes converging")
+        text = await converged(node, names)
         await node.connect(ws_url(servers[1]), sid, client="fresh")
         await node.wait_synced(client="fresh")
         assert await node.text(client="fresh") == text
